@@ -160,7 +160,7 @@ def incompatible(option: str, value: Optional[str] = None) -> UsageError:
 
 
 # joblabel training options that take a value (all others are flags).
-VALUE_OPTIONS = {"--preset", "--ngrams", "--tokenizer", "--title-mode", "--title-weight", "--min-df",
+VALUE_OPTIONS = {"--preset", "--ngrams", "--tokenizer", "--title-mode", "--title-weight", "--cues", "--cue-weight", "--min-df",
                  "--max-df", "--max-features", "--alpha", "--C", "--c", "--max-iter", "--tol",
                  "--class-weight", "--seed", "--threads"}
 FLAG_OPTIONS = {"--sublinear-tf", "--no-sublinear-tf", "--uniform-prior"}
@@ -213,8 +213,11 @@ def apply_joblabel_options(options: list) -> Settings:
         elif option == "--title-mode":
             if value != "concatenate":    # the preset's document is title + "\n" + text
                 raise incompatible(option, value)
-        elif option == "--title-weight":
+        elif option == "--title-weight" or option == "--cue-weight":
             raise incompatible(option, value)
+        elif option == "--cues":
+            if value != "none":           # the preset has no cue features
+                raise incompatible(option, value)
         elif option == "--min-df":
             s.min_df = parse_df_bound(value, option)
         elif option == "--max-df":

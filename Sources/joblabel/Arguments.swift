@@ -100,6 +100,15 @@ struct TrainingOptions {
         case "--title-weight":
             config.vectorizer.titleWeight = Float(try parseDouble(try args.value(for: option, inline: inline), option, range: 1e-3...1e3))
             config.vectorizer.titleMode = .namespace
+        case "--cues":
+            let v = try args.value(for: option, inline: inline)
+            guard let groups = CueGroup.parseList(v) else {
+                let names = CueGroup.allCases.map(\.rawValue).joined(separator: ", ")
+                throw JobLabelError.usage("--cues takes 'all', 'none' or a comma-separated list of \(names), got '\(v)'")
+            }
+            config.vectorizer.cues = groups
+        case "--cue-weight":
+            config.vectorizer.cueWeight = Float(try parseDouble(try args.value(for: option, inline: inline), option, range: 1e-3...1e3))
         case "--min-df", "--max-df":
             let v = try args.value(for: option, inline: inline)
             guard let bound = DocumentFrequencyBound.parse(v) else {
@@ -140,6 +149,9 @@ struct TrainingOptions {
       --ngrams N             1 = unigrams, 2 = unigrams and bigrams
       --title-mode MODE      'concatenate' (title + newline + text) or 'namespace' (title terms as own features)
       --title-weight W       weight of title terms (implies --title-mode namespace)
+      --cues LIST            seniority cue features: 'all', 'none', or some of years, title-level,
+                             text-level, degree (default: all; the sklearn preset: none)
+      --cue-weight W         weight of cue features (default 1)
       --min-df X, --max-df X document-frequency bounds: a count (2) or a fraction (0.5)
       --max-features N       keep the N most frequent terms
       --sublinear-tf         use 1 + ln(tf); --no-sublinear-tf for raw tf

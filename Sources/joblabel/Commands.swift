@@ -319,7 +319,7 @@ enum Commands {
         s += "trained: \(m.training.createdAt) in \(String(format: "%.2f", m.training.seconds)) s on \(m.training.documents) postings from \(m.training.files.joined(separator: ", "))\n"
         s += "data sha256: \(m.training.sha256)\n"
         let v = m.vectorizer
-        s += "features: \(m.vocabularySize) terms; tokenizer min length \(v.tokenizer.minTokenLength), lowercase \(v.tokenizer.lowercase); ngrams 1-\(v.ngrams); title \(v.titleMode.rawValue)\(v.titleMode == .namespace ? " (weight \(v.titleWeight))" : ""); min-df \(v.minDF), max-df \(v.maxDF), max-features \(v.maxFeatures.map(String.init) ?? "all"), sublinear tf \(v.sublinearTF)\n"
+        s += "features: \(m.vocabularySize) terms; tokenizer min length \(v.tokenizer.minTokenLength), lowercase \(v.tokenizer.lowercase); ngrams 1-\(v.ngrams); title \(v.titleMode.rawValue)\(v.titleMode == .namespace ? " (weight \(v.titleWeight))" : ""); min-df \(v.minDF), max-df \(v.maxDF), max-features \(v.maxFeatures.map(String.init) ?? "all"), sublinear tf \(v.sublinearTF); cues \(v.cues.isEmpty ? "none" : v.cues.map(\.rawValue).joined(separator: ",") + " (weight \(v.cueWeight))")\n"
         s += "naive bayes: alpha \(m.naiveBayes.alpha), \(m.naiveBayes.fitPrior ? "learned" : "uniform") priors\n"
         s += "logistic regression: C \(m.logisticRegression.C), max-iter \(m.logisticRegression.maxIterations), tol \(m.logisticRegression.tolerance), class weight \(m.logisticRegression.classWeight.rawValue)\n"
         for h in m.heads {

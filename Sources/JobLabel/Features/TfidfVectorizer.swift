@@ -74,10 +74,14 @@ public struct VectorizerConfig: Sendable, Equatable, Codable {
     public var maxFeatures: Int?
     /// Use `1 + ln(tf)` instead of `tf`.
     public var sublinearTF: Bool
+    /// Seniority cue groups added as `cue:` features (see `CueExtractor`); empty = none.
+    public var cues: [CueGroup]
+    /// Multiplier of cue features' tf (each cue counts once per posting).
+    public var cueWeight: Float
 
     // Key names that survive the manifest's snake_case conversion both ways ("min_df", "sublinear_tf").
     private enum CodingKeys: String, CodingKey {
-        case tokenizer, ngrams, titleMode, titleWeight, maxFeatures
+        case tokenizer, ngrams, titleMode, titleWeight, maxFeatures, cues, cueWeight
         case minDF = "minDf", maxDF = "maxDf", sublinearTF = "sublinearTf"
     }
 
@@ -89,7 +93,7 @@ public struct VectorizerConfig: Sendable, Equatable, Codable {
     /// Creates a configuration.
     public init(tokenizer: TokenizerConfig, ngrams: Int, titleMode: TitleMode, titleWeight: Float,
                 minDF: DocumentFrequencyBound, maxDF: DocumentFrequencyBound, maxFeatures: Int?,
-                sublinearTF: Bool) {
+                sublinearTF: Bool, cues: [CueGroup] = [], cueWeight: Float = 1) {
         self.tokenizer = tokenizer
         self.ngrams = ngrams
         self.titleMode = titleMode
@@ -98,6 +102,23 @@ public struct VectorizerConfig: Sendable, Equatable, Codable {
         self.maxDF = maxDF
         self.maxFeatures = maxFeatures
         self.sublinearTF = sublinearTF
+        self.cues = cues
+        self.cueWeight = cueWeight
+    }
+
+    /// Decodes a configuration; bundles written before cue features existed have none.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tokenizer = try c.decode(TokenizerConfig.self, forKey: .tokenizer)
+        ngrams = try c.decode(Int.self, forKey: .ngrams)
+        titleMode = try c.decode(TitleMode.self, forKey: .titleMode)
+        titleWeight = try c.decode(Float.self, forKey: .titleWeight)
+        minDF = try c.decode(DocumentFrequencyBound.self, forKey: .minDF)
+        maxDF = try c.decode(DocumentFrequencyBound.self, forKey: .maxDF)
+        maxFeatures = try c.decodeIfPresent(Int.self, forKey: .maxFeatures)
+        sublinearTF = try c.decode(Bool.self, forKey: .sublinearTF)
+        cues = try c.decodeIfPresent([CueGroup].self, forKey: .cues) ?? []
+        cueWeight = try c.decodeIfPresent(Float.self, forKey: .cueWeight) ?? 1
     }
 }
 
@@ -118,41 +139,67 @@ public struct EmptyVocabularyError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Walks the terms (tokens and n-grams, with the title namespace) of postings.
+/// Walks the terms (tokens and n-grams, with the title namespace and cue features) of postings.
 struct TermWalker {
     var tokenizer: Tokenizer
     let config: VectorizerConfig
     private var tokens = TokenList()
+    private var titleTokens = TokenList()
     private var scratch = [UInt8]()
+    /// Cue extraction, when the configuration asks for cues.
+    private let cueExtractor: CueExtractor?
+    /// Cues read lowercased tokens of any length; the main tokens serve when they are the same.
+    private var cueTokenizer: Tokenizer?
+    private var cueText = TokenList(), cueTitle = TokenList()
     /// Prefix of title features in namespace mode ("title:" cannot occur in a token).
     static let titlePrefix = Array("title:".utf8)
+    /// Prefix of cue features ("cue:" cannot occur in a token).
+    static let cuePrefix = Array("cue:".utf8)
 
     init(_ config: VectorizerConfig) {
         self.config = config
         self.tokenizer = Tokenizer(config.tokenizer)
+        self.cueExtractor = config.cues.isEmpty ? nil : CueExtractor(config.cues)
+        let cueConfig = TokenizerConfig(lowercase: true, minTokenLength: 1)
+        let reuse = config.titleMode == .namespace && config.tokenizer == cueConfig
+        self.cueTokenizer = config.cues.isEmpty || reuse ? nil : Tokenizer(cueConfig)
     }
 
     /// Calls `body(termPointer, termLength, count)` for every term occurrence of `posting` (count 1).
     mutating func forEachTerm(_ posting: Posting, _ body: (UnsafePointer<UInt8>, Int, Float) -> Void) {
+        titleTokens.removeAll()
         switch config.titleMode {
         case .concatenate:
             tokens.removeAll()
             tokenizer.tokenize(posting.title, into: &tokens)
             tokenizer.tokenize(posting.text, into: &tokens)
-            emit(prefix: [], body)
+            emit(tokens, prefix: [], body)
         case .namespace:
             tokens.removeAll()
             tokenizer.tokenize(posting.text, into: &tokens)
-            emit(prefix: [], body)
+            emit(tokens, prefix: [], body)
             if !posting.title.isEmpty {
-                tokens.removeAll()
-                tokenizer.tokenize(posting.title, into: &tokens)
-                emit(prefix: TermWalker.titlePrefix, body)
+                tokenizer.tokenize(posting.title, into: &titleTokens)
+                emit(titleTokens, prefix: TermWalker.titlePrefix, body)
             }
+        }
+        guard let cueExtractor else { return }
+        let names: [String]
+        if cueTokenizer != nil {
+            cueText.removeAll()
+            cueTitle.removeAll()
+            cueTokenizer?.tokenize(posting.text, into: &cueText)
+            cueTokenizer?.tokenize(posting.title, into: &cueTitle)
+            names = cueExtractor.cues(title: cueTitle, text: cueText)
+        } else {
+            names = cueExtractor.cues(title: titleTokens, text: tokens)
+        }
+        for var name in names {
+            name.withUTF8 { body($0.baseAddress ?? emptyBytePointer, $0.count, 1) }
         }
     }
 
-    private mutating func emit(prefix: [UInt8], _ body: (UnsafePointer<UInt8>, Int, Float) -> Void) {
+    private mutating func emit(_ tokens: TokenList, prefix: [UInt8], _ body: (UnsafePointer<UInt8>, Int, Float) -> Void) {
         let n = tokens.count
         if n == 0 { return }
         let maxN = max(1, config.ngrams)
@@ -174,7 +221,7 @@ struct TermWalker {
 ///
 /// `tfidf(t, d) = tf(t, d) · idf(t)`, `idf(t) = ln((1 + n) / (1 + df(t))) + 1` (smooth idf), with
 /// `tf` replaced by `1 + ln(tf)` when `sublinearTF`, title features' tf multiplied by `titleWeight`
-/// (namespace mode), and each row scaled to unit L2 norm.
+/// (namespace mode), cue features' tf by `cueWeight`, and each row scaled to unit L2 norm.
 public struct TfidfVectorizer: Sendable {
     /// Hyper-parameters used for fitting.
     public let config: VectorizerConfig
@@ -183,17 +230,20 @@ public struct TfidfVectorizer: Sendable {
     /// idf per column.
     public let idf: [Float]
 
-    /// Per column: true for a title feature (namespace mode), whose tf is scaled by `titleWeight`.
-    let isTitleFeature: [Bool]
+    /// Per column: the tf multiplier, `titleWeight` for title features (namespace mode), `cueWeight` for
+    /// cue features, 1 for the rest.
+    let featureScale: [Float]
 
     /// Creates a vectorizer from fitted parts (used by the model loader).
     public init(config: VectorizerConfig, vocabulary: TermTable, idf: [Float]) {
         self.config = config
         self.vocabulary = vocabulary
         self.idf = idf
-        let prefix = TermWalker.titlePrefix
-        self.isTitleFeature = (0..<vocabulary.count).map { id in
-            config.titleMode == .namespace && vocabulary.bytes(id).starts(with: prefix)
+        self.featureScale = (0..<vocabulary.count).map { id in
+            let term = vocabulary.bytes(id)
+            if config.titleMode == .namespace && term.starts(with: TermWalker.titlePrefix) { return config.titleWeight }
+            if !config.cues.isEmpty && term.starts(with: TermWalker.cuePrefix) { return config.cueWeight }
+            return 1
         }
     }
 
@@ -320,7 +370,7 @@ public struct TfidfVectorizer: Sendable {
         var norm2 = 0.0
         for (c, tf) in pairs {
             var t = config.sublinearTF ? 1 + log(tf) : tf
-            if isTitleFeature[Int(c)] { t *= config.titleWeight }
+            t *= featureScale[Int(c)]
             let v = t * idf[Int(c)]
             m.columns.append(c)
             m.values.append(v)

@@ -29,7 +29,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         vectorizer: VectorizerConfig(
             tokenizer: TokenizerConfig(lowercase: true, minTokenLength: 1), ngrams: 1,
             titleMode: .namespace, titleWeight: 3, minDF: .count(2), maxDF: .fraction(1.0),
-            maxFeatures: nil, sublinearTF: true),
+            maxFeatures: nil, sublinearTF: true, cues: CueGroup.allCases, cueWeight: 1),
         naiveBayes: NaiveBayesConfig(alpha: 0.01, fitPrior: true),
         logisticRegression: LogisticRegressionConfig(C: 10, maxIterations: 200, tolerance: 1e-4, classWeight: .balanced),
         seed: 42)
