@@ -151,7 +151,7 @@ struct TrainingOptions {
       --title-weight W       weight of title terms (implies --title-mode namespace)
       --cues LIST            seniority cue features: 'all', 'none', or some of years, title-level,
                              text-level, degree (default: all; the sklearn preset: none)
-      --cue-weight W         weight of cue features (default 1)
+      --cue-weight W         weight of cue features (default 2)
       --min-df X, --max-df X document-frequency bounds: a count (2) or a fraction (0.5)
       --max-features N       keep the N most frequent terms
       --sublinear-tf         use 1 + ln(tf); --no-sublinear-tf for raw tf

@@ -90,11 +90,13 @@ enum Commands {
         guard !data.isEmpty else { throw JobLabelError.usage("train needs --data PATH (a .jsonl or .csv file)") }
         guard let out else { throw JobLabelError.usage("train needs --out DIR (where to write the model)") }
         try ModelBundle.checkReplaceable(out)  // fail before the work, not after it
+        let started = DispatchTime.now().uptimeNanoseconds
         let specs = try expandInputs(data, allowText: false)
         let postings = try readAllPostings(specs, heads: options.config.heads)
         let model = try JobLabelModel.train(options.config, postings: postings, files: data)
         try ModelBundle.save(model, to: out)
-        var summary = "trained on \(postings.count) postings, \(model.vectorizer.featureCount) features, in \(String(format: "%.2f", model.info.seconds)) s -> \(out)\n"
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        var summary = "trained on \(postings.count) postings, \(model.vectorizer.featureCount) features, in \(String(format: "%.2f", seconds)) s -> \(out)\n"
         for head in model.heads {
             let m = model.info.metrics[head.name] ?? [:]
             let lr = head.optimization.map { " (L-BFGS \($0.iterations) iterations, \($0.converged ? "converged" : $0.stopReason))" } ?? ""
@@ -316,7 +318,7 @@ enum Commands {
         }
         var s = "model: \(dir)\n"
         s += "format: \(m.format) v\(m.formatVersion), written by joblabel \(m.joblabelVersion), training id \(m.trainingId)\n"
-        s += "trained: \(m.training.createdAt) in \(String(format: "%.2f", m.training.seconds)) s on \(m.training.documents) postings from \(m.training.files.joined(separator: ", "))\n"
+        s += "trained on: \(m.training.documents) postings from \(m.training.files.joined(separator: ", "))\n"
         s += "data sha256: \(m.training.sha256)\n"
         let v = m.vectorizer
         s += "features: \(m.vocabularySize) terms; tokenizer min length \(v.tokenizer.minTokenLength), lowercase \(v.tokenizer.lowercase); ngrams 1-\(v.ngrams); title \(v.titleMode.rawValue)\(v.titleMode == .namespace ? " (weight \(v.titleWeight))" : ""); min-df \(v.minDF), max-df \(v.maxDF), max-features \(v.maxFeatures.map(String.init) ?? "all"), sublinear tf \(v.sublinearTF); cues \(v.cues.isEmpty ? "none" : v.cues.map(\.rawValue).joined(separator: ",") + " (weight \(v.cueWeight))")\n"

@@ -106,6 +106,7 @@ final class CueTests: XCTestCase {
     func testCueFeaturesInTfidfAndWeight() throws {
         var config = TrainingConfig.product.vectorizer
         config.minDF = .count(1)
+        config.cueWeight = 1
         let docs = [Posting(id: "1", title: Array("Senior Nurse".utf8), text: Array("5 years of experience on a ward".utf8)),
                     Posting(id: "2", title: Array("Nurse".utf8), text: Array("no experience necessary, ward work".utf8))]
         let (v, m) = try TfidfVectorizer.fitTransform(config, docs)

@@ -17,11 +17,13 @@ struct CLI {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    directory: String? = nil) throws -> Result {
         guard let binary else { throw XCTSkip("joblabel binary not found; build it or set JOBLABEL_BIN") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         p.environment = env

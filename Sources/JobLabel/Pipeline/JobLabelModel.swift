@@ -22,14 +22,15 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var seed: UInt64
 
     /// joblabel's defaults for job postings (see README, "Defaults"): all word tokens (so "C", "R" and
-    /// "5" count), unigrams, title terms as their own features with weight 3, sublinear tf, min-df 2,
+    /// "5" count), unigrams, title terms as their own features with weight 3, seniority cue features with
+    /// weight 2, sublinear tf, min-df 2,
     /// Naive Bayes alpha 0.01, logistic regression C 10 with balanced class weights.
     public static let product = TrainingConfig(
         heads: ["role", "seniority"],
         vectorizer: VectorizerConfig(
             tokenizer: TokenizerConfig(lowercase: true, minTokenLength: 1), ngrams: 1,
             titleMode: .namespace, titleWeight: 3, minDF: .count(2), maxDF: .fraction(1.0),
-            maxFeatures: nil, sublinearTF: true, cues: CueGroup.allCases, cueWeight: 1),
+            maxFeatures: nil, sublinearTF: true, cues: CueGroup.allCases, cueWeight: 2),
         naiveBayes: NaiveBayesConfig(alpha: 0.01, fitPrior: true),
         logisticRegression: LogisticRegressionConfig(C: 10, maxIterations: 200, tolerance: 1e-4, classWeight: .balanced),
         seed: 42)
@@ -99,7 +100,8 @@ public struct MetricsSummary: Sendable, Equatable, Codable {
     }
 }
 
-/// Facts about a training run, kept in the manifest.
+/// Facts about a training run, kept in the manifest. Nothing here depends on the clock or the machine, so
+/// the same corpus and settings give a byte-identical bundle.
 public struct TrainingInfo: Sendable, Equatable, Codable {
     /// Input files as given.
     public var files: [String]
@@ -107,10 +109,6 @@ public struct TrainingInfo: Sendable, Equatable, Codable {
     public var documents: Int
     /// SHA-256 over the parsed records (id, title, text and head labels of every row, in order).
     public var sha256: String
-    /// Wall time of training in seconds.
-    public var seconds: Double
-    /// ISO 8601 time the training finished.
-    public var createdAt: String
     /// Training-set figures per head and algorithm.
     public var metrics: [String: [String: MetricsSummary]]
 }
@@ -162,7 +160,6 @@ public struct JobLabelModel: Sendable {
 
     /// Trains on `postings` (their `labels` aligned with `config.heads`).
     public static func train(_ config: TrainingConfig, postings: [Posting], files: [String]) throws -> JobLabelModel {
-        let started = Date()
         guard !postings.isEmpty else {
             throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: nil,
                                         message: "no records to train on; give a JSONL or CSV file with postings")
@@ -217,9 +214,7 @@ public struct JobLabelModel: Sendable {
         idHash.update(Array(fingerprint.utf8))
         idHash.update(Array(String(describing: config).utf8))
         let trainingID = Array(idHash.finalize().prefix(16))
-        let info = TrainingInfo(files: files, documents: postings.count, sha256: fingerprint,
-                                seconds: Date().timeIntervalSince(started),
-                                createdAt: ISO8601DateFormatter().string(from: Date()), metrics: metrics)
+        let info = TrainingInfo(files: files, documents: postings.count, sha256: fingerprint, metrics: metrics)
         return JobLabelModel(config: config, vectorizer: vectorizer, heads: heads, info: info, trainingID: trainingID)
     }
 
