@@ -56,6 +56,30 @@ extension Array where Element: Hashable {
     }
 }
 
+/// How many skipped records are listed one by one before only the summary counts them.
+let skippedListLimit = 10
+
+/// Reads labeled data for train and evaluate. With `skipBad`, malformed records are listed on stderr
+/// (the first few) and summed up by problem; without it the first one stops the run. Ids used more than
+/// once are warned about.
+func readLabeledPostings(_ specs: [InputSpec], heads: [String], skipBad: Bool) throws -> [Posting] {
+    var listed = 0
+    let (postings, skipped) = try readAllPostings(specs, heads: heads, skipBad: skipBad) { error in
+        listed += 1
+        if listed <= skippedListLimit { printError("joblabel: skipped \(error.description)") }
+    }
+    if let summary = skipped.summary {
+        printError("joblabel: \(summary)\(skipped.count > skippedListLimit ? " (the first \(skippedListLimit) are listed above)" : "")")
+    }
+    for warning in duplicateIDWarnings(postings) { printError(warning) }
+    return postings
+}
+
+/// Input names for messages: "stdin" for "-".
+func displayNames(_ specs: [InputSpec]) -> String {
+    specs.map { $0.path == "-" ? "stdin" : $0.path }.uniqued().joined(separator: ", ")
+}
+
 enum Commands {
     // MARK: train
 
@@ -64,10 +88,12 @@ enum Commands {
 
     Trains a TF-IDF vectorizer and, for every label head, multinomial Naive Bayes and logistic
     regression; writes the model bundle DIR (manifest.json + weights.bin) atomically.
-    PATH is a .jsonl or .csv file or a directory of them.
+    PATH is a .jsonl or .csv file or a directory of them. The first malformed record stops training
+    with its file and line, unless --skip-bad is given.
 
     OPTIONS:
     \(TrainingOptions.help)
+      --skip-bad             skip malformed records (listed on stderr, with a count per problem)
       -h, --help             show this help
     """
 
@@ -76,11 +102,13 @@ enum Commands {
         var options = TrainingOptions()
         var data: [String] = []
         var out: String?
+        var skipBad = false
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
             if try options.apply(option, inline, &args) { continue }
             switch option {
             case "--data": data.append(try args.value(for: option, inline: inline))
+            case "--skip-bad": skipBad = true
             case "--out": out = try args.value(for: option, inline: inline)
             case "--threads": Parallel.threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "-h", "--help": print(trainHelp); return
@@ -92,8 +120,11 @@ enum Commands {
         try ModelBundle.checkReplaceable(out)  // fail before the work, not after it
         let started = DispatchTime.now().uptimeNanoseconds
         let specs = try expandInputs(data, allowText: false)
-        let postings = try readAllPostings(specs, heads: options.config.heads)
+        let postings = try readLabeledPostings(specs, heads: options.config.heads, skipBad: skipBad)
         let model = try JobLabelModel.train(options.config, postings: postings, files: data)
+        for head in model.heads {
+            for warning in labelCaseWarnings(head: head.name, labels: head.classes) { printError(warning) }
+        }
         try ModelBundle.save(model, to: out)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         var summary = "trained on \(postings.count) postings, \(model.vectorizer.featureCount) features, in \(String(format: "%.2f", seconds)) s -> \(out)\n"
@@ -108,13 +139,15 @@ enum Commands {
     // MARK: classify
 
     static let classifyHelp = """
-    USAGE: joblabel classify [--model DIR] [--algorithm lr|nb] [--top K] [--format jsonl|csv|text] [INPUT ...]
+    USAGE: joblabel classify [--model DIR] [--algorithm lr|nb] [--top K] [--format jsonl|csv|text] [--strict] [INPUT ...]
 
     Labels postings with a trained model. INPUT is a .jsonl, .csv or .txt file (a .txt file is one
     posting, its id the file name), a directory (its .txt, .jsonl and .csv files, sorted), or '-'
     for JSON Lines on standard input (also the default when no INPUT is given).
     Without --model, the shipped default model is used: $JOBLABEL_MODEL if set, else Models/default
     found beside the executable (searching up from its directory), else ./Models/default.
+    One output line per posting, in input order. A malformed record is reported on stderr with its file
+    and line and gets no output line; the others are still labeled, and the exit status is then 65.
 
     OPTIONS:
       --model DIR            model bundle written by 'joblabel train'
@@ -123,6 +156,7 @@ enum Commands {
       --format F             'jsonl' (default), 'csv' or 'text'
       --batch N              postings per batch (default 4096)
       --threads N            worker threads
+      --strict               stop at the first malformed record (exit 65; earlier labels are written)
       -h, --help             show this help
     """
 
@@ -133,6 +167,7 @@ enum Commands {
         var top = 0
         var format = PredictionFormat.jsonl
         var batch = 4096
+        var strict = false
         var inputs: [String] = []
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
@@ -145,6 +180,7 @@ enum Commands {
                 format = try args.choice(option, inline: inline, as: PredictionFormat.self)
             case "--batch": batch = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "--threads": Parallel.threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
+            case "--strict": strict = true
             case "-h", "--help": print(classifyHelp); return
             default:
                 if arg.hasPrefix("--") { throw JobLabelError.usage("classify: unknown option '\(arg)'; see 'joblabel classify --help'") }
@@ -156,12 +192,23 @@ enum Commands {
         let writer = PredictionWriter(format: format, heads: model.heads.map(\.name), top: top)
         let stdout = StandardOutput()
         var featureless = 0
+        var skipped = SkippedRecords()
         try stdout.write(writer.header())
         do {
             for spec in specs {
                 let reader = try PostingReader(spec, heads: [])
+                reader.resumesAfterBadRecord = !strict
                 while true {
-                    let postings = try reader.next(maxCount: batch)
+                    let postings: [Posting]
+                    do {
+                        postings = try reader.next(maxCount: batch)
+                    } catch let error as JobLabelError where reader.lastErrorWasRecordError {
+                        // Report it and go on: the output keeps one line per good record, in input order.
+                        try stdout.flush()
+                        printError("joblabel: \(error.description)")
+                        skipped.add(error)
+                        continue
+                    }
                     if postings.isEmpty { break }
                     var out: [UInt8] = []
                     let (predictions, unknown) = model.predictCountingUnknown(postings, algorithm: algorithm)
@@ -177,6 +224,10 @@ enum Commands {
         try stdout.flush()
         if featureless > 0 {
             printError("note: \(featureless) posting(s) had no word the model knows (empty or foreign text); their labels rest on the class priors alone and mean little")
+        }
+        if skipped.count > 0 {
+            throw JobLabelError.badData(file: displayNames(specs), line: 0, field: nil,
+                message: "\(skipped.count) malformed record\(skipped.count == 1 ? " was" : "s were") skipped (\(skipped.breakdown)) and \(skipped.count == 1 ? "has" : "have") no output line; fix \(skipped.count == 1 ? "it" : "them") (listed above), or use --strict to stop at the first")
         }
     }
 
@@ -198,6 +249,7 @@ enum Commands {
       --format F             'text' (default), 'json' or 'markdown'
       --cv K                 cross-validate with K folds instead of loading a model
       --labels a,b           with --model: which of its heads to score (default: all)
+      --skip-bad             skip malformed records (listed on stderr, with a count per problem)
 
     TRAINING OPTIONS (with --cv only):
     \(TrainingOptions.help)
@@ -212,6 +264,7 @@ enum Commands {
         var algorithms = Algorithm.allCases
         var format = ReportFormat.text
         var folds: Int?
+        var skipBad = false
         var trainingOptions: [String] = []
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
@@ -226,6 +279,7 @@ enum Commands {
             case "--format":
                 format = try args.choice(option, inline: inline, as: ReportFormat.self)
             case "--cv": folds = try parseInt(try args.value(for: option, inline: inline), option, min: 2)
+            case "--skip-bad": skipBad = true
             case "--threads": Parallel.threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "-h", "--help": print(evaluateHelp); return
             default:
@@ -241,7 +295,7 @@ enum Commands {
         var result: EvaluationResult
         if let folds {
             guard modelPath == nil else { throw JobLabelError.usage("use either --model or --cv, not both") }
-            let postings = try readAllPostings(specs, heads: options.config.heads)
+            let postings = try readLabeledPostings(specs, heads: options.config.heads, skipBad: skipBad)
             result = try Evaluator.crossValidate(options.config, postings: postings, folds: folds, files: data, algorithms: algorithms)
         } else {
             guard let modelPath else { throw JobLabelError.usage("evaluate needs --model DIR, or --cv K to cross-validate") }
@@ -256,7 +310,7 @@ enum Commands {
                 }
                 model = model.selectingHeads(options.config.heads)
             }
-            let postings = try readAllPostings(specs, heads: model.heads.map(\.name))
+            let postings = try readLabeledPostings(specs, heads: model.heads.map(\.name), skipBad: skipBad)
             result = Evaluator.evaluate(model, postings: postings, algorithms: algorithms)
             // Say when truth holds labels the model cannot predict: they count as errors.
             for (h, head) in model.heads.enumerated() {

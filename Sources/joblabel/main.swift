@@ -17,6 +17,10 @@ Run 'joblabel <command> --help' for the options of a command.
 Exit codes: 0 success, 64 usage, 65 bad data, 66 missing input, 74 I/O error.
 """
 
+// Past a file-size limit (ulimit -f), write() then fails with EFBIG and is reported like a full disk,
+// instead of the process being killed by SIGXFSZ halfway through writing a model.
+signal(SIGXFSZ, SIG_IGN)
+
 var argv = Array(CommandLine.arguments.dropFirst())
 guard let command = argv.first else {
     printError(usage)

@@ -331,7 +331,7 @@ final class ReadersTests: XCTestCase {
     func testCSVUnterminatedQuote() throws {
         let e = thrownError { try parseCSV(utf8Bytes("id,text\n1,ok\n2,\"never closed\nmore\n"), heads: [], file: "u.csv") }
         XCTAssertEqual(e, .badData(file: "u.csv", line: 3, field: "text",
-                                   message: "unterminated quoted field; a '\"' inside a field must be doubled"))
+                                   message: "unterminated quoted field; a '\"' inside a field must be doubled (reading stops here: the rest of the file would be inside this field)"))
     }
 
     func testCSVMissingTextColumn() throws {

@@ -207,5 +207,5 @@ struct CSVLayout {
 /// The error for a quoted field that never closes.
 func csvUnterminatedError(file: String, line: Int, field: String?) -> JobLabelError {
     .badData(file: file, line: line, field: field,
-             message: "unterminated quoted field; a '\"' inside a field must be doubled")
+             message: "unterminated quoted field; a '\"' inside a field must be doubled (reading stops here: the rest of the file would be inside this field)")
 }

@@ -123,16 +123,7 @@ public func expandInputs(_ paths: [String], allowText: Bool) throws -> [InputSpe
     return specs
 }
 
-/// Reads every posting of every spec, in order.
+/// Reads every posting of every spec, in order; the first malformed record is thrown.
 public func readAllPostings(_ specs: [InputSpec], heads: [String]) throws -> [Posting] {
-    var all: [Posting] = []
-    for spec in specs {
-        let reader = try PostingReader(spec, heads: heads)
-        while true {
-            let batch = try reader.next(maxCount: 8192)
-            if batch.isEmpty { break }
-            all.append(contentsOf: batch)
-        }
-    }
-    return all
+    try readAllPostings(specs, heads: heads, skipBad: false).postings
 }

@@ -534,9 +534,12 @@ struct JSONLineParser {
     }
 }
 
-/// A label as read from a record: empty or whitespace-only means "no label" (in JSON Lines and CSV alike).
+/// A label as read from a record, without surrounding spaces, tabs and line breaks (" sales " is "sales");
+/// empty or whitespace-only means "no label" (in JSON Lines and CSV alike). Case is kept: "Sales" and
+/// "sales" are different labels (train warns about such pairs).
 func labelValue(_ bytes: [UInt8]) -> String? {
     let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
-    if bytes.allSatisfy(isSpace) { return nil }
-    return String(decoding: bytes, as: UTF8.self)
+    guard let first = bytes.firstIndex(where: { !isSpace($0) }),
+          let last = bytes.lastIndex(where: { !isSpace($0) }) else { return nil }
+    return String(decoding: bytes[first...last], as: UTF8.self)
 }

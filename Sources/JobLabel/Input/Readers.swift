@@ -20,6 +20,15 @@ public final class PostingReader {
     private var csvFields: [[UInt8]?] = []
     /// An error met after some records of a batch, thrown by the next call.
     private var pendingError: Error?
+    /// True when `pendingError` concerns one record only, so reading can go on after it.
+    private var pendingIsRecordError = false
+    /// When true, a malformed record (bad JSON line, wrong field type, ragged CSV row) is thrown as its
+    /// own error and the next call goes on with the record after it. When false (the default) the reader
+    /// ends at the first error. Errors about the whole input (I/O, CSV header, an unterminated quote that
+    /// swallows the rest of a CSV file) always end it.
+    public var resumesAfterBadRecord = false
+    /// True when the last error thrown was about one record and the next call goes on after it.
+    public private(set) var lastErrorWasRecordError = false
 
     /// Opens the input (missing file -> `.missingInput`, unreadable -> `.io`).
     public convenience init(_ spec: InputSpec, heads: [String]) throws {
@@ -49,7 +58,9 @@ public final class PostingReader {
             try input.skipByteOrderMark()
         }
         if let pending = pendingError {
-            finished = true
+            pendingError = nil
+            lastErrorWasRecordError = pendingIsRecordError && resumesAfterBadRecord
+            if !lastErrorWasRecordError { finished = true }
             throw pending
         }
         // Records parsed before a bad one are returned first; the error follows on the next call,
@@ -61,12 +72,22 @@ public final class PostingReader {
             case .csv: try nextCSV(limit, into: &out)
             case .txt: return try nextText()
             }
+        } catch let bad as BadRecord {
+            if out.isEmpty {
+                lastErrorWasRecordError = resumesAfterBadRecord
+                if !resumesAfterBadRecord { finished = true }
+                throw bad.error
+            }
+            pendingError = bad.error
+            pendingIsRecordError = true
         } catch {
             if out.isEmpty {
+                lastErrorWasRecordError = false
                 finished = true
                 throw error
             }
             pendingError = error
+            pendingIsRecordError = false
         }
         return out
     }
@@ -98,9 +119,13 @@ public final class PostingReader {
                 if c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A { a += 1 } else { break }
             }
             if a == hi { continue }  // blank line
-            let posting = try parseJSONLine(UnsafeBufferPointer(start: p + lo, count: hi - lo), schema: schema,
-                                            file: spec.path, line: lineNumber)
-            out.append(posting)
+            do {
+                let posting = try parseJSONLine(UnsafeBufferPointer(start: p + lo, count: hi - lo), schema: schema,
+                                                file: spec.path, line: lineNumber)
+                out.append(posting)
+            } catch let error as JobLabelError {
+                throw BadRecord(error: error)  // the line is consumed: reading can resume after it
+            }
         }
     }
 
@@ -150,8 +175,8 @@ public final class PostingReader {
                 throw csvUnterminatedError(file: file, line: line, field: k < layout.names.count ? layout.names[k] : nil)
             }
             if split.count != layout.columnCount {
-                throw JobLabelError.badData(file: file, line: line, field: nil,
-                                            message: "row has \(split.count) fields but the header has \(layout.columnCount); quote fields that contain commas")
+                throw BadRecord(error: .badData(file: file, line: line, field: nil,
+                                            message: "row has \(split.count) fields but the header has \(layout.columnCount); quote fields that contain commas"))
             }
             var id = ""
             if let c = layout.idColumn, let v = csvFields[c], !v.isEmpty { id = String(decoding: v, as: UTF8.self) }

@@ -31,6 +31,9 @@ public struct Manifest: Codable, Sendable {
     public var training: TrainingInfo
     /// Name, size and CRC-32 of the weights file.
     public var weights: WeightsInfo
+    /// CRC-32 (8 hex digits) of manifest.json as written with this value set to "00000000"; from format
+    /// version 2 on (version 1 bundles have none).
+    public var manifestCrc32: String?
 
     /// One head's labels.
     public struct HeadManifest: Codable, Sendable {
@@ -57,8 +60,11 @@ public struct Manifest: Codable, Sendable {
 
 /// Reads and writes model bundles: a directory with `manifest.json` and `weights.bin`.
 public enum ModelBundle {
-    /// Bundle format version written by this build.
-    public static let formatVersion = 1
+    /// Bundle format version written by this build (2: the manifest carries its own CRC-32; version 1
+    /// bundles, without it, still load).
+    public static let formatVersion = 2
+    /// The manifest's checksum field as it appears in the file, up to its value.
+    static let manifestChecksumKey = Array("\"manifest_crc32\" : \"".utf8)
     /// joblabel's version.
     public static let joblabelVersion = "0.1.0"
     static let manifestName = "manifest.json"
@@ -91,6 +97,10 @@ public enum ModelBundle {
             try syncPath(temp)
             try replaceDirectory(url.path, with: temp)
             try? syncPath(parent)
+        } catch let JobLabelError.io(_, message) {
+            try? fm.removeItem(atPath: temp)
+            let kept = fm.fileExists(atPath: url.path) ? "the previous model is kept" : "nothing was written"
+            throw JobLabelError.io(path: directory, message: "cannot write the model (\(message)); \(kept); free disk space or choose another --out")
         } catch {
             try? fm.removeItem(atPath: temp)
             throw error
@@ -159,19 +169,30 @@ public enum ModelBundle {
             naiveBayes: model.config.naiveBayes, logisticRegression: model.config.logisticRegression,
             seed: model.config.seed, training: model.info,
             weights: Manifest.WeightsInfo(file: weightsName, bytes: weights.count,
-                                          crc32: String(format: "%08x", CRC32.checksum(weights))))
+                                          crc32: String(format: "%08x", CRC32.checksum(weights))),
+            manifestCrc32: "00000000")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        let json = try encoder.encode(manifest)
-        return (Array(json) + [0x0A], weights)
+        var json = Array(try encoder.encode(manifest)) + [0x0A]
+        // The checksum covers the file with its own value zeroed, then goes in place of the zeros.
+        guard let at = manifestChecksumOffsets(json).first else {
+            throw JobLabelError.io(path: manifestName, message: "internal error: manifest checksum field not written")
+        }
+        let crc = Array(String(format: "%08x", CRC32.checksum(json)).utf8)
+        json.replaceSubrange(at..<(at + 8), with: crc)
+        return (json, weights)
     }
 
     /// Reads only the manifest of the bundle at `directory`.
     public static func loadManifest(_ directory: String) throws -> Manifest {
         let path = directory + "/" + manifestName
         try checkDirectory(directory)
-        let data = try readFile(path)
+        return try decodeManifest(try readFile(path), path: path)
+    }
+
+    /// Parses and verifies manifest bytes (`path` is for messages).
+    static func decodeManifest(_ data: [UInt8], path: String) throws -> Manifest {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         // Check the format version before decoding the rest, so newer bundles get a clear message.
@@ -185,6 +206,20 @@ public enum ModelBundle {
             throw JobLabelError.badData(file: path, line: 0, field: "format_version",
                 message: "model format version \(version) is newer than this joblabel supports (\(formatVersion)); upgrade joblabel")
         }
+        if version >= 2 {
+            let offsets = manifestChecksumOffsets(data)
+            guard offsets.count == 1, let at = offsets.first, at + 8 <= data.count,
+                  let stored = UInt32(String(decoding: data[at..<(at + 8)], as: UTF8.self), radix: 16) else {
+                throw JobLabelError.badData(file: path, line: 0, field: "manifest_crc32",
+                    message: "manifest has no readable checksum; the file is damaged, retrain the model or restore it")
+            }
+            var zeroed = data
+            zeroed.replaceSubrange(at..<(at + 8), with: Array("00000000".utf8))
+            guard CRC32.checksum(zeroed) == stored else {
+                throw JobLabelError.badData(file: path, line: 0, field: nil,
+                    message: "manifest checksum mismatch: the file is damaged or was edited; retrain the model or restore it")
+            }
+        }
         do {
             return try decoder.decode(Manifest.self, from: Data(data))
         } catch {
@@ -197,13 +232,21 @@ public enum ModelBundle {
     public static func load(_ directory: String) throws -> JobLabelModel {
         let manifest = try loadManifest(directory)
         let weightsPath = directory + "/" + manifest.weights.file
-        let data = try readFile(weightsPath)
-        let (id, blocks) = try WeightsFile.decode(data, path: weightsPath)
+        return try decode(manifest: manifest, weights: try readFile(weightsPath), weightsPath: weightsPath)
+    }
+
+    /// Builds a model from a verified manifest and the weights file's bytes (`weightsPath` is for messages).
+    static func decode(manifest: Manifest, weights data: [UInt8], weightsPath: String) throws -> JobLabelModel {
         func bad(_ message: String) -> JobLabelError {
             .badData(file: weightsPath, line: 0, field: nil, message: message)
         }
+        let (id, blocks) = try WeightsFile.decode(data, path: weightsPath)
         guard hex(id) == manifest.trainingId else {
             throw bad("weights belong to a different training than manifest.json (training id \(hex(id)) vs \(manifest.trainingId)); keep the bundle's files together or retrain")
+        }
+        guard data.count == manifest.weights.bytes,
+              String(format: "%08x", CRC32.checksum(data)) == manifest.weights.crc32.lowercased() else {
+            throw bad("weights file does not match manifest.json (size \(data.count) bytes, manifest says \(manifest.weights.bytes), or another checksum); keep the bundle's files together or retrain")
         }
         guard case .bytes(_, let vocabBytes)? = blocks["vocabulary"],
               case .floats(_, _, let idf)? = blocks["idf"] else {
@@ -249,6 +292,20 @@ public enum ModelBundle {
     }
 }
 
+/// Offsets of the manifest checksum's value (just after `"manifest_crc32" : "`) in manifest bytes. The key
+/// cannot occur inside a JSON string (its quotes would be escaped there), so a sound file has exactly one.
+func manifestChecksumOffsets(_ bytes: [UInt8]) -> [Int] {
+    let key = ModelBundle.manifestChecksumKey
+    guard bytes.count >= key.count else { return [] }
+    var out: [Int] = []
+    var i = 0
+    while i + key.count <= bytes.count {
+        if bytes[i] == key[0] && bytes[i..<(i + key.count)].elementsEqual(key) { out.append(i + key.count) }
+        i += 1
+    }
+    return out
+}
+
 func hex(_ bytes: [UInt8]) -> String {
     bytes.map { String(format: "%02x", $0) }.joined()
 }
@@ -273,7 +330,8 @@ func readFile(_ path: String) throws -> [UInt8] {
         if err == ENOENT {
             throw JobLabelError.missingInput(path: path, message: "no such file; the model bundle is incomplete, retrain it")
         }
-        throw JobLabelError.io(path: path, message: "cannot open: \(String(cString: strerror(err)))")
+        let hint = err == EACCES ? "; make it readable (chmod +r) or run as its owner" : ""
+        throw JobLabelError.io(path: path, message: "cannot open: \(String(cString: strerror(err)))\(hint)")
     }
     defer { close(fd) }
     var st = stat()

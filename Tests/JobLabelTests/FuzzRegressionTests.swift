@@ -1,0 +1,34 @@
+import Foundation
+import XCTest
+@testable import JobLabel
+
+/// Replays the fuzz seeds and every crasher kept in Fuzz/corpus/<target>/ through the same entry points
+/// the libFuzzer targets use (scripts/fuzz): each input must be handled without a failure.
+final class FuzzRegressionTests: XCTestCase {
+    private func replay(_ target: String, _ entry: ([UInt8]) -> FuzzEntry.Failure?) throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/\(target)").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted()
+        XCTAssertGreaterThanOrEqual(names.count, 2, "seeds missing in \(dir)")
+        for name in names {
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
+            XCTAssertNil(entry(bytes), "\(target)/\(name)")
+        }
+    }
+
+    func testJSONLCorpus() throws { try replay("jsonl", FuzzEntry.jsonl) }
+    func testCSVCorpus() throws { try replay("csv", FuzzEntry.csv) }
+    func testModelCorpus() throws { try replay("model", FuzzEntry.model) }
+
+    func testHarnessAcceptsTheValidBundleAndRefusesFlippedWeights() throws {
+        // The model target refuses to accept a damaged bundle that loads: an unchanged bundle is fine...
+        XCTAssertNil(FuzzEntry.model([3]))
+        // ...and every single-byte flip of the weights is refused by the loader (so no failure either).
+        guard let (_, weights) = FuzzEntry.validBundle else { return XCTFail("no valid bundle") }
+        for offset in stride(from: 0, to: weights.count, by: 7) {
+            XCTAssertNil(FuzzEntry.model([3, UInt8(offset >> 8), UInt8(offset & 0xFF), 0x10]), "offset \(offset)")
+        }
+        XCTAssertNil(FuzzEntry.jsonl([]))
+        XCTAssertNil(FuzzEntry.csv([0] + Array("text\n\"a".utf8)))
+    }
+}
