@@ -113,8 +113,8 @@ public struct CueExtractor: Sendable {
         var found = Set<String>()
         for i in 0..<w.count {
             let k = w[i]
-            let next = i + 1 < w.count ? w[i + 1] : .other
-            let prev = i > 0 ? w[i - 1] : .other
+            let next = w.at(i + 1)
+            let prev = w.at(i - 1)
             switch k {
             case .intern, .interns, .internship, .internships, .coop, .placement, .student: found.insert("intern")
             case .co where next == .op: found.insert("intern")
@@ -150,8 +150,8 @@ public struct CueExtractor: Sendable {
         var found = Set<String>()
         for i in 0..<w.count {
             let k = w[i]
-            let next = i + 1 < w.count ? w[i + 1] : .other
-            let next2 = i + 2 < w.count ? w[i + 2] : .other
+            let next = w.at(i + 1)
+            let next2 = w.at(i + 2)
             switch k {
             case .entry where next == .level: found.insert("entry-level")
             case .junior where next == .level: found.insert("entry-level")
@@ -200,7 +200,7 @@ public struct CueExtractor: Sendable {
         var found = Set<String>()
         for i in 0..<w.count {
             let k = w[i]
-            let next = i + 1 < w.count ? w[i + 1] : .other
+            let next = w.at(i + 1)
             switch k {
             case .high where next == .school: found.insert("secondary")
             case .ged, .gcse, .gcses: found.insert("secondary")
@@ -253,6 +253,8 @@ private struct Words {
 
     var count: Int { kinds.count }
     subscript(i: Int) -> CueWord { kinds[i] }
+    /// The word at `i`, or `.other` outside the list.
+    func at(_ i: Int) -> CueWord { i >= 0 && i < kinds.count ? kinds[i] : .other }
     /// The number a token spells ("3", "three"), if any.
     func number(_ i: Int) -> Int? { numbers[i] >= 0 ? Int(numbers[i]) : nil }
 }
