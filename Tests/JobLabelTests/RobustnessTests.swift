@@ -235,6 +235,13 @@ final class RobustnessModelTests: XCTestCase {
                 _ = loadError(manifest: m, weights: weights, "manifest byte \(i) ^ \(mask)")
             }
         }
+        // The checksum is compared as written: the same value in upper case is a changed byte (found by fuzzing).
+        guard let at = manifestChecksumOffsets(manifest).first else { return XCTFail("no checksum") }
+        var upper = manifest
+        for k in at..<(at + 8) where upper[k] >= UInt8(ascii: "a") { upper[k] -= 0x20 }
+        if upper == manifest { upper[at] = upper[at] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0") }
+        XCTAssertEqual(loadError(manifest: upper, weights: weights, "checksum case")?.description,
+                       "\(dir)/probe/manifest.json: manifest checksum mismatch: the file is damaged or was edited; retrain the model or restore it")
         // A changed label (valid JSON, plausible content) is caught by the manifest's checksum.
         let edited = String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"marketing\"", with: "\"marketinG\"")
         XCTAssertEqual(loadError(manifest: Array(edited.utf8), weights: weights, "edited label")?.description,

@@ -208,14 +208,14 @@ public enum ModelBundle {
         }
         if version >= 2 {
             let offsets = manifestChecksumOffsets(data)
-            guard offsets.count == 1, let at = offsets.first, at + 8 <= data.count,
-                  let stored = UInt32(String(decoding: data[at..<(at + 8)], as: UTF8.self), radix: 16) else {
+            guard offsets.count == 1, let at = offsets.first, at + 8 <= data.count else {
                 throw JobLabelError.badData(file: path, line: 0, field: "manifest_crc32",
                     message: "manifest has no readable checksum; the file is damaged, retrain the model or restore it")
             }
             var zeroed = data
             zeroed.replaceSubrange(at..<(at + 8), with: Array("00000000".utf8))
-            guard CRC32.checksum(zeroed) == stored else {
+            // Compared as written (8 lowercase hex digits), so even a changed letter case is refused.
+            guard data[at..<(at + 8)].elementsEqual(String(hexCRC: CRC32.checksum(zeroed)).utf8) else {
                 throw JobLabelError.badData(file: path, line: 0, field: nil,
                     message: "manifest checksum mismatch: the file is damaged or was edited; retrain the model or restore it")
             }
