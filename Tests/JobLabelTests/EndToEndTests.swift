@@ -46,12 +46,7 @@ final class EndToEndTests: XCTestCase {
 
     override func setUp() {
         dir = makeTempDirectory("joblabel-e2e")
-        var lines: [String] = []
-        for p in tinyCorpus() {
-            func q(_ s: String?) -> String { s.map(JSONText.quoted) ?? "null" }
-            lines.append("{\"id\": \(q(p.id)), \"title\": \(q(String(decoding: p.title, as: UTF8.self))), \"text\": \(q(String(decoding: p.text, as: UTF8.self))), \"role\": \(q(p.labels[0])), \"seniority\": \(q(p.labels[1]))}")
-        }
-        try? (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/train.jsonl", atomically: true, encoding: .utf8)
+        writeTinyCorpusJSONL(to: dir + "/train.jsonl")
     }
 
     override func tearDown() {

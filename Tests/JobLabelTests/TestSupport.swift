@@ -32,3 +32,13 @@ func tinyConfig() -> TrainingConfig {
     c.heads = ["role", "seniority"]
     return c
 }
+
+/// Writes `tinyCorpus()` as JSON Lines (id, title, text, role, seniority) to `path`.
+func writeTinyCorpusJSONL(to path: String) {
+    var lines: [String] = []
+    for p in tinyCorpus() {
+        func q(_ s: String?) -> String { s.map(JSONText.quoted) ?? "null" }
+        lines.append("{\"id\": \(q(p.id)), \"title\": \(q(String(decoding: p.title, as: UTF8.self))), \"text\": \(q(String(decoding: p.text, as: UTF8.self))), \"role\": \(q(p.labels[0])), \"seniority\": \(q(p.labels[1]))}")
+    }
+    try? (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+}
