@@ -1,5 +1,25 @@
 // swift-tools-version:6.0
 import PackageDescription
+#if os(Linux)
+import Foundation
+#endif
+
+/// Code generation for the build machine's CPU, like `-march=native`: on x86-64 Linux machines with
+/// AVX2 and FMA the numeric kernels use 256-bit vectors (Swift's default target is SSE2 only). Set
+/// JOBLABEL_PORTABLE=1 to build a binary that runs on any x86-64 CPU.
+let hostCPUSettings: [SwiftSetting] = {
+    #if os(Linux) && arch(x86_64)
+    let env = ProcessInfo.processInfo.environment
+    if env["JOBLABEL_PORTABLE"] == "1" { return [] }
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    guard ["avx", "avx2", "fma", "bmi1", "bmi2", "movbe", "f16c"].allSatisfy(flags.contains) else { return [] }
+    return [.unsafeFlags(["-target-cpu", "haswell"])]
+    #else
+    return []
+    #endif
+}()
 
 let package = Package(
     name: "joblabel",
@@ -8,9 +28,9 @@ let package = Package(
         .executable(name: "joblabel", targets: ["joblabel"]),
     ],
     targets: [
-        .target(name: "JobLabel"),
-        .executableTarget(name: "joblabel", dependencies: ["JobLabel"]),
-        .executableTarget(name: "joblabel-bench", dependencies: ["JobLabel"]),
+        .target(name: "JobLabel", swiftSettings: hostCPUSettings),
+        .executableTarget(name: "joblabel", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings),
+        .executableTarget(name: "joblabel-bench", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings),
         .testTarget(name: "JobLabelTests", dependencies: ["JobLabel"]),
     ],
     swiftLanguageModes: [.v5]

@@ -13,6 +13,12 @@ public struct LinearModel: Sendable, Equatable {
     /// One bias per class.
     public let bias: [Float]
 
+    /// `weights` with each row padded to `kp` columns (`kp` = class count rounded up to a multiple of 8),
+    /// the layout the kernels read.
+    let paddedWeights: [Float]
+    /// Padded row length of `paddedWeights`.
+    let kp: Int
+
     /// Creates a model; shapes must agree.
     public init(classes: [String], featureCount: Int, weights: [Float], bias: [Float]) {
         precondition(weights.count == featureCount * classes.count && bias.count == classes.count)
@@ -20,6 +26,11 @@ public struct LinearModel: Sendable, Equatable {
         self.featureCount = featureCount
         self.weights = weights
         self.bias = bias
+        let k = classes.count, kp = paddedWidth(k)
+        self.kp = kp
+        var padded = [Float](repeating: 0, count: featureCount * kp)
+        for j in 0..<featureCount { for c in 0..<k { padded[j * kp + c] = weights[j * k + c] } }
+        self.paddedWeights = padded
     }
 
     /// Number of classes.
@@ -28,34 +39,25 @@ public struct LinearModel: Sendable, Equatable {
     /// Raw scores for every row, row-major `rows × classes`.
     public func scores(_ x: CSRMatrix) -> [Float] {
         precondition(x.columnCount <= featureCount, "matrix has more columns than the model has features")
-        return weights.withUnsafeBufferPointer { w in
-            bias.withUnsafeBufferPointer { b in LinearModel.scores(x, weights: w, bias: b) }
-        }
-    }
-
-    /// `x · W + b` for row-major `W` (`x.columnCount × b.count`), parallel over fixed row blocks.
-    static func scores(_ x: CSRMatrix, weights w: UnsafeBufferPointer<Float>, bias b: UnsafeBufferPointer<Float>) -> [Float] {
-        let k = b.count
-        var out = [Float](repeating: 0, count: x.rowCount * k)
-        if out.isEmpty { return out }
-        out.withUnsafeMutableBufferPointer { o in
-            guard let outBase = o.baseAddress else { return }
-            x.columns.withUnsafeBufferPointer { cols in
-                x.values.withUnsafeBufferPointer { vals in
-                    Parallel.forEachRange(count: x.rowCount, blockSize: 512) { rows in
-                        for i in rows {
-                            let dst = outBase + i * k
-                            for c in 0..<k { dst[c] = b[c] }
-                            guard let colBase = cols.baseAddress, let valBase = vals.baseAddress,
-                                  let wBase = w.baseAddress else { continue }  // no stored entries
-                            Kernels.sparseRowTimesMatrix(
-                                rowStart: Int(x.rowOffsets[i]), rowEnd: Int(x.rowOffsets[i + 1]),
-                                columns: colBase, values: valBase, matrix: wBase, k: k, out: dst)
+        let n = x.rowCount, k = classCount, kp = self.kp
+        var padded = [Float](repeating: 0, count: n * kp)
+        var out = [Float](repeating: 0, count: n * k)
+        if n == 0 || k == 0 { return out }
+        padded.withUnsafeMutableBufferPointer { pb in
+            paddedWeights.withUnsafeBufferPointer { wb in
+                bias.withUnsafeBufferPointer { bb in
+                    Kernels.withSparseRows(x) { xs in
+                        let p = pb.baseAddress!, b = bb.baseAddress!
+                        let w = wb.baseAddress ?? UnsafePointer(p)  // no features: the sparse rows are empty and w is never read
+                        Parallel.forEachRange(count: n, blockSize: 512) { rows in
+                            Kernels.sparseTimesDense(xs, rows: rows, dense: w, kp: kp, out: p)
+                            Kernels.addBias(p, rows: rows, kp: kp, bias: b, k: k)
                         }
                     }
                 }
             }
         }
+        for i in 0..<n { for c in 0..<k { out[i * k + c] = padded[i * kp + c] } }
         return out
     }
 

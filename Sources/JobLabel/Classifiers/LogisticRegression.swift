@@ -52,8 +52,8 @@ public struct OptimizationReport: Sendable, Equatable, Codable {
     public var stopReason: String
 }
 
-/// Multinomial (softmax) logistic regression with L2 penalty, trained by L-BFGS (two-loop recursion,
-/// memory 10, strong-Wolfe line search), minimising scikit-learn's lbfgs objective
+/// Multinomial (softmax) logistic regression with L2 penalty, trained by L-BFGS (memory 10, strong-Wolfe
+/// line search), minimising scikit-learn's lbfgs objective
 ///
 ///     f(W, b) = (1/S) Σ_i s_i · (−log softmax(x_i W + b)_{y_i}) + ‖W‖² / (2 C S),   S = Σ_i s_i
 ///
@@ -68,12 +68,13 @@ public enum LogisticRegression {
         let k = classes.count, v = x.columnCount
         let problem = SoftmaxProblem(x: x, xT: xT, y: y, k: k, C: config.C,
                                      sampleWeights: sampleWeights(y, k: k, mode: config.classWeight))
-        var theta = [Float](repeating: 0, count: v * k + k)
+        var theta = [Float](repeating: 0, count: problem.parameterCount)
         let report = LBFGS.minimize(&theta, history: config.history, maxIterations: config.maxIterations,
-                                    gtol: config.tolerance) { problem.lossAndGradient($0, gradient: &$1) }
-        let model = LinearModel(classes: classes, featureCount: v, weights: Array(theta[0..<(v * k)]),
-                                bias: Array(theta[(v * k)...]))
-        return (model, report)
+                                    gtol: config.tolerance, stoppingNorm: { problem.lastGradientMax }) {
+            problem.lossAndGradient($0, gradient: &$1)
+        }
+        let (weights, bias) = problem.weightsAndBias(theta)
+        return (LinearModel(classes: classes, featureCount: v, weights: weights, bias: bias), report)
     }
 
     /// Per-row weights: 0 for unlabeled rows, else 1 or `n / (K · n_k)`.
@@ -92,107 +93,147 @@ public enum LogisticRegression {
 }
 
 /// The softmax cross-entropy objective and its gradient over a CSR matrix and its transpose.
-struct SoftmaxProblem {
+///
+/// The optimiser works on scaled parameters θ = (u, v): `V × K` row-major `u` and `K` values `v`, with
+/// weights `W[j,:] = σ_j u[j,:]` and biases `b = σ_b v`. The scales are a diagonal preconditioner,
+/// `σ_j = 1/√h_j` with `h_j` the Hessian's diagonal at W = 0, `h_j = (K−1)/K² · (1/S) Σ_i s_i x_ij² + 1/(C S)`
+/// (and likewise for the unpenalised biases, whose curvature is otherwise hundreds of times the weights'),
+/// so L-BFGS needs fewer iterations. The objective and its minimiser are unchanged (a change of
+/// variables); the stopping test uses the gradient in W and b (`lastGradientMax`), as scikit-learn's does.
+///
+/// One evaluation is two sparse passes over `kp`-wide rows (`kp` = K rounded up to a multiple of 8):
+/// scores and residuals row block by row block, then the gradient column block by column block through `xᵀ`.
+final class SoftmaxProblem {
     let x: CSRMatrix
     let xT: CSRMatrix
     let y: [Int32]
     let k: Int
+    /// Padded class count.
+    let kp: Int
     let C: Double
     let sampleWeights: [Float]
     let weightSum: Double
+    /// Per feature scale σ_j, then the bias scale σ_b (the preconditioner; all 1 without it).
+    let scales: [Float]
+    /// `n × kp` scores, then residuals, reused across evaluations.
+    private var residual: [Float]
+    /// The weights σ ⊙ u of the last evaluation (`V × kp`, then `kp` biases; padding zero).
+    private var effective: [Float]
+    /// max |∂f/∂W|, |∂f/∂b| at the last evaluated point (scikit-learn's stopping quantity).
+    private(set) var lastGradientMax = Double.infinity
 
-    init(x: CSRMatrix, xT: CSRMatrix, y: [Int32], k: Int, C: Double, sampleWeights: [Float]) {
+    static let rowBlock = 256
+    static let columnBlock = 1024
+
+    init(x: CSRMatrix, xT: CSRMatrix, y: [Int32], k: Int, C: Double, sampleWeights: [Float], precondition: Bool = true) {
         self.x = x
         self.xT = xT
         self.y = y
         self.k = k
+        self.kp = paddedWidth(k)
         self.C = C
         self.sampleWeights = sampleWeights
-        self.weightSum = max(1e-300, sampleWeights.reduce(0.0) { $0 + Double($1) })
+        let weightSum = max(1e-300, sampleWeights.reduce(0.0) { $0 + Double($1) })
+        self.weightSum = weightSum
+        self.residual = [Float](repeating: 0, count: x.rowCount * paddedWidth(k))
+        self.effective = [Float](repeating: 0, count: x.columnCount * paddedWidth(k) + paddedWidth(k))
+        let v = x.columnCount
+        guard precondition else {
+            self.scales = [Float](repeating: 1, count: v + 1)
+            return
+        }
+        let curvature = Double(max(k - 1, 1)) / Double(k * k)
+        let l2 = 1 / (C * weightSum)
+        var scales = [Float](repeating: 1, count: v + 1)
+        for j in 0..<v {
+            var h = 0.0
+            for t in xT.row(j) {
+                let value = Double(xT.values[t])
+                h += Double(sampleWeights[Int(xT.columns[t])]) * value * value
+            }
+            scales[j] = Float(1 / (curvature * h / weightSum + l2).squareRoot())
+        }
+        scales[v] = Float(1 / curvature.squareRoot())
+        self.scales = scales
     }
 
-    static let rowBlock = 512
-    static let columnBlock = 2048
+    /// Length of θ.
+    var parameterCount: Int { x.columnCount * k + k }
 
-    /// Returns f(θ) and writes ∇f(θ) into `gradient` (θ = row-major V×K weights, then K biases).
+    /// θ as `V × K` weights and `K` biases (scales applied).
+    func weightsAndBias(_ theta: [Float]) -> (weights: [Float], bias: [Float]) {
+        let v = x.columnCount
+        var w = [Float](repeating: 0, count: v * k)
+        for j in 0..<v { for c in 0..<k { w[j * k + c] = scales[j] * theta[j * k + c] } }
+        return (w, (0..<k).map { scales[v] * theta[v * k + $0] })
+    }
+
+    /// Returns f(θ) and writes ∂f/∂θ into `gradient`.
     func lossAndGradient(_ theta: [Float], gradient: inout [Float]) -> Double {
-        let n = x.rowCount, v = x.columnCount, k = self.k
-        let wCount = v * k
-        // Residuals R[i,:] = s_i (p_i − onehot(y_i)); per-block loss sums reduced in block order.
-        var residual = theta.withUnsafeBufferPointer { t in
-            LinearModel.scores(x, weights: UnsafeBufferPointer(rebasing: t[0..<wCount]),
-                               bias: UnsafeBufferPointer(rebasing: t[wCount...]))
-        }
-        let blocks = (n + SoftmaxProblem.rowBlock - 1) / SoftmaxProblem.rowBlock
-        var blockLoss = [Double](repeating: 0, count: blocks)
-        residual.withUnsafeMutableBufferPointer { rbuf in
-            let r = rbuf
-            blockLoss.withUnsafeMutableBufferPointer { lossOut in
-                let lo = lossOut
-                Parallel.forEachBlock(blocks) { b in
-                    let start = b * SoftmaxProblem.rowBlock, end = min(n, start + SoftmaxProblem.rowBlock)
-                    var total = 0.0
-                    for i in start..<end {
-                        let base = i * k
-                        let s = Double(sampleWeights[i])
-                        if s == 0 {
-                            for c in 0..<k { r[base + c] = 0 }
-                            continue
-                        }
-                        var m = -Double.infinity
-                        for c in 0..<k { m = max(m, Double(r[base + c])) }
-                        var sum = 0.0
-                        for c in 0..<k { sum += exp(Double(r[base + c]) - m) }
-                        let lse = m + log(sum)
-                        let yi = Int(y[i])
-                        total += s * (lse - Double(r[base + yi]))
-                        for c in 0..<k {
-                            let p = exp(Double(r[base + c]) - lse)
-                            r[base + c] = Float(s * (p - (c == yi ? 1 : 0)))
-                        }
-                    }
-                    lo[b] = total
-                }
-            }
-        }
-        let dataLoss = blockLoss.reduce(0, +)
+        let n = x.rowCount, v = x.columnCount, k = self.k, kp = self.kp
+        precondition(theta.count == parameterCount)
+        if gradient.count != theta.count { gradient = [Float](repeating: 0, count: theta.count) }
         let invS = 1 / weightSum
         let l2 = 1 / (C * weightSum)
-        // Gradient: column j of Xᵀ R, plus the penalty; columns are independent, so no reduction.
-        if gradient.count != theta.count { gradient = [Float](repeating: 0, count: theta.count) }
-        var penalty = 0.0
-        let colBlocks = (v + SoftmaxProblem.columnBlock - 1) / SoftmaxProblem.columnBlock
-        var blockPenalty = [Double](repeating: 0, count: colBlocks)
-        gradient.withUnsafeMutableBufferPointer { gbuf in
-            let g = gbuf.baseAddress!
-            residual.withUnsafeBufferPointer { rbuf in
-                let r = rbuf.baseAddress!
-                theta.withUnsafeBufferPointer { tbuf in
-                    let w = tbuf.baseAddress!
-                    xT.columns.withUnsafeBufferPointer { rowsOfCol in
-                        xT.values.withUnsafeBufferPointer { vals in
-                            blockPenalty.withUnsafeMutableBufferPointer { pen in
-                                let penOut = pen
-                                Parallel.forEachBlock(colBlocks) { b in
-                                    let start = b * SoftmaxProblem.columnBlock
-                                    let end = min(v, start + SoftmaxProblem.columnBlock)
-                                    var p = 0.0
-                                    for j in start..<end {
-                                        let dst = g + j * k
-                                        for c in 0..<k { dst[c] = 0 }
-                                        var t = Int(xT.rowOffsets[j])
-                                        let tEnd = Int(xT.rowOffsets[j + 1])
-                                        while t < tEnd {
-                                            Kernels.axpy(k, vals[t], r + Int(rowsOfCol[t]) * k, dst)
-                                            t += 1
+        let weights = sampleWeights, labels = y
+        var dataLoss = 0.0, penalty = 0.0
+        var biasGradient = [Double](repeating: 0, count: kp)
+        var gradientMax: Float = 0
+        theta.withUnsafeBufferPointer { tb in
+            gradient.withUnsafeMutableBufferPointer { gb in
+                residual.withUnsafeMutableBufferPointer { rb in
+                    effective.withUnsafeMutableBufferPointer { eb in
+                        scales.withUnsafeBufferPointer { sb in
+                            Kernels.withSparseRows(x) { xs in
+                                Kernels.withSparseRows(xT) { xts in
+                                    let u = tb.baseAddress!, g = gb.baseAddress!, r = rb.baseAddress ?? g
+                                    let w = eb.baseAddress!, sigma = sb.baseAddress!
+                                    // 0. W = σ ⊙ u (rows padded to kp), b = σ_b v.
+                                    Parallel.forEachRange(count: v + 1, blockSize: SoftmaxProblem.columnBlock) { rows in
+                                        Kernels.scaleRows(u, sigma, into: w, rows: rows, k: k, kp: kp)
+                                    }
+                                    let bias = w + v * kp
+                                    // 1. Scores, softmax and residuals R[i,:] = s_i (p_i − onehot(y_i)), per row block.
+                                    let rowParts = Parallel.mapRanges(count: n, blockSize: SoftmaxProblem.rowBlock) { rows -> (Double, [Float]) in
+                                        Kernels.sparseTimesDense(xs, rows: rows, dense: w, kp: kp, out: r)
+                                        var loss = 0.0
+                                        var biasSum = [Float](repeating: 0, count: kp)
+                                        biasSum.withUnsafeMutableBufferPointer { bs in
+                                            for i in rows {
+                                                let s = weights[i]
+                                                if s == 0 {
+                                                    for c in 0..<kp { r[i * kp + c] = 0 }
+                                                    continue
+                                                }
+                                                loss += Kernels.softmaxResidual(r + i * kp, bias: bias, k: k, y: Int(labels[i]),
+                                                                                weight: s, biasSum: bs.baseAddress!)
+                                            }
                                         }
-                                        for c in 0..<k {
-                                            let wc = Double(w[j * k + c])
-                                            p += wc * wc
-                                            dst[c] = Float(Double(dst[c]) * invS + wc * l2)
+                                        return (loss, biasSum)
+                                    }
+                                    for (loss, part) in rowParts {
+                                        dataLoss += loss
+                                        for c in 0..<kp { biasGradient[c] += Double(part[c]) }
+                                    }
+                                    // 2. ∂f/∂W[j,:] = (Xᵀ R)[j,:] / S + W[j,:] / (C S), then ∂f/∂u = σ_j ∂f/∂W, per feature block.
+                                    let columnParts = Parallel.mapRanges(count: v, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
+                                        var block = [Float](repeating: 0, count: cols.count * kp)
+                                        return block.withUnsafeMutableBufferPointer { bb in
+                                            let scratch = bb.baseAddress!
+                                            Kernels.sparseTimesDense(xts, rows: cols, dense: r, kp: kp, out: scratch, firstOutRow: cols.lowerBound)
+                                            return Kernels.gradientEpilogue(scratch, w, sigma, into: g, rows: cols, k: k, kp: kp,
+                                                                            a: Float(invS), b: Float(l2))
                                         }
                                     }
-                                    penOut[b] = p
+                                    for (p, m) in columnParts {
+                                        penalty += p
+                                        gradientMax = max(gradientMax, m)
+                                    }
+                                    for c in 0..<k {
+                                        let gb = Float(biasGradient[c] * invS)
+                                        gradientMax = max(gradientMax, abs(gb))
+                                        g[v * k + c] = sigma[v] * gb
+                                    }
                                 }
                             }
                         }
@@ -200,82 +241,104 @@ struct SoftmaxProblem {
                 }
             }
         }
-        penalty = blockPenalty.reduce(0, +)
-        // Intercept gradient: Σ_i R[i,:], in row order.
-        var biasGrad = [Double](repeating: 0, count: k)
-        for i in 0..<n where sampleWeights[i] != 0 {
-            for c in 0..<k { biasGrad[c] += Double(residual[i * k + c]) }
-        }
-        for c in 0..<k { gradient[wCount + c] = Float(biasGrad[c] * invS) }
+        lastGradientMax = Double(gradientMax)
         return dataLoss * invS + 0.5 * l2 * penalty
     }
 }
 
-/// Limited-memory BFGS with a strong-Wolfe line search (Nocedal & Wright, algorithms 7.4, 3.5, 3.6).
+/// Limited-memory BFGS with a strong-Wolfe line search (Nocedal & Wright, algorithms 7.4, 3.5, 3.6),
+/// in the "vector-free" form (Chen et al., NIPS 2014): the two-loop recursion runs on the small matrix of
+/// dot products between the history vectors and the gradient, so each iteration reads the history twice
+/// (once to update the dot products, once to form the direction) instead of four times. In exact
+/// arithmetic the directions equal the classic two-loop recursion's. The history pairs (s, y) are stored
+/// as bfloat16 (8-bit mantissa, Float's range), which halves the memory traffic that dominates an
+/// iteration on large models; the dot products are computed from the stored values, so the recursion is
+/// exactly L-BFGS on those (slightly rounded) pairs.
 enum LBFGS {
+    /// Elements per block of the blocked, parallel vector passes.
+    static let block = 8192
+
     /// Minimises `f` from `x` (updated in place). `f(x, &g)` returns the value and writes the gradient.
+    /// The stopping test compares `stoppingNorm()` (evaluated right after the accepted point's evaluation)
+    /// with `gtol`; by default the largest gradient component.
     static func minimize(_ x: inout [Float], history m: Int, maxIterations: Int, gtol: Double,
-                         ftol: Double = 64 * Double.ulpOfOne,
+                         ftol: Double = 64 * Double.ulpOfOne, stoppingNorm: (() -> Double)? = nil,
                          _ f: ([Float], inout [Float]) -> Double) -> OptimizationReport {
-        let n = x.count
-        var g = [Float](repeating: 0, count: n)
+        let state = LBFGSState(x: x, history: max(1, m))
+        let report = state.run(maxIterations: maxIterations, gtol: gtol, ftol: ftol, stoppingNorm: stoppingNorm, f)
+        x = state.x
+        return report
+    }
+}
+
+/// Working storage of one L-BFGS run.
+private final class LBFGSState {
+    let n: Int
+    let m: Int
+    var x: [Float]
+    var g: [Float]
+    var d: [Float]
+    var xTrial: [Float]
+    var gTrial: [Float]
+    /// m + 1 slots for s and y (bfloat16): a new pair is written to a free slot before the oldest is dropped.
+    var sSlots: [[UInt16]] = []
+    var ySlots: [[UInt16]] = []
+    /// Slots in use, oldest first.
+    var order: [Int] = []
+    /// Dot products by slot: ss[a][b] = s_a·s_b, sy[a][b] = s_a·y_b, yy[a][b] = y_a·y_b; sg/yg with the gradient.
+    var ss: [[Double]], sy: [[Double]], yy: [[Double]]
+    var sg: [Double], yg: [Double]
+    var gg = 0.0
+
+    init(x: [Float], history m: Int) {
+        n = x.count
+        self.m = m
+        self.x = x
+        g = [Float](repeating: 0, count: n)
+        d = g
+        xTrial = g
+        gTrial = g
+        let slots = m + 1
+        ss = [[Double]](repeating: [Double](repeating: 0, count: slots), count: slots)
+        sy = ss
+        yy = ss
+        sg = [Double](repeating: 0, count: slots)
+        yg = sg
+    }
+
+    func run(maxIterations: Int, gtol: Double, ftol: Double, stoppingNorm: (() -> Double)?,
+             _ f: ([Float], inout [Float]) -> Double) -> OptimizationReport {
         var fx = f(x, &g)
         var evaluations = 1
-        var s: [[Float]] = [], yv: [[Float]] = [], rho: [Double] = []
-        var d = [Float](repeating: 0, count: n)
-        var xNew = [Float](repeating: 0, count: n)
-        var gNew = [Float](repeating: 0, count: n)
-        var iteration = 0
-        var gmax = Double(Kernels.maxAbs(g))
+        gg = blockedDot(g, g)
+        var gmax = stoppingNorm?() ?? Double(Kernels.maxAbs(g))
         if gmax <= gtol {
             return OptimizationReport(iterations: 0, evaluations: 1, finalLoss: fx, gradientMax: gmax,
                                       converged: true, stopReason: "gradient below tolerance")
         }
+        var iteration = 0
         var reason = "iteration limit reached"
         var converged = false
         while iteration < maxIterations {
-            // Direction d = −H g by the two-loop recursion.
-            for i in 0..<n { d[i] = -g[i] }
-            var alphas = [Double](repeating: 0, count: s.count)
-            for i in stride(from: s.count - 1, through: 0, by: -1) {
-                alphas[i] = rho[i] * Kernels.dot(s[i], d)
-                Kernels.axpy(Float(-alphas[i]), yv[i], &d)
-            }
-            if let last = s.indices.last {
-                let gamma = Kernels.dot(s[last], yv[last]) / Kernels.dot(yv[last], yv[last])
-                for i in 0..<n { d[i] *= Float(gamma) }
-            }
-            for i in 0..<s.count {
-                let beta = rho[i] * Kernels.dot(yv[i], d)
-                Kernels.axpy(Float(alphas[i] - beta), s[i], &d)
-            }
-            var dg = Kernels.dot(g, d)
+            var (cs, cy, cg) = directionCoefficients()
+            var initial = order.isEmpty ? 1 / max(1e-12, gg.squareRoot()) : 1.0
+            var dg = formDirection(cs: cs, cy: cy, cg: cg, trialStep: initial)
             if !(dg < 0) {  // not a descent direction: restart from steepest descent
-                s.removeAll(); yv.removeAll(); rho.removeAll()
-                for i in 0..<n { d[i] = -g[i] }
-                dg = Kernels.dot(g, d)
+                order.removeAll()
+                (cs, cy, cg) = directionCoefficients()
+                initial = 1 / max(1e-12, gg.squareRoot())
+                dg = formDirection(cs: cs, cy: cy, cg: cg, trialStep: initial)
             }
-            let initial = s.isEmpty ? 1 / max(1e-12, Kernels.dot(d, d).squareRoot()) : 1.0
-            guard let step = lineSearch(x: x, fx: fx, dg0: dg, d: d, initial: initial,
-                                        xNew: &xNew, gNew: &gNew, evaluations: &evaluations, f) else {
+            guard let step = lineSearch(fx: fx, dg0: dg, initial: initial, evaluations: &evaluations, f) else {
                 reason = "line search could not decrease the loss further"
                 converged = false
                 break
             }
             iteration += 1
-            // Update history with s = x_new − x, y = g_new − g.
-            var sk = [Float](repeating: 0, count: n), yk = [Float](repeating: 0, count: n)
-            for i in 0..<n { sk[i] = xNew[i] - x[i]; yk[i] = gNew[i] - g[i] }
-            let sy = Kernels.dot(sk, yk)
-            if sy > 1e-10 * Kernels.dot(yk, yk) {
-                if s.count == m { s.removeFirst(); yv.removeFirst(); rho.removeFirst() }
-                s.append(sk); yv.append(yk); rho.append(1 / sy)
-            }
+            gmax = update()
+            if let stoppingNorm { gmax = stoppingNorm() }
             let fOld = fx
-            swap(&x, &xNew)
-            swap(&g, &gNew)
             fx = step.f
-            gmax = Double(Kernels.maxAbs(g))
             if gmax <= gtol {
                 reason = "gradient below tolerance"
                 converged = true
@@ -291,19 +354,82 @@ enum LBFGS {
                                   gradientMax: gmax, converged: converged, stopReason: reason)
     }
 
-    /// Strong-Wolfe line search along `d` (c1 = 1e-4, c2 = 0.9). On success `xNew`/`gNew` hold the new point.
-    static func lineSearch(x: [Float], fx: Double, dg0: Double, d: [Float], initial: Double,
-                           xNew: inout [Float], gNew: inout [Float], evaluations: inout Int,
-                           _ f: ([Float], inout [Float]) -> Double) -> (alpha: Double, f: Double)? {
+    // MARK: direction
+
+    /// The two-loop recursion on dot products: d = Σ cs[a] s_a + Σ cy[a] y_a + cg g equals −H g.
+    func directionCoefficients() -> (cs: [Double], cy: [Double], cg: Double) {
+        let slots = m + 1
+        var cs = [Double](repeating: 0, count: slots), cy = cs
+        var cg = -1.0
+        guard let newest = order.last else { return (cs, cy, cg) }
+        // s_a·d and y_a·d from the coefficients.
+        func sDot(_ a: Int) -> Double {
+            var t = cg * sg[a]
+            for b in order { t += cs[b] * ss[a][b] + cy[b] * sy[a][b] }
+            return t
+        }
+        func yDot(_ a: Int) -> Double {
+            var t = cg * yg[a]
+            for b in order { t += cs[b] * sy[b][a] + cy[b] * yy[a][b] }
+            return t
+        }
+        var alpha = [Double](repeating: 0, count: slots)
+        for a in order.reversed() {
+            alpha[a] = sDot(a) / sy[a][a]
+            cy[a] -= alpha[a]
+        }
+        let gamma = sy[newest][newest] / yy[newest][newest]
+        for b in order { cs[b] *= gamma; cy[b] *= gamma }
+        cg *= gamma
+        for a in order {
+            let beta = yDot(a) / sy[a][a]
+            cs[a] += alpha[a] - beta
+        }
+        return (cs, cy, cg)
+    }
+
+    /// Writes d from its coefficients and the first trial point x + step·d; returns g·d.
+    func formDirection(cs: [Double], cy: [Double], cg: Double, trialStep: Double) -> Double {
+        var coefficients: [Float] = []
+        for a in order { coefficients.append(Float(cs[a])); coefficients.append(Float(cy[a])) }
+        let count = n, step = Float(trialStep), gCoefficient = Float(cg)
+        let parts: [Double] = withHistory(order) { history in
+            x.withUnsafeBufferPointer { xb in
+                g.withUnsafeBufferPointer { gb in
+                    d.withUnsafeMutableBufferPointer { db in
+                        xTrial.withUnsafeMutableBufferPointer { tb in
+                            let xp = xb.baseAddress!, gp = gb.baseAddress!, dp = db.baseAddress!, tp = tb.baseAddress!
+                            return Parallel.mapRanges(count: count, blockSize: LBFGS.block) { range -> Double in
+                                let lo = range.lowerBound, c = range.count
+                                Kernels.scale(gp + lo, gCoefficient, into: dp + lo, c)
+                                for (j, h) in history.enumerated() { Kernels.addScaledBF16(coefficients[j], h + lo, into: dp + lo, c) }
+                                Kernels.addScaled(xp + lo, step, dp + lo, into: tp + lo, c)
+                                return Kernels.dot(gp + lo, dp + lo, c)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return parts.reduce(0, +)
+    }
+
+    // MARK: line search
+
+    /// Strong-Wolfe line search along d (c1 = 1e-4, c2 = 0.9). On success xTrial/gTrial hold the new point;
+    /// the first trial point x + initial·d was written by `formDirection`.
+    func lineSearch(fx: Double, dg0: Double, initial: Double, evaluations: inout Int,
+                    _ f: ([Float], inout [Float]) -> Double) -> (alpha: Double, f: Double)? {
         let c1 = 1e-4, c2 = 0.9
         let maxEvaluations = 40
         var used = 0
+        var trialAt = initial
         func eval(_ a: Double) -> (Double, Double) {
-            Kernels.addScaled(x, Float(a), d, into: &xNew)
-            let fa = f(xNew, &gNew)
+            if a != trialAt { setTrial(a); trialAt = a }
+            let fa = f(xTrial, &gTrial)
             evaluations += 1
             used += 1
-            return (fa, Kernels.dot(gNew, d))
+            return (fa, blockedDot(gTrial, d))
         }
         var aPrev = 0.0, fPrev = fx, dgPrev = dg0
         var a = initial
@@ -350,5 +476,143 @@ enum LBFGS {
             }
             return nil
         }
+    }
+
+    /// xTrial = x + a·d.
+    func setTrial(_ a: Double) {
+        let step = Float(a), count = n
+        x.withUnsafeBufferPointer { xb in
+            d.withUnsafeBufferPointer { db in
+                xTrial.withUnsafeMutableBufferPointer { tb in
+                    let xp = xb.baseAddress!, dp = db.baseAddress!, tp = tb.baseAddress!
+                    Parallel.forEachRange(count: count, blockSize: LBFGS.block) { range in
+                        let lo = range.lowerBound
+                        Kernels.addScaled(xp + lo, step, dp + lo, into: tp + lo, range.count)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: history update
+
+    /// Accepts the trial point: stores s = xTrial − x and y = gTrial − g (rounded to bfloat16) in a free slot,
+    /// updates every dot product with one pass over the history, then moves to the new point. Returns max |g|.
+    func update() -> Double {
+        let slots = m + 1
+        if sSlots.isEmpty {
+            sSlots = [[UInt16]](repeating: [UInt16](repeating: 0, count: n), count: slots)
+            ySlots = sSlots
+        }
+        guard let fresh = (0..<slots).first(where: { !order.contains($0) }) else { return .infinity }
+        let old = order
+        let count = n
+        // Per block: [g'·g', s·s, s·y, y·y, g'·s, g'·y] then per old slot b: g'·s_b, g'·y_b, s·s_b, s·y_b, y·s_b, y·y_b.
+        let width = 6 + 6 * old.count
+        typealias Part = (dots: [Double], gmax: Float)
+        var sNew = sSlots[fresh], yNew = ySlots[fresh]
+        sSlots[fresh] = []; ySlots[fresh] = []
+        let parts: [Part] = sNew.withUnsafeMutableBufferPointer { sb in
+            yNew.withUnsafeMutableBufferPointer { yb in
+                withHistory(old) { history in
+                    x.withUnsafeBufferPointer { xb in
+                        g.withUnsafeBufferPointer { gb in
+                            xTrial.withUnsafeBufferPointer { tb in
+                                gTrial.withUnsafeBufferPointer { gtb in
+                                    let xp = xb.baseAddress!, gp = gb.baseAddress!, xt = tb.baseAddress!, gt = gtb.baseAddress!
+                                    let sp = sb.baseAddress!, yp = yb.baseAddress!
+                                    return Parallel.mapRanges(count: count, blockSize: LBFGS.block) { range -> Part in
+                                        var dots = [Double](repeating: 0, count: width)
+                                        // s and y of this block, rounded to bfloat16: stored, and kept as Float for the dots.
+                                        var scratch = [Float](repeating: 0, count: 2 * range.count)
+                                        let lo = range.lowerBound, c = range.count
+                                        scratch.withUnsafeMutableBufferPointer { fb in
+                                            let sf = fb.baseAddress!, yf = sf + c
+                                            Kernels.differenceBF16(xt + lo, xp + lo, into: sp + lo, rounded: sf, c)
+                                            Kernels.differenceBF16(gt + lo, gp + lo, into: yp + lo, rounded: yf, c)
+                                            dots.withUnsafeMutableBufferPointer { out in
+                                                let o = out.baseAddress!
+                                                var own = [Double](repeating: 0, count: 6)
+                                                own.withUnsafeMutableBufferPointer { Kernels.dots3x2(gt + lo, sf, yf, sf, yf, c, into: $0.baseAddress!) }
+                                                o[0] = Kernels.dot(gt + lo, gt + lo, c)
+                                                o[1] = own[2]; o[2] = own[3]; o[3] = own[5]; o[4] = own[0]; o[5] = own[1]
+                                                for i in old.indices {
+                                                    Kernels.dots3x2BF16(gt + lo, sf, yf, history[2 * i] + lo, history[2 * i + 1] + lo, c, into: o + 6 + 6 * i)
+                                                }
+                                            }
+                                        }
+                                        return (dots, Kernels.maxAbs(gt + lo, c))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        sSlots[fresh] = sNew
+        ySlots[fresh] = yNew
+        var dots = [Double](repeating: 0, count: width)
+        var gmax: Float = 0
+        for p in parts {
+            for i in 0..<width { dots[i] += p.dots[i] }
+            gmax = max(gmax, p.gmax)
+        }
+        swap(&x, &xTrial)
+        swap(&g, &gTrial)
+        gg = dots[0]
+        for (i, b) in old.enumerated() {
+            let o = 6 + 6 * i
+            sg[b] = dots[o]
+            yg[b] = dots[o + 1]
+        }
+        // Keep the pair only when it has enough curvature (s·y > 0 keeps H positive definite).
+        let sDotY = dots[2], yDotY = dots[3]
+        if sDotY > 1e-10 * yDotY {
+            ss[fresh][fresh] = dots[1]
+            sy[fresh][fresh] = sDotY
+            yy[fresh][fresh] = yDotY
+            sg[fresh] = dots[4]
+            yg[fresh] = dots[5]
+            for (i, b) in old.enumerated() {
+                let o = 6 + 6 * i
+                ss[fresh][b] = dots[o + 2]; ss[b][fresh] = dots[o + 2]
+                sy[fresh][b] = dots[o + 3]  // s_new · y_b
+                sy[b][fresh] = dots[o + 4]  // s_b · y_new
+                yy[fresh][b] = dots[o + 5]; yy[b][fresh] = dots[o + 5]
+            }
+            if order.count == m { order.removeFirst() }
+            order.append(fresh)
+        }
+        return Double(gmax)
+    }
+
+    // MARK: helpers
+
+    /// Σ a·b over fixed blocks, reduced in block order.
+    func blockedDot(_ a: [Float], _ b: [Float]) -> Double {
+        let count = min(a.count, b.count)
+        return a.withUnsafeBufferPointer { ab in
+            b.withUnsafeBufferPointer { bb in
+                let ap = ab.baseAddress!, bp = bb.baseAddress!
+                return Parallel.mapRanges(count: count, blockSize: LBFGS.block) { Kernels.dot(ap + $0.lowerBound, bp + $0.lowerBound, $0.count) }.reduce(0, +)
+            }
+        }
+    }
+
+    /// Runs `body` with pointers to the stored vectors [s_a, y_a for a in slots].
+    func withHistory<R>(_ slots: [Int], _ body: ([UnsafePointer<UInt16>]) -> R) -> R {
+        var pointers: [UnsafePointer<UInt16>] = []
+        func collect(_ i: Int) -> R {
+            if i == slots.count { return body(pointers) }
+            return sSlots[slots[i]].withUnsafeBufferPointer { sb in
+                ySlots[slots[i]].withUnsafeBufferPointer { yb in
+                    pointers.append(sb.baseAddress!)
+                    pointers.append(yb.baseAddress!)
+                    return collect(i + 1)
+                }
+            }
+        }
+        return collect(0)
     }
 }

@@ -1,79 +1,407 @@
-// The only file with raw-pointer arithmetic on numeric buffers. Everything else calls these
-// kernels with Swift arrays; each kernel takes its buffers through one `withUnsafe...` scope.
+// The only file with raw-pointer arithmetic on numeric buffers. Callers hand their arrays over through
+// one `withUnsafe...` scope and index by row/column; the loops that read and write memory live here.
+//
+// Dense matrices used for training and prediction are row-major with a padded row length `kp` (the
+// class count rounded up to a multiple of 8), so a row is a whole number of `SIMD8<Float>` lanes. The
+// padding columns hold zeros.
 
 import Dispatch
+import Foundation
+
+/// Rounds a class count up to the padded row length used by the kernels (a multiple of 8).
+@inline(__always)
+func paddedWidth(_ k: Int) -> Int { (k + 7) & ~7 }
+
+/// A fixed number of 8-float accumulators; the generic kernels below are specialised per width so the
+/// accumulators stay in registers across a sparse row.
+protocol LaneBlock {
+    /// Floats held.
+    static var width: Int { get }
+    /// All zero.
+    init()
+    /// `self += v * p[0..<width]`.
+    mutating func addProduct(_ v: Float, _ p: UnsafePointer<Float>)
+    /// `self += other`.
+    mutating func add(_ other: Self)
+    /// Writes `width` floats to `p`.
+    func store(_ p: UnsafeMutablePointer<Float>)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+struct Lanes8: LaneBlock {
+    static var width: Int { 8 }
+    var a = SIMD8<Float>()
+    init() {}
+    @inline(__always) mutating func addProduct(_ v: Float, _ p: UnsafePointer<Float>) {
+        a += SIMD8(repeating: v) * load8(p)
+    }
+    @inline(__always) mutating func add(_ o: Lanes8) { a += o.a }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { store8(a, p) }
+}
+
+struct Lanes16: LaneBlock {
+    static var width: Int { 16 }
+    var a = SIMD8<Float>(), b = SIMD8<Float>()
+    init() {}
+    @inline(__always) mutating func addProduct(_ v: Float, _ p: UnsafePointer<Float>) {
+        let s = SIMD8(repeating: v)
+        a += s * load8(p); b += s * load8(p + 8)
+    }
+    @inline(__always) mutating func add(_ o: Lanes16) { a += o.a; b += o.b }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { store8(a, p); store8(b, p + 8) }
+}
+
+struct Lanes24: LaneBlock {
+    static var width: Int { 24 }
+    var a = SIMD8<Float>(), b = SIMD8<Float>(), c = SIMD8<Float>()
+    init() {}
+    @inline(__always) mutating func addProduct(_ v: Float, _ p: UnsafePointer<Float>) {
+        let s = SIMD8(repeating: v)
+        a += s * load8(p); b += s * load8(p + 8); c += s * load8(p + 16)
+    }
+    @inline(__always) mutating func add(_ o: Lanes24) { a += o.a; b += o.b; c += o.c }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { store8(a, p); store8(b, p + 8); store8(c, p + 16) }
+}
+
+struct Lanes32: LaneBlock {
+    static var width: Int { 32 }
+    var a = SIMD8<Float>(), b = SIMD8<Float>(), c = SIMD8<Float>(), d = SIMD8<Float>()
+    init() {}
+    @inline(__always) mutating func addProduct(_ v: Float, _ p: UnsafePointer<Float>) {
+        let s = SIMD8(repeating: v)
+        a += s * load8(p); b += s * load8(p + 8)
+        c += s * load8(p + 16); d += s * load8(p + 24)
+    }
+    @inline(__always) mutating func add(_ o: Lanes32) { a += o.a; b += o.b; c += o.c; d += o.d }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
+        store8(a, p); store8(b, p + 8); store8(c, p + 16); store8(d, p + 24)
+    }
+}
+
+/// A compressed sparse row matrix's three arrays, borrowed for the duration of a kernel call.
+struct SparseRows {
+    let offsets: UnsafePointer<Int64>
+    let columns: UnsafePointer<Int32>
+    let values: UnsafePointer<Float>
+}
 
 /// Low-level numeric kernels over contiguous `Float` buffers.
 enum Kernels {
-    /// `y[0..<k] += a * x[0..<k]`.
+    /// Gives `body` the raw arrays of `m` (a valid pointer even when `m` stores nothing).
+    static func withSparseRows<R>(_ m: CSRMatrix, _ body: (SparseRows) throws -> R) rethrows -> R {
+        try m.rowOffsets.withUnsafeBufferPointer { o in
+            try m.columns.withUnsafeBufferPointer { c in
+                try m.values.withUnsafeBufferPointer { v in
+                    try withExtendedLifetime(placeholder) {
+                        try body(SparseRows(offsets: o.baseAddress!,
+                                            columns: c.baseAddress ?? placeholder.columns,
+                                            values: v.baseAddress ?? placeholder.values))
+                    }
+                }
+            }
+        }
+    }
+
+    /// One-element buffers standing in for empty arrays (never read: an empty matrix has no entries).
+    private static let placeholder = (columns: UnsafePointer(UnsafeMutablePointer<Int32>.allocate(capacity: 1)),
+                                      values: UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 1)))
+
+    /// Sparse rows times a dense row-major matrix: for every row `i` in `rows`,
+    /// `out[i*kp ..< i*kp+kp] = Σ_t values[t] · dense[columns[t]*kp ..< columns[t]*kp+kp]`.
+    /// `kp` must be a multiple of 8. Two interleaved accumulator sets hide the FMA latency.
+    /// Output row `i` goes to `out + (i − firstOutRow) * kp`.
+    static func sparseTimesDense(_ x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
+                                 out: UnsafeMutablePointer<Float>, firstOutRow: Int = 0) {
+        let out = out - firstOutRow * kp
+        switch kp {
+        case 8: gather(Lanes8.self, x, rows, dense, kp, 0, out)
+        case 16: gather(Lanes16.self, x, rows, dense, kp, 0, out)
+        case 24: gather(Lanes24.self, x, rows, dense, kp, 0, out)
+        case 32: gather(Lanes32.self, x, rows, dense, kp, 0, out)
+        default:
+            // Wide rows: slabs of 32 columns, then the 8/16/24 left over.
+            var offset = 0
+            while offset + 32 <= kp { gather(Lanes32.self, x, rows, dense, kp, offset, out); offset += 32 }
+            switch kp - offset {
+            case 8: gather(Lanes8.self, x, rows, dense, kp, offset, out)
+            case 16: gather(Lanes16.self, x, rows, dense, kp, offset, out)
+            case 24: gather(Lanes24.self, x, rows, dense, kp, offset, out)
+            default: break
+            }
+        }
+    }
+
     @inline(__always)
-    static func axpy(_ k: Int, _ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    private static func gather<L: LaneBlock>(_: L.Type, _ x: SparseRows, _ rows: Range<Int>, _ dense: UnsafePointer<Float>,
+                                             _ kp: Int, _ offset: Int, _ out: UnsafeMutablePointer<Float>) {
+        let base = dense + offset
+        for i in rows {
+            var t = Int(x.offsets[i])
+            let end = Int(x.offsets[i + 1])
+            var a = L(), b = L()
+            while t + 2 <= end {
+                a.addProduct(x.values[t], base + Int(x.columns[t]) * kp)
+                b.addProduct(x.values[t + 1], base + Int(x.columns[t + 1]) * kp)
+                t += 2
+            }
+            if t < end { a.addProduct(x.values[t], base + Int(x.columns[t]) * kp) }
+            a.add(b)
+            a.store(out + i * kp + offset)
+        }
+    }
+
+    /// Softmax cross-entropy epilogue for one row of scores `r[0..<kp]` (classes `0..<k`, padding zero):
+    /// adds `bias`, then overwrites the row with the weighted residual `w · (softmax − onehot(y))` and
+    /// adds it to `biasSum`. Returns `w · (logsumexp − score_y)`.
+    @inline(__always)
+    static func softmaxResidual(_ r: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, k: Int, y: Int, weight w: Float,
+                                biasSum: UnsafeMutablePointer<Float>) -> Double {
+        var m = -Float.infinity
+        for c in 0..<k {
+            r[c] += bias[c]
+            m = max(m, r[c])
+        }
+        let sy = r[y]
+        var sum: Float = 0
+        for c in 0..<k {
+            let e = Foundation.exp(r[c] - m)
+            r[c] = e
+            sum += e
+        }
+        let scale = w / sum
+        for c in 0..<k {
+            let v = r[c] * scale - (c == y ? w : 0)
+            r[c] = v
+            biasSum[c] += v
+        }
+        return Double(w) * (Double(m) + Foundation.log(Double(sum)) - Double(sy))
+    }
+
+    /// Adds `bias[0..<k]` to each of the rows `rows` of `m` (row length `kp`).
+    static func addBias(_ m: UnsafeMutablePointer<Float>, rows: Range<Int>, kp: Int, bias: UnsafePointer<Float>, k: Int) {
+        for i in rows {
+            let r = m + i * kp
+            for c in 0..<k { r[c] += bias[c] }
+        }
+    }
+
+    /// In-place softmax of rows `rows` of `m` over the first `k` of `kp` columns, in Double.
+    static func softmaxRows(_ m: UnsafeMutablePointer<Float>, rows: Range<Int>, kp: Int, k: Int) {
+        for i in rows {
+            let r = m + i * kp
+            var mx = -Double.infinity
+            for c in 0..<k { mx = max(mx, Double(r[c])) }
+            var sum = 0.0
+            for c in 0..<k { sum += Foundation.exp(Double(r[c]) - mx) }
+            let lse = mx + Foundation.log(sum)
+            for c in 0..<k { r[c] = Float(Foundation.exp(Double(r[c]) - lse)) }
+        }
+    }
+
+    /// Expands compact rows to padded ones: `out[j*kp + c] = σ_j · u[j*k + c]` for `c < k`, every `j` in `rows`
+    /// (padding columns are left as they are: zero).
+    static func scaleRows(_ u: UnsafePointer<Float>, _ sigma: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                          rows: Range<Int>, k: Int, kp: Int) {
+        for j in rows {
+            let s = sigma[j]
+            let src = u + j * k, dst = out + j * kp
+            for c in 0..<k { dst[c] = s * src[c] }
+        }
+    }
+
+    /// Gradient epilogue for rows `rows` whose (Xᵀ R) rows are in `scratch` (row `j` at `(j − rows.lowerBound)·kp`):
+    /// `g_W = scratch·a + w·b` (the gradient in W, `w` padded), then `g[j*k ..< j*k+k] = σ_j · g_W` (compact).
+    /// Returns `Σ w²` over those rows (the penalty's share) and `max |g_W|`.
+    static func gradientEpilogue(_ scratch: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ sigma: UnsafePointer<Float>,
+                                 into g: UnsafeMutablePointer<Float>, rows: Range<Int>, k: Int, kp: Int,
+                                 a: Float, b: Float) -> (Double, Float) {
+        let va = SIMD8<Float>(repeating: a), vb = SIMD8<Float>(repeating: b)
+        var acc = SIMD8<Float>()
+        var big = SIMD8<Float>()
+        var total = 0.0
+        let full = k & ~7
+        for j in rows {
+            let local = scratch + (j - rows.lowerBound) * kp, wj = w + j * kp, gj = g + j * k
+            let s = SIMD8<Float>(repeating: sigma[j])
+            var c = 0
+            while c < kp {
+                let wv = load8(wj + c)
+                let gw = load8(local + c) * va + wv * vb
+                big = big.replacing(with: gw, where: gw .> big).replacing(with: -gw, where: -gw .> big)
+                acc += wv * wv
+                let scaled = s * gw
+                if c < full {
+                    store8(scaled, gj + c)
+                } else {
+                    for l in 0..<(k - c) { gj[c + l] = scaled[l] }
+                }
+                c += 8
+            }
+            if j & 255 == 255 { total += Double(acc.sum()); acc = SIMD8() }
+        }
+        return (total + Double(acc.sum()), big.max())
+    }
+
+    // MARK: dense vectors (L-BFGS); pointers at the start of a block of `count` elements
+
+    /// `Σ a[i]·b[i]`: eight lanes and two accumulators in Float per 1024 elements, summed in Double.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Double {
         var i = 0
-        if k >= 8 {
-            let va = SIMD8<Float>(repeating: a)
-            while i + 8 <= k {
-                let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-                let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(y + i).storeBytes(of: yv + va * xv, as: SIMD8<Float>.self)
+        var total = 0.0
+        while i + 16 <= count {
+            let stop = min(count, i + 1024)
+            var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+            while i + 16 <= stop {
+                s0 += load8(a + i) * load8(b + i)
+                s1 += load8(a + i + 8) * load8(b + i + 8)
+                i += 16
+            }
+            total += Double((s0 + s1).sum())
+        }
+        while i < count { total += Double(a[i] * b[i]); i += 1 }
+        return total
+    }
+
+    /// Eight bfloat16 values widened to Float.
+    @inline(__always)
+    private static func loadBF16(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> {
+        let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt16>.self)
+        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
+    }
+
+    /// Float to bfloat16, rounding to nearest even (finite inputs).
+    @inline(__always)
+    private static func roundBF16(_ v: SIMD8<Float>) -> SIMD8<UInt16> {
+        let bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
+        let rounded = bits &+ 0x7FFF &+ ((bits &>> 16) & 1)
+        return SIMD8<UInt16>(truncatingIfNeeded: rounded &>> 16)
+    }
+
+    @inline(__always)
+    private static func roundBF16(_ v: Float) -> UInt16 {
+        let bits = v.bitPattern
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    /// `h = bfloat16(a − b)`, and `f` = those rounded values as Float.
+    static func differenceBF16(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into h: UnsafeMutablePointer<UInt16>,
+                               rounded f: UnsafeMutablePointer<Float>, _ count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let r = roundBF16(load8(a + i) - load8(b + i))
+            UnsafeMutableRawPointer(h + i).storeBytes(of: r, as: SIMD8<UInt16>.self)
+            store8(unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: r) &<< 16, to: SIMD8<Float>.self), f + i)
+            i += 8
+        }
+        while i < count {
+            let r = roundBF16(a[i] - b[i])
+            h[i] = r
+            f[i] = Float(bitPattern: UInt32(r) << 16)
+            i += 1
+        }
+    }
+
+    /// `out += a · h` for bfloat16 `h`.
+    static func addScaledBF16(_ a: Float, _ h: UnsafePointer<UInt16>, into out: UnsafeMutablePointer<Float>, _ count: Int) {
+        let va = SIMD8<Float>(repeating: a)
+        var i = 0
+        while i + 8 <= count {
+            store8(load8(out + i) + va * loadBF16(h + i), out + i)
+            i += 8
+        }
+        while i < count { out[i] += a * Float(bitPattern: UInt32(h[i]) << 16); i += 1 }
+    }
+
+    /// The six dot products of (a, b, c) with (u, v) — a·u, a·v, b·u, b·v, c·u, c·v — in one pass with six
+    /// independent accumulators, flushed to Double every 1024 elements; added to `out[0..<6]`.
+    static func dots3x2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+                        _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ count: Int,
+                        into out: UnsafeMutablePointer<Double>) {
+        dots3x2(a, b, c, count, into: out) { (load8(u + $0), load8(v + $0)) } scalar: { (u[$0], v[$0]) }
+    }
+
+    /// As `dots3x2` with bfloat16 `u` and `v`.
+    static func dots3x2BF16(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+                            _ u: UnsafePointer<UInt16>, _ v: UnsafePointer<UInt16>, _ count: Int,
+                            into out: UnsafeMutablePointer<Double>) {
+        dots3x2(a, b, c, count, into: out) { (loadBF16(u + $0), loadBF16(v + $0)) } scalar: {
+            (Float(bitPattern: UInt32(u[$0]) << 16), Float(bitPattern: UInt32(v[$0]) << 16))
+        }
+    }
+
+    @inline(__always)
+    private static func dots3x2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ count: Int,
+                                into out: UnsafeMutablePointer<Double>,
+                                _ uv: (Int) -> (SIMD8<Float>, SIMD8<Float>), scalar: (Int) -> (Float, Float)) {
+        var i = 0
+        while i + 8 <= count {
+            let stop = min(count, i + 1024)
+            var au = SIMD8<Float>(), av = SIMD8<Float>(), bu = SIMD8<Float>(), bv = SIMD8<Float>()
+            var cu = SIMD8<Float>(), cv = SIMD8<Float>()
+            while i + 8 <= stop {
+                let (uu, vv) = uv(i)
+                let aa = load8(a + i), bb = load8(b + i), cc = load8(c + i)
+                au += aa * uu; av += aa * vv
+                bu += bb * uu; bv += bb * vv
+                cu += cc * uu; cv += cc * vv
                 i += 8
             }
+            out[0] += Double(au.sum()); out[1] += Double(av.sum())
+            out[2] += Double(bu.sum()); out[3] += Double(bv.sum())
+            out[4] += Double(cu.sum()); out[5] += Double(cv.sum())
         }
-        while i < k { y[i] += a * x[i]; i += 1 }
-    }
-
-    /// Sparse row times dense V×K matrix: `out[0..<k] += Σ values[t] * m[cols[t]*k ..< cols[t]*k+k]`.
-    static func sparseRowTimesMatrix(
-        rowStart: Int, rowEnd: Int, columns: UnsafePointer<Int32>, values: UnsafePointer<Float>,
-        matrix: UnsafePointer<Float>, k: Int, out: UnsafeMutablePointer<Float>
-    ) {
-        var t = rowStart
-        while t < rowEnd {
-            axpy(k, values[t], matrix + Int(columns[t]) * k, out)
-            t += 1
+        while i < count {
+            let (uu, vv) = scalar(i)
+            out[0] += Double(a[i] * uu); out[1] += Double(a[i] * vv)
+            out[2] += Double(b[i] * uu); out[3] += Double(b[i] * vv)
+            out[4] += Double(c[i] * uu); out[5] += Double(c[i] * vv)
+            i += 1
         }
     }
 
-    /// Dot product accumulated in Double with four independent partial sums.
-    static func dot(_ a: [Float], _ b: [Float]) -> Double {
-        precondition(a.count == b.count)
-        return a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                let n = pa.count
-                var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-                var i = 0
-                while i + 4 <= n {
-                    s0 += Double(pa[i] * pb[i]); s1 += Double(pa[i + 1] * pb[i + 1])
-                    s2 += Double(pa[i + 2] * pb[i + 2]); s3 += Double(pa[i + 3] * pb[i + 3])
-                    i += 4
-                }
-                while i < n { s0 += Double(pa[i] * pb[i]); i += 1 }
-                return (s0 + s1) + (s2 + s3)
-            }
+    /// `out = x + a · d`.
+    static func addScaled(_ x: UnsafePointer<Float>, _ a: Float, _ d: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                          _ count: Int) {
+        var i = 0
+        let va = SIMD8<Float>(repeating: a)
+        while i + 8 <= count {
+            store8(load8(x + i) + va * load8(d + i), out + i)
+            i += 8
         }
+        while i < count { out[i] = x[i] + a * d[i]; i += 1 }
     }
 
-    /// `y += a * x` over whole arrays.
-    static func axpy(_ a: Float, _ x: [Float], _ y: inout [Float]) {
-        precondition(x.count == y.count)
-        x.withUnsafeBufferPointer { px in
-            y.withUnsafeMutableBufferPointer { py in
-                guard let bx = px.baseAddress, let by = py.baseAddress else { return }
-                axpy(px.count, a, bx, by)
-            }
+    /// `out = a · x`.
+    static func scale(_ x: UnsafePointer<Float>, _ a: Float, into out: UnsafeMutablePointer<Float>, _ count: Int) {
+        var i = 0
+        let va = SIMD8<Float>(repeating: a)
+        while i + 8 <= count {
+            store8(va * load8(x + i), out + i)
+            i += 8
         }
+        while i < count { out[i] = a * x[i]; i += 1 }
     }
 
-    /// `y = x + a * d` over whole arrays (`y` is overwritten).
-    static func addScaled(_ x: [Float], _ a: Float, _ d: [Float], into y: inout [Float]) {
-        precondition(x.count == d.count && y.count == x.count)
-        for i in 0..<x.count { y[i] = x[i] + a * d[i] }
+    /// Largest absolute value of `x[0..<count]`.
+    static func maxAbs(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var m: Float = 0
+        for i in 0..<count { m = max(m, abs(x[i])) }
+        return m
     }
 
     /// Largest absolute value.
     static func maxAbs(_ x: [Float]) -> Float {
-        var m: Float = 0
-        for v in x { m = max(m, abs(v)) }
-        return m
+        x.withUnsafeBufferPointer { p in p.baseAddress.map { maxAbs($0, p.count) } ?? 0 }
     }
 }
 
@@ -95,10 +423,14 @@ public enum Parallel {
             return
         }
         let workers = min(threads, blocks)
-        // Each worker takes blocks w, w+workers, ...; which thread runs a block never affects its result.
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var b = w
-            while b < blocks { body(b); b += workers }
+        // Workers take the next block from a shared counter; which thread runs a block never affects its result.
+        let next = BlockCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let b = next.take()
+                if b >= blocks { break }
+                body(b)
+            }
         }
     }
 
@@ -110,5 +442,33 @@ public enum Parallel {
             let lo = b * size
             body(lo..<min(count, lo + size))
         }
+    }
+
+    /// Runs `body` over fixed blocks of `0..<count` and returns the per-block results in block order.
+    static func mapRanges<T>(count: Int, blockSize: Int, _ body: (Range<Int>) -> T) -> [T] {
+        let size = max(1, blockSize)
+        let blocks = (count + size - 1) / size
+        var results = [T?](repeating: nil, count: blocks)
+        results.withUnsafeMutableBufferPointer { out in
+            let slots = out
+            forEachBlock(blocks) { b in
+                let lo = b * size
+                slots[b] = body(lo..<min(count, lo + size))
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
+/// A lock-protected counter handing out block numbers to worker threads.
+final class BlockCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    /// The next block number.
+    func take() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
     }
 }
