@@ -17,6 +17,23 @@ public struct CSRMatrix: Sendable, Equatable {
         self.columnCount = columnCount
     }
 
+    /// The rows of `parts`, one after the other (all with `columnCount` columns).
+    public init(concatenating parts: [CSRMatrix], columnCount: Int) {
+        let entries = parts.reduce(0) { $0 + $1.columns.count }
+        var offsets = [Int64](repeating: 0, count: parts.reduce(1) { $0 + $1.rowCount })
+        var columns = [Int32](), values = [Float]()
+        columns.reserveCapacity(entries)
+        values.reserveCapacity(entries)
+        var row = 1
+        for part in parts {
+            let base = Int64(columns.count)
+            for i in 1..<part.rowOffsets.count { offsets[row] = base + part.rowOffsets[i]; row += 1 }
+            columns.append(contentsOf: part.columns)
+            values.append(contentsOf: part.values)
+        }
+        self.init(rowOffsets: offsets, columns: columns, values: values, columnCount: columnCount)
+    }
+
     /// Number of rows.
     public var rowCount: Int { rowOffsets.count - 1 }
     /// Number of stored entries.

@@ -1,18 +1,23 @@
 /// An open-addressing hash table from term bytes to dense ids `0..<count`, in insertion order.
-/// Term bytes live in one arena; no per-term allocation.
+/// Term bytes live in one arena; no per-term allocation. Each slot holds the id, the term's length, 16 bits
+/// of its hash and its first 8 bytes, so a lookup of a term of up to 8 bytes (most words) reads one slot
+/// and nothing else.
 public struct TermTable: Sendable {
     private(set) var arena: [UInt8] = []
     /// `offsets[i]..<offsets[i+1]` is term `i` in `arena`.
     private(set) var offsets: [Int] = [0]
-    private var hashes: [UInt64] = []
-    private var slots: [Int32]
+    /// Full hash of each term (for growing and merging without rehashing).
+    private(set) var hashes: [UInt64] = []
+    /// Two words per slot: `meta` (0 = empty, else `tag16 << 48 | length << 32 | id + 1`) and the first 8
+    /// bytes of the term, zero-padded.
+    private var slots: [UInt64]
     private var mask: Int
 
     /// Creates an empty table.
     public init(capacity: Int = 1024) {
         var size = 16
-        while size < capacity * 2 { size <<= 1 }
-        slots = [Int32](repeating: -1, count: size)
+        while size * 7 < capacity * 10 { size <<= 1 }
+        slots = [UInt64](repeating: 0, count: 2 * size)
         mask = size - 1
     }
 
@@ -25,14 +30,16 @@ public struct TermTable: Sendable {
     /// Term `id` as a String.
     public func string(_ id: Int) -> String { String(decoding: bytes(id), as: UTF8.self) }
 
-    /// 64-bit hash of a byte string (8 bytes at a time, multiply-rotate mixing).
+    /// 64-bit hash of a byte string (8 bytes at a time, multiply-rotate mixing) and its first 8 bytes.
     @inline(__always)
-    static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+    static func hashAndPrefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> (hash: UInt64, prefix: UInt64) {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
         var i = 0
         let raw = UnsafeRawPointer(p)
+        var prefix: UInt64 = 0
         while i + 8 <= n {
             let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if i == 0 { prefix = w }
             h = (h ^ w) &* 0xFF51_AFD7_ED55_8CCD
             h = (h << 29) | (h >> 35)
             i += 8
@@ -40,52 +47,98 @@ public struct TermTable: Sendable {
         var tail: UInt64 = 0
         var shift: UInt64 = 0
         while i < n { tail |= UInt64(p[i]) << shift; shift += 8; i += 1 }
+        if n < 8 { prefix = tail }
         h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
         h ^= h >> 32
         h = h &* 0x9E37_79B9_7F4A_7C15
         h ^= h >> 29
-        return h
+        return (h, prefix)
     }
 
+    /// The first 8 bytes of a byte string, zero-padded.
     @inline(__always)
-    private func equal(_ id: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        let lo = offsets[id], hi = offsets[id + 1]
-        if hi - lo != n { return false }
+    static func prefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        if n >= 8 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
+        var v: UInt64 = 0
+        for i in 0..<n { v |= UInt64(p[i]) << (8 * UInt64(i)) }
+        return v
+    }
+
+    /// 64-bit hash of a byte string.
+    @inline(__always)
+    static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 { hashAndPrefix(p, n).hash }
+
+    @inline(__always)
+    private static func metaKey(_ hash: UInt64, _ n: Int) -> UInt64 {
+        (hash & 0xFFFF_0000_0000_0000) | (UInt64(min(n, 0xFFFF)) << 32)
+    }
+
+    /// True when the bytes of term `id` after the first 8 equal `p[8..<n]` (the caller matched length and prefix).
+    @inline(__always)
+    private func tailEqual(_ id: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        if n <= 8 { return true }
+        let lo = offsets[id]
+        guard offsets[id + 1] - lo == n else { return false }
         return arena.withUnsafeBufferPointer { a in
-            guard let base = a.baseAddress else { return n == 0 }
-            return memcmpBytes(base + lo, p, n)
+            memcmpBytes(a.baseAddress! + lo + 8, p + 8, n - 8)
         }
     }
 
     /// The id of a term, or -1 when absent.
+    @inline(__always)
     public func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
-        let h = TermTable.hash(p, n)
-        var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let id = slots[s]
-            if id < 0 { return -1 }
-            if hashes[Int(id)] == h && equal(Int(id), p, n) { return id }
-            s = (s + 1) & mask
+        let (h, prefix) = TermTable.hashAndPrefix(p, n)
+        return lookup(p, n, hash: h, prefix: prefix)
+    }
+
+    @inline(__always)
+    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, prefix: UInt64) -> Int32 {
+        let want = TermTable.metaKey(h, n)
+        return slots.withUnsafeBufferPointer { s in
+            var i = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let meta = s[2 &* i]
+                if meta == 0 { return -1 }
+                if meta & 0xFFFF_FFFF_0000_0000 == want && s[2 &* i &+ 1] == prefix {
+                    let id = Int(meta & 0xFFFF_FFFF) - 1
+                    if tailEqual(id, p, n) { return Int32(id) }
+                }
+                i = (i &+ 1) & mask
+            }
         }
     }
 
     /// The id of a term, adding it when absent.
     public mutating func intern(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
-        let h = TermTable.hash(p, n)
-        var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let id = slots[s]
-            if id < 0 { break }
-            if hashes[Int(id)] == h && equal(Int(id), p, n) { return id }
-            s = (s + 1) & mask
+        let (h, prefix) = TermTable.hashAndPrefix(p, n)
+        return intern(p, n, hash: h, prefix: prefix)
+    }
+
+    /// `intern` with the hash and prefix already computed.
+    @inline(__always)
+    mutating func intern(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, prefix: UInt64) -> Int32 {
+        let want = TermTable.metaKey(h, n)
+        var i = Int(truncatingIfNeeded: h) & mask
+        let found: Int32 = slots.withUnsafeBufferPointer { s in
+            while true {
+                let meta = s[2 &* i]
+                if meta == 0 { return -1 }
+                if meta & 0xFFFF_FFFF_0000_0000 == want && s[2 &* i &+ 1] == prefix {
+                    let id = Int(meta & 0xFFFF_FFFF) - 1
+                    if tailEqual(id, p, n) { return Int32(id) }
+                }
+                i = (i &+ 1) & mask
+            }
         }
-        let id = Int32(count)
+        if found >= 0 { return found }
+        let id = count
         arena.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         offsets.append(arena.count)
         hashes.append(h)
-        slots[s] = id
-        if count * 2 > slots.count { grow() }
-        return id
+        slots[2 * i] = want | UInt64(id + 1)
+        slots[2 * i + 1] = prefix
+        if count * 10 > (mask + 1) * 7 { grow() }  // load factor at most 0.7
+        return Int32(id)
     }
 
     /// Convenience for tests.
@@ -101,23 +154,82 @@ public struct TermTable: Sendable {
     }
 
     private mutating func grow() {
-        let size = slots.count * 2
-        slots = [Int32](repeating: -1, count: size)
+        let size = (mask + 1) * 2
+        slots = [UInt64](repeating: 0, count: 2 * size)
         mask = size - 1
-        for id in 0..<count {
-            var s = Int(truncatingIfNeeded: hashes[id]) & mask
-            while slots[s] >= 0 { s = (s + 1) & mask }
-            slots[s] = Int32(id)
+        arena.withUnsafeBufferPointer { a in
+            let base = a.baseAddress ?? emptyBytePointer
+            for id in 0..<count {
+                let lo = offsets[id], n = offsets[id + 1] - lo
+                let h = hashes[id]
+                var i = Int(truncatingIfNeeded: h) & mask
+                while slots[2 * i] != 0 { i = (i + 1) & mask }
+                slots[2 * i] = TermTable.metaKey(h, n) | UInt64(id + 1)
+                slots[2 * i + 1] = TermTable.prefix(base + lo, n)
+            }
+        }
+    }
+
+    /// Gives `body` an accessor from id to (pointer, length, hash), valid inside `body`.
+    func withTermBytes<R>(_ body: ((Int) -> (UnsafePointer<UInt8>, Int, UInt64)) throws -> R) rethrows -> R {
+        try arena.withUnsafeBufferPointer { a in
+            try offsets.withUnsafeBufferPointer { o in
+                try hashes.withUnsafeBufferPointer { h in
+                    let base = a.baseAddress ?? emptyBytePointer
+                    return try body { id in (base + o[id], o[id + 1] - o[id], h[id]) }
+                }
+            }
+        }
+    }
+
+    /// A table of distinct terms given by their lengths and hashes in id order; `fill(arena, offsets)` writes
+    /// term `i`'s bytes at `arena[offsets[i]..<offsets[i+1]]` (it may do so in parallel).
+    init(lengths: [Int], hashes: [UInt64], fill: (UnsafeMutableBufferPointer<UInt8>, [Int]) -> Void) {
+        self.init(capacity: lengths.count)
+        var offsets = [Int](repeating: 0, count: lengths.count + 1)
+        for (i, n) in lengths.enumerated() { offsets[i + 1] = offsets[i] + n }
+        var arena = [UInt8](repeating: 0, count: offsets[lengths.count])
+        arena.withUnsafeMutableBufferPointer { fill($0, offsets) }
+        self.arena = arena
+        self.offsets = offsets
+        self.hashes = hashes
+        let m = mask
+        slots.withUnsafeMutableBufferPointer { s in
+            arena.withUnsafeBufferPointer { a in
+                let base = a.baseAddress ?? emptyBytePointer
+                for id in 0..<lengths.count {
+                    let h = hashes[id], n = lengths[id]
+                    var i = Int(truncatingIfNeeded: h) & m
+                    while s[2 * i] != 0 { i = (i + 1) & m }
+                    s[2 * i] = TermTable.metaKey(h, n) | UInt64(id + 1)
+                    s[2 * i + 1] = TermTable.prefix(base + offsets[id], n)
+                }
+            }
+        }
+    }
+
+    /// The full hash of term `id`.
+    func hash(of id: Int) -> UInt64 { hashes[id] }
+
+    /// Calls `body(pointer, length, hash)` for every term in id order.
+    func forEachTerm(_ body: (UnsafePointer<UInt8>, Int, UInt64) -> Void) {
+        arena.withUnsafeBufferPointer { a in
+            let base = a.baseAddress ?? emptyBytePointer
+            for id in 0..<count { body(base + offsets[id], offsets[id + 1] - offsets[id], hashes[id]) }
         }
     }
 
     /// A new table holding the terms `ids` (in that order) of this one.
     public func subset(_ ids: [Int]) -> TermTable {
         var t = TermTable(capacity: ids.count)
-        for id in ids {
-            let lo = offsets[id], hi = offsets[id + 1]
-            arena.withUnsafeBufferPointer { a in
-                _ = t.intern((a.baseAddress ?? emptyBytePointer) + lo, hi - lo)
+        t.arena.reserveCapacity(ids.reduce(0) { $0 + offsets[$1 + 1] - offsets[$1] })
+        t.offsets.reserveCapacity(ids.count + 1)
+        t.hashes.reserveCapacity(ids.count)
+        arena.withUnsafeBufferPointer { a in
+            let base = a.baseAddress ?? emptyBytePointer
+            for id in ids {
+                let lo = offsets[id], n = offsets[id + 1] - lo
+                _ = t.intern(base + lo, n, hash: hashes[id], prefix: TermTable.prefix(base + lo, n))
             }
         }
         return t
@@ -125,8 +237,13 @@ public struct TermTable: Sendable {
 
     /// Builds a table from newline-separated terms (the model file's vocabulary block).
     public static func fromNewlineSeparated(_ data: [UInt8]) -> TermTable {
-        var t = TermTable(capacity: max(16, data.count / 8))
+        var lines = 1
+        for b in data where b == 0x0A { lines += 1 }
+        var t = TermTable(capacity: max(16, lines))
         if data.isEmpty { return t }
+        t.arena.reserveCapacity(data.count)
+        t.offsets.reserveCapacity(lines + 1)
+        t.hashes.reserveCapacity(lines)
         data.withUnsafeBufferPointer { d in
             let base = d.baseAddress ?? emptyBytePointer
             var start = 0

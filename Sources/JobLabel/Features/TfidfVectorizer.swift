@@ -165,17 +165,16 @@ struct TermWalker {
         self.cueTokenizer = config.cues.isEmpty || reuse ? nil : Tokenizer(cueConfig)
     }
 
-    /// Calls `body(termPointer, termLength, count)` for every term occurrence of `posting` (count 1).
-    mutating func forEachTerm(_ posting: Posting, _ body: (UnsafePointer<UInt8>, Int, Float) -> Void) {
+    /// Calls `body(termPointer, termLength)` for every term occurrence of `posting`.
+    mutating func forEachTerm(_ posting: Posting, _ body: (UnsafePointer<UInt8>, Int) -> Void) {
         titleTokens.removeAll()
+        tokens.removeAll()
         switch config.titleMode {
         case .concatenate:
-            tokens.removeAll()
             tokenizer.tokenize(posting.title, into: &tokens)
             tokenizer.tokenize(posting.text, into: &tokens)
             emit(tokens, prefix: [], body)
         case .namespace:
-            tokens.removeAll()
             tokenizer.tokenize(posting.text, into: &tokens)
             emit(tokens, prefix: [], body)
             if !posting.title.isEmpty {
@@ -195,13 +194,25 @@ struct TermWalker {
             names = cueExtractor.cues(title: titleTokens, text: tokens)
         }
         for var name in names {
-            name.withUTF8 { body($0.baseAddress ?? emptyBytePointer, $0.count, 1) }
+            name.withUTF8 { body($0.baseAddress ?? emptyBytePointer, $0.count) }
         }
     }
 
-    private mutating func emit(_ tokens: TokenList, prefix: [UInt8], _ body: (UnsafePointer<UInt8>, Int, Float) -> Void) {
+    private mutating func emit(_ tokens: TokenList, prefix: [UInt8], _ body: (UnsafePointer<UInt8>, Int) -> Void) {
         let n = tokens.count
         if n == 0 { return }
+        if config.ngrams <= 1 && prefix.isEmpty {
+            // Unigrams: the tokens' own bytes, no copy.
+            tokens.bytes.withUnsafeBufferPointer { b in
+                tokens.starts.withUnsafeBufferPointer { s in
+                    tokens.ends.withUnsafeBufferPointer { e in
+                        let base = b.baseAddress!
+                        for i in 0..<n { body(base + s[i], e[i] - s[i]) }
+                    }
+                }
+            }
+            return
+        }
         let maxN = max(1, config.ngrams)
         for i in 0..<n {
             for g in 1...maxN where i + g <= n {
@@ -211,10 +222,101 @@ struct TermWalker {
                     if t > i { scratch.append(0x20) }
                     scratch.append(contentsOf: tokens.bytes[tokens.range(t)])
                 }
-                scratch.withUnsafeBufferPointer { body($0.baseAddress ?? emptyBytePointer, $0.count, 1) }
+                scratch.withUnsafeBufferPointer { body($0.baseAddress ?? emptyBytePointer, $0.count) }
             }
         }
     }
+}
+
+/// Per-document term counts without sorting or hashing: a dense counter per id and the ids seen, in
+/// first-seen order. Ids index `counts`, which grows as needed.
+struct DocumentCounter {
+    private var counts: [Int32] = []
+    private var touched: [Int32] = []
+
+    /// Counts one occurrence of `id`.
+    @inline(__always)
+    mutating func add(_ id: Int32) {
+        let i = Int(id)
+        if i >= counts.count { counts.append(contentsOf: repeatElement(0, count: max(i + 1, 2 * counts.count) - counts.count)) }
+        if counts[i] == 0 { touched.append(id) }
+        counts[i] &+= 1
+    }
+
+    /// Calls `body(id, count)` for the ids counted since the last drain (first-seen order) and resets.
+    mutating func drain(_ body: (Int32, Int32) -> Void) {
+        for id in touched {
+            body(id, counts[Int(id)])
+            counts[Int(id)] = 0
+        }
+        touched.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Per-document term counts for ids from a large vocabulary: a small open-addressing map (it stays in the
+/// L1 cache whatever the vocabulary size), cleared entry by entry after each document.
+struct SparseCounter {
+    private var keys = [Int32](repeating: -1, count: 1024)
+    private var counts = [Int32](repeating: 0, count: 1024)
+    private var used: [Int32] = []
+
+    /// Counts one occurrence of `id` (≥ 0).
+    @inline(__always)
+    mutating func add(_ id: Int32) {
+        var mask = keys.count - 1
+        if used.count * 2 >= keys.count {
+            grow()
+            mask = keys.count - 1
+        }
+        var s = Int(truncatingIfNeeded: UInt32(bitPattern: id) &* 0x9E37_79B1) & mask
+        while true {
+            let k = keys[s]
+            if k == id { counts[s] &+= 1; return }
+            if k < 0 {
+                keys[s] = id
+                counts[s] = 1
+                used.append(Int32(s))
+                return
+            }
+            s = (s + 1) & mask
+        }
+    }
+
+    private mutating func grow() {
+        let entries = used.map { (keys[Int($0)], counts[Int($0)]) }
+        let size = keys.count * 2
+        keys = [Int32](repeating: -1, count: size)
+        counts = [Int32](repeating: 0, count: size)
+        used.removeAll(keepingCapacity: true)
+        for (k, c) in entries {
+            add(k)
+            counts[Int(used[used.count - 1])] = c
+        }
+    }
+
+    /// Calls `body(id, count)` for the ids counted since the last drain (first-seen order) and resets.
+    mutating func drain(_ body: (Int32, Int32) -> Void) {
+        for s in used {
+            let i = Int(s)
+            body(keys[i], counts[i])
+            keys[i] = -1
+        }
+        used.removeAll(keepingCapacity: true)
+    }
+}
+
+/// One block of postings counted against a block-local term table (fit, first pass).
+private struct BlockCounts {
+    var table = TermTable(capacity: 4096)
+    /// Per posting, its (local id, count) entries: `rowOffsets[r]..<rowOffsets[r+1]`.
+    var rowOffsets: [Int] = [0]
+    var ids: [Int32] = []
+    var counts: [Int32] = []
+    /// Per local term: postings containing it and its total count.
+    var df: [Int32] = []
+    var total: [Int32] = []
+    /// Local ids of each merge shard's terms (shard = top 4 bits of the term's hash), ascending.
+    var byShard: [[Int32]] = []
 }
 
 /// A fitted TF-IDF vectorizer: vocabulary (sorted by term bytes, as scikit-learn's) and idf weights.
@@ -230,151 +332,267 @@ public struct TfidfVectorizer: Sendable {
     /// idf per column.
     public let idf: [Float]
 
-    /// Per column: the tf multiplier, `titleWeight` for title features (namespace mode), `cueWeight` for
-    /// cue features, 1 for the rest.
-    let featureScale: [Float]
+    /// Per column: idf times the tf multiplier (`titleWeight` for title features in namespace mode,
+    /// `cueWeight` for cue features, 1 for the rest).
+    let columnWeight: [Float]
+    /// The most frequent terms (lowest idf) in a small table that stays in cache, with their columns: a
+    /// lookup tries it first.
+    let hotTerms: TermTable
+    let hotColumns: [Int32]
+    /// Terms in `hotTerms`.
+    static let hotCount = 4096
+
+    /// Hash shards of the vocabulary merge in `fitTransform`.
+    static let shardCount = 16
+
+    /// Postings per block of the parallel passes (fixed, so results do not depend on the thread count).
+    static let blockSize = 256
 
     /// Creates a vectorizer from fitted parts (used by the model loader).
     public init(config: VectorizerConfig, vocabulary: TermTable, idf: [Float]) {
         self.config = config
         self.vocabulary = vocabulary
         self.idf = idf
-        self.featureScale = (0..<vocabulary.count).map { id in
-            let term = vocabulary.bytes(id)
-            if config.titleMode == .namespace && term.starts(with: TermWalker.titlePrefix) { return config.titleWeight }
-            if !config.cues.isEmpty && term.starts(with: TermWalker.cuePrefix) { return config.cueWeight }
-            return 1
+        let title = config.titleMode == .namespace ? TermWalker.titlePrefix : nil
+        let cue = config.cues.isEmpty ? nil : TermWalker.cuePrefix
+        var weights = [Float](repeating: 1, count: vocabulary.count)
+        vocabulary.withTermBytes { term in
+            for id in 0..<vocabulary.count {
+                let (p, n, _) = term(id)
+                func starts(_ prefix: [UInt8]?) -> Bool {
+                    guard let prefix, n >= prefix.count else { return false }
+                    for k in 0..<prefix.count where p[k] != prefix[k] { return false }
+                    return true
+                }
+                var scale: Float = 1
+                if starts(title) { scale = config.titleWeight } else if starts(cue) { scale = config.cueWeight }
+                weights[id] = scale * (id < idf.count ? idf[id] : 1)
+            }
         }
+        self.columnWeight = weights
+        // The most frequent terms: lowest idf, ties by column (positive floats order as their bit patterns).
+        var keys = (0..<min(vocabulary.count, idf.count)).map { UInt64(idf[$0].bitPattern) << 32 | UInt64($0) }
+        keys.sort()
+        let hot = keys.prefix(TfidfVectorizer.hotCount).map { Int($0 & 0xFFFF_FFFF) }
+        self.hotTerms = vocabulary.subset(hot)
+        self.hotColumns = hot.map { Int32($0) }
+    }
+
+    /// The column of a term, or -1 when it is not in the vocabulary.
+    @inline(__always)
+    func column(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+        let (h, prefix) = TermTable.hashAndPrefix(p, n)
+        let hot = hotTerms.lookup(p, n, hash: h, prefix: prefix)
+        if hot >= 0 { return hotColumns[Int(hot)] }
+        return vocabulary.lookup(p, n, hash: h, prefix: prefix)
     }
 
     /// Number of features.
     public var featureCount: Int { vocabulary.count }
 
     /// Learns vocabulary and idf from `postings` and returns the fitted vectorizer with their TF-IDF matrix.
+    ///
+    /// Four passes, the first, second and last parallel over fixed blocks (same result on any thread count):
+    /// 1. each block of postings is tokenized and counted against its own term table;
+    /// 2. the blocks' tables are merged into 16 hash shards (each shard reads the blocks in order), which
+    ///    sum document frequencies;
+    /// 3. terms are selected by document frequency and `maxFeatures` and sorted by bytes;
+    /// 4. each block's counts are mapped to the final columns, weighted and normalised.
     public static func fitTransform(_ config: VectorizerConfig, _ postings: [Posting]) throws -> (TfidfVectorizer, CSRMatrix) {
-        // 1. Count terms per document with provisional ids (first-seen order).
-        var table = TermTable(capacity: 1 << 16)
-        var walker = TermWalker(config)
-        var raw = CSRMatrix(columnCount: 0)
-        raw.rowOffsets.reserveCapacity(postings.count + 1)
-        var pairs: [(Int32, Float)] = []
-        for posting in postings {
-            pairs.removeAll(keepingCapacity: true)
-            walker.forEachTerm(posting) { p, n, w in
-                pairs.append((table.intern(p, n), w))
+        let n = postings.count
+        // 1. Count per block.
+        let blocks: [BlockCounts] = Parallel.mapRanges(count: n, blockSize: blockSize) { range in
+            var block = BlockCounts()
+            let textBytes = range.reduce(0) { $0 + postings[$1].text.count + postings[$1].title.count }
+            block.table = TermTable(capacity: max(1024, textBytes / 24))
+            var walker = TermWalker(config)
+            var counter = DocumentCounter()
+            for i in range {
+                walker.forEachTerm(postings[i]) { p, len in counter.add(block.table.intern(p, len)) }
+                counter.drain { id, count in
+                    block.ids.append(id)
+                    block.counts.append(count)
+                    let i = Int(id)
+                    if i >= block.df.count {
+                        block.df.append(contentsOf: repeatElement(0, count: i + 1 - block.df.count))
+                        block.total.append(contentsOf: repeatElement(0, count: i + 1 - block.total.count))
+                    }
+                    block.df[i] += 1
+                    block.total[i] += count
+                }
+                block.rowOffsets.append(block.ids.count)
             }
-            aggregate(&pairs)
-            for (c, v) in pairs { raw.columns.append(c); raw.values.append(v) }
-            raw.rowOffsets.append(Int64(raw.columns.count))
-        }
-        let provisional = table.count
-        var df = [Int](repeating: 0, count: provisional)
-        var total = [Double](repeating: 0, count: provisional)
-        for t in 0..<raw.columns.count {
-            let c = Int(raw.columns[t])
-            df[c] += 1
-            total[c] += Double(raw.values[t])
+            block.byShard = [[Int32]](repeating: [], count: TfidfVectorizer.shardCount)
+            for (local, h) in block.table.hashes.enumerated() {
+                block.byShard[Int(h >> 60)].append(Int32(local))
+            }
+            return block
         }
 
-        // 2. Select terms by document frequency and max_features; order them by bytes.
-        let n = postings.count
+        // 2. Merge into shards (by the top 4 bits of the hash). code = shard << 27 | shard-local id; the codes
+        //    of block b's local terms are codes[blockStart[b] + local].
+        let shardCount = TfidfVectorizer.shardCount, shardBits = 27
+        var blockStart = [0]
+        for block in blocks { blockStart.append(blockStart[blockStart.count - 1] + block.table.count) }
+        var codes = [Int32](repeating: 0, count: blockStart[blocks.count])
+        var mergedShards = [Shard](repeating: Shard(), count: shardCount)
+        codes.withUnsafeMutableBufferPointer { codeBuffer in
+            mergedShards.withUnsafeMutableBufferPointer { shardBuffer in
+                let codesOut = codeBuffer, out = shardBuffer
+                Parallel.forEachBlock(shardCount) { s in
+                    let expected = blocks.reduce(0) { $0 + $1.byShard[s].count } / max(1, blocks.count / 4)
+                    var shard = Shard()
+                    shard.table = TermTable(capacity: max(1024, expected))
+                    for (b, block) in blocks.enumerated() {
+                        let base = blockStart[b]
+                        block.table.withTermBytes { term in
+                            for local32 in block.byShard[s] {
+                                let local = Int(local32)
+                                let (p, len, h) = term(local)
+                                let id = shard.table.intern(p, len, hash: h, prefix: TermTable.prefix(p, len))
+                                if Int(id) == shard.df.count { shard.df.append(0); shard.total.append(0) }
+                                shard.df[Int(id)] += Int(block.df[local])
+                                shard.total[Int(id)] += Double(block.total[local])
+                                codesOut[base + local] = Int32(s << shardBits) | id
+                            }
+                        }
+                    }
+                    out[s] = shard
+                }
+            }
+        }
+        let shards = mergedShards
+
+        // 3. Select terms by document frequency and max_features; order them by bytes.
         let maxDocs = config.maxDF.documents(of: n)
         let minDocs = config.minDF.documents(of: n)
         if maxDocs < minDocs {
             throw EmptyVocabularyError(kind: .conflictingBounds, description: "--max-df \(config.maxDF) keeps fewer documents than --min-df \(config.minDF); raise --max-df or lower --min-df")
         }
-        var kept = (0..<provisional).filter { Double(df[$0]) >= minDocs && Double(df[$0]) <= maxDocs }
-        if let limit = config.maxFeatures, kept.count > limit {
-            kept.sort { a, b in total[a] != total[b] ? total[a] > total[b] : lexLess(table, a, b) }
-            kept = Array(kept.prefix(limit))
+        let provisional = shards.reduce(0) { $0 + $1.table.count }
+        func bytesLess(_ a: SortKey, _ b: SortKey) -> Bool {
+            if a.prefix != b.prefix { return a.prefix < b.prefix }
+            return shards[a.shard].table.bytes(a.id).lexicographicallyPrecedes(shards[b.shard].table.bytes(b.id))
         }
-        kept.sort { lexLess(table, $0, $1) }
+        // Each shard's kept terms sorted in parallel; the final sort then merges 16 sorted runs.
+        var kept: [SortKey] = Parallel.mapRanges(count: shardCount, blockSize: 1) { range -> [SortKey] in
+            let s = range.lowerBound, shard = shards[s]
+            var keys: [SortKey] = []
+            shard.table.withTermBytes { term in
+                for id in 0..<shard.table.count where Double(shard.df[id]) >= minDocs && Double(shard.df[id]) <= maxDocs {
+                    let (p, len, _) = term(id)
+                    keys.append(SortKey(prefix: SortKey.bigEndianPrefix(p, len), shard: s, id: id))
+                }
+            }
+            keys.sort(by: bytesLess)
+            return keys
+        }.flatMap { $0 }
+        if let limit = config.maxFeatures, kept.count > limit {
+            kept.sort { a, b in
+                let ta = shards[a.shard].total[a.id], tb = shards[b.shard].total[b.id]
+                return ta != tb ? ta > tb : bytesLess(a, b)
+            }
+            kept.removeSubrange(limit...)
+        }
+        kept.sort(by: bytesLess)
         if kept.isEmpty {
             if provisional == 0 {
                 throw EmptyVocabularyError(kind: .noTokens, description: "no tokens in the training texts: every document is empty after tokenization")
             }
             throw EmptyVocabularyError(kind: .prunedEverything, description: "--min-df/--max-df pruned away all \(provisional) terms; lower --min-df or raise --max-df")
         }
-        var remap = [Int32](repeating: -1, count: provisional)
-        for (newId, old) in kept.enumerated() { remap[old] = Int32(newId) }
-        let vocabulary = table.subset(kept)
-        let idf: [Float] = kept.map { Float(log(Double(1 + n) / Double(1 + df[$0])) + 1) }
+        var finalOf = shards.map { [Int32](repeating: -1, count: $0.table.count) }
+        var idf = [Float](repeating: 0, count: kept.count)
+        var lengths = [Int](repeating: 0, count: kept.count)
+        var hashes = [UInt64](repeating: 0, count: kept.count)
+        for (column, key) in kept.enumerated() {
+            finalOf[key.shard][key.id] = Int32(column)
+            let shard = shards[key.shard]
+            idf[column] = Float(log(Double(1 + n) / Double(1 + shard.df[key.id])) + 1)
+            shard.table.withTermBytes { term in
+                let (_, len, h) = term(key.id)
+                lengths[column] = len
+                hashes[column] = h
+            }
+        }
+        let vocabulary = TermTable(lengths: lengths, hashes: hashes) { arena, offsets in
+            let out = arena
+            Parallel.forEachBlock(shardCount) { s in
+                shards[s].table.withTermBytes { term in
+                    for (id, column) in finalOf[s].enumerated() where column >= 0 {
+                        let (p, len, _) = term(id)
+                        (out.baseAddress! + offsets[Int(column)]).update(from: p, count: len)
+                    }
+                }
+            }
+        }
         let vectorizer = TfidfVectorizer(config: config, vocabulary: vocabulary, idf: idf)
 
-        // 3. Remap, weight and normalise the counted rows.
-        var out = CSRMatrix(columnCount: kept.count)
-        out.rowOffsets.reserveCapacity(n + 1)
-        out.columns.reserveCapacity(raw.columns.count)
-        out.values.reserveCapacity(raw.values.count)
-        var rowPairs: [(Int32, Float)] = []
-        for i in 0..<raw.rowCount {
-            rowPairs.removeAll(keepingCapacity: true)
-            for t in raw.row(i) {
-                let c = remap[Int(raw.columns[t])]
-                if c >= 0 { rowPairs.append((c, raw.values[t])) }
+        // 4. Map, weight and normalise each block's rows.
+        let mask = Int32((1 << shardBits) - 1)
+        let parts: [CSRMatrix] = Parallel.mapRanges(count: blocks.count, blockSize: 1) { range in
+            let b = range.lowerBound
+            let block = blocks[b], base = blockStart[b]
+            var part = CSRMatrix(columnCount: kept.count)
+            part.rowOffsets.reserveCapacity(block.rowOffsets.count)
+            part.columns.reserveCapacity(block.ids.count)
+            part.values.reserveCapacity(block.ids.count)
+            let localColumn: [Int32] = (0..<block.table.count).map { local in
+                let code = codes[base + local]
+                return finalOf[Int(code >> Int32(shardBits))][Int(code & mask)]
             }
-            rowPairs.sort { $0.0 < $1.0 }
-            vectorizer.appendWeighted(rowPairs, to: &out)
+            var row: [UInt64] = []
+            for r in 0..<(block.rowOffsets.count - 1) {
+                row.removeAll(keepingCapacity: true)
+                for t in block.rowOffsets[r]..<block.rowOffsets[r + 1] {
+                    let column = localColumn[Int(block.ids[t])]
+                    if column >= 0 { row.append(UInt64(column) << 32 | UInt64(UInt32(block.counts[t]))) }
+                }
+                vectorizer.appendWeighted(row, to: &part)
+            }
+            return part
         }
-        return (vectorizer, out)
+        return (vectorizer, CSRMatrix(concatenating: parts, columnCount: kept.count))
     }
 
     /// TF-IDF rows of `postings` (unknown terms ignored). Parallel over fixed blocks; same result on any thread count.
     public func transform(_ postings: [Posting]) -> CSRMatrix {
-        let blockSize = 256
-        let blocks = (postings.count + blockSize - 1) / blockSize
-        var parts = [CSRMatrix?](repeating: nil, count: blocks)
-        parts.withUnsafeMutableBufferPointer { partsBuffer in
-            let partsOut = partsBuffer
-            Parallel.forEachBlock(blocks) { b in
-                let lo = b * blockSize, hi = min(postings.count, lo + blockSize)
-                var walker = TermWalker(config)
-                var part = CSRMatrix(columnCount: featureCount)
-                var pairs: [(Int32, Float)] = []
-                for i in lo..<hi {
-                    pairs.removeAll(keepingCapacity: true)
-                    walker.forEachTerm(postings[i]) { p, n, w in
-                        let id = vocabulary.lookup(p, n)
-                        if id >= 0 { pairs.append((id, w)) }
-                    }
-                    TfidfVectorizer.aggregate(&pairs)
-                    appendWeighted(pairs, to: &part)
+        let parts: [CSRMatrix] = Parallel.mapRanges(count: postings.count, blockSize: TfidfVectorizer.blockSize) { range in
+            var walker = TermWalker(config)
+            var counter = SparseCounter()
+            var part = CSRMatrix(columnCount: featureCount)
+            var row: [UInt64] = []
+            for i in range {
+                walker.forEachTerm(postings[i]) { p, n in
+                    let id = column(p, n)
+                    if id >= 0 { counter.add(id) }
                 }
-                partsOut[b] = part
+                row.removeAll(keepingCapacity: true)
+                counter.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(count))) }
+                appendWeighted(row, to: &part)
             }
+            return part
         }
-        var out = CSRMatrix(columnCount: featureCount)
-        for part in parts { if let part { out.append(part) } }
-        return out
+        return CSRMatrix(concatenating: parts, columnCount: featureCount)
     }
 
-    /// Sorts `pairs` by id and merges equal ids by summing their weights.
-    static func aggregate(_ pairs: inout [(Int32, Float)]) {
-        if pairs.count < 2 { return }
-        pairs.sort { $0.0 < $1.0 }
-        var w = 0
-        for r in 1..<pairs.count {
-            if pairs[r].0 == pairs[w].0 {
-                pairs[w].1 += pairs[r].1
-            } else {
-                w += 1
-                pairs[w] = pairs[r]
-            }
-        }
-        pairs.removeSubrange((w + 1)...)
-    }
-
-    /// Applies tf transform, idf and L2 normalisation to one row of (column, tf) pairs sorted by column.
-    func appendWeighted(_ pairs: [(Int32, Float)], to m: inout CSRMatrix) {
+    /// Applies tf transform, idf and L2 normalisation to one row of `column << 32 | count` entries; the
+    /// row keeps the entries' order (the order in which the posting's terms first occur).
+    func appendWeighted(_ row: [UInt64], to m: inout CSRMatrix) {
         let start = m.values.count
         var norm2 = 0.0
-        for (c, tf) in pairs {
-            var t = config.sublinearTF ? 1 + log(tf) : tf
-            t *= featureScale[Int(c)]
-            let v = t * idf[Int(c)]
-            m.columns.append(c)
-            m.values.append(v)
-            norm2 += Double(v) * Double(v)
+        let sublinear = config.sublinearTF
+        columnWeight.withUnsafeBufferPointer { weight in
+            for entry in row {
+                let c = Int(entry >> 32)
+                let count = Int(UInt32(truncatingIfNeeded: entry))
+                let tf = sublinear ? (count < TfidfVectorizer.sublinearTable.count ? TfidfVectorizer.sublinearTable[count] : 1 + log(Float(count)))
+                                   : Float(count)
+                let v = tf * weight[c]
+                m.columns.append(Int32(c))
+                m.values.append(v)
+                norm2 += Double(v) * Double(v)
+            }
         }
         if norm2 > 0 {
             let inv = Float(1 / norm2.squareRoot())
@@ -382,9 +600,26 @@ public struct TfidfVectorizer: Sendable {
         }
         m.rowOffsets.append(Int64(m.columns.count))
     }
+
+    /// `1 + ln(tf)` for small counts.
+    static let sublinearTable: [Float] = (0..<64).map { $0 == 0 ? 0 : 1 + log(Float($0)) }
 }
 
-/// Byte-order comparison of two terms of a table (= Unicode code point order, as Python sorts strings).
-private func lexLess(_ table: TermTable, _ a: Int, _ b: Int) -> Bool {
-    table.bytes(a).lexicographicallyPrecedes(table.bytes(b))
+/// A term of a shard with its first 8 bytes as a big-endian number, for sorting terms by bytes.
+private struct SortKey {
+    let prefix: UInt64
+    let shard: Int
+    let id: Int
+
+    /// The first 8 bytes (zero-padded) as a big-endian number: comparing numbers compares the bytes.
+    static func bigEndianPrefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        UInt64(bigEndian: TermTable.prefix(p, n))
+    }
+}
+
+/// One merge shard of `fitTransform`: its terms, their document frequencies and total counts.
+private struct Shard {
+    var table = TermTable(capacity: 1024)
+    var df: [Int] = []
+    var total: [Double] = []
 }

@@ -15,23 +15,24 @@ public struct TokenizerConfig: Sendable, Equatable, Codable {
     }
 }
 
-/// Tokens of one text: their UTF-8 bytes packed end to end, and where each one ends.
+/// Tokens of one text: their lowercased UTF-8 bytes in one buffer, and where each token starts and ends.
 public struct TokenList {
-    /// Concatenated token bytes.
+    /// Token bytes (tokens are `starts[i]..<ends[i]`; bytes between tokens are unspecified).
     public var bytes: [UInt8] = []
-    /// `ends[i]` is the end offset of token `i` in `bytes`; token `i` starts at `ends[i-1]` (or 0).
+    /// Start offset of each token in `bytes`; only the first `count` entries are meaningful.
+    public var starts: [Int] = []
+    /// End offset of each token in `bytes`; only the first `count` entries are meaningful.
     public var ends: [Int] = []
+    /// Number of tokens.
+    public private(set) var count = 0
+    /// Bytes of `bytes` in use.
+    private(set) var byteCount = 0
 
     /// Creates an empty list.
     public init() {}
 
-    /// Number of tokens.
-    public var count: Int { ends.count }
-
     /// Byte range of token `i`.
-    @inline(__always) public func range(_ i: Int) -> Range<Int> {
-        (i == 0 ? 0 : ends[i - 1])..<ends[i]
-    }
+    @inline(__always) public func range(_ i: Int) -> Range<Int> { starts[i]..<ends[i] }
 
     /// Token `i` as a String (for tests and messages).
     public func string(_ i: Int) -> String {
@@ -40,8 +41,26 @@ public struct TokenList {
 
     /// Removes all tokens, keeping capacity.
     public mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
-        ends.removeAll(keepingCapacity: true)
+        count = 0
+        byteCount = 0
+    }
+
+    /// Makes room for `moreBytes` bytes and `moreTokens` tokens after the current ones.
+    mutating func reserve(moreBytes: Int, moreTokens: Int) {
+        let needBytes = byteCount + moreBytes
+        if bytes.count < needBytes { bytes.append(contentsOf: repeatElement(0, count: max(needBytes, 2 * bytes.count) - bytes.count)) }
+        let needTokens = count + moreTokens
+        if ends.count < needTokens {
+            let grow = max(needTokens, 2 * ends.count) - ends.count
+            starts.append(contentsOf: repeatElement(0, count: grow))
+            ends.append(contentsOf: repeatElement(0, count: grow))
+        }
+    }
+
+    /// Sets the counts after writing the buffers directly.
+    mutating func commit(tokens: Int, bytes: Int) {
+        count = tokens
+        byteCount = bytes
     }
 }
 
@@ -105,73 +124,169 @@ public struct Tokenizer {
     }
 
     /// Appends the tokens of `text` to `out`.
+    ///
+    /// ASCII text goes 32 bytes at a time: one vector compare finds the word bytes, the chunk is copied
+    /// lowercased, and token boundaries come from the bit mask. Chunks with other bytes go scalar by scalar
+    /// (decoding UTF-8, Unicode lowercase mapping and `\w`, Greek final sigma).
     public mutating func tokenize(_ text: UnsafeBufferPointer<UInt8>, into out: inout TokenList) {
         let n = text.count
+        guard n > 0, let src = text.baseAddress else { return }
+        // Lowercasing grows a scalar's UTF-8 by at most 1.5x (U+0130); the ASCII path writes 32 bytes at a
+        // time; tokens are separated, so there are at most (n + 1) / 2 of them.
+        out.reserve(moreBytes: n + n / 2 + 64, moreTokens: n / 2 + 2)
         let minLen = config.minTokenLength
         let lower = config.lowercase
-        var i = 0
-        var tokenStart = out.bytes.count   // start of the token being built in out.bytes
-        var tokenScalars = 0
-
-        @inline(__always) func endToken(_ out: inout TokenList) {
-            if tokenScalars > 0 {
-                if tokenScalars >= minLen {
-                    out.ends.append(out.bytes.count)
-                } else {
-                    out.bytes.removeSubrange(tokenStart..<out.bytes.count)
+        var w = out.byteCount      // write position in out.bytes
+        var t = out.count          // tokens so far
+        var open = -1              // start (in out.bytes) of the token being built, -1 when none
+        var openScalars = 0
+        out.bytes.withUnsafeMutableBufferPointer { bytesBuffer in
+            out.starts.withUnsafeMutableBufferPointer { startsBuffer in
+                out.ends.withUnsafeMutableBufferPointer { endsBuffer in
+                    Tokenizer.asciiWord.withUnsafeBufferPointer { wordTable in
+                        let dst = bytesBuffer.baseAddress!, starts = startsBuffer.baseAddress!, ends = endsBuffer.baseAddress!
+                        let isWord = wordTable.baseAddress!
+                        /// Closes the open token at `end` if it has `scalars` scalars, enough for `minLen`.
+                        @inline(__always) func close(_ start: Int, _ end: Int, _ scalars: Int) {
+                            if scalars >= minLen {
+                                starts[t] = start
+                                ends[t] = end
+                                t += 1
+                            }
+                        }
+                        @inline(__always) func closeOpen() {
+                            if open >= 0 { close(open, w, openScalars) }
+                            open = -1
+                            openScalars = 0
+                        }
+                        var i = 0
+                        while i < n {
+                            if i + 32 <= n {
+                                let raw = UnsafeRawPointer(src + i)
+                                let a = raw.loadUnaligned(as: UInt64.self), b = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                                let c = raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), d = raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+                                if (a | b | c | d) & 0x8080_8080_8080_8080 == 0 {
+                                    let (wa, ua) = Tokenizer.classifyASCII(a), (wb, ub) = Tokenizer.classifyASCII(b)
+                                    let (wc, uc) = Tokenizer.classifyASCII(c), (wd, ud) = Tokenizer.classifyASCII(d)
+                                    let out = UnsafeMutableRawPointer(dst + w)
+                                    // Setting bit 5 of an upper-case ASCII letter lowercases it.
+                                    out.storeBytes(of: lower ? a | (ua >> 2) : a, as: UInt64.self)
+                                    out.storeBytes(of: lower ? b | (ub >> 2) : b, toByteOffset: 8, as: UInt64.self)
+                                    out.storeBytes(of: lower ? c | (uc >> 2) : c, toByteOffset: 16, as: UInt64.self)
+                                    out.storeBytes(of: lower ? d | (ud >> 2) : d, toByteOffset: 24, as: UInt64.self)
+                                    var m = Tokenizer.packHighBits(wa) | Tokenizer.packHighBits(wb) << 8
+                                        | Tokenizer.packHighBits(wc) << 16 | Tokenizer.packHighBits(wd) << 24
+                                    if open >= 0 {
+                                        let lead = (~m).trailingZeroBitCount
+                                        if lead == 32 {
+                                            openScalars += 32
+                                            w += 32
+                                            i += 32
+                                            continue
+                                        }
+                                        close(open, w + lead, openScalars + lead)
+                                        open = -1
+                                        openScalars = 0
+                                        m &= ~((UInt32(1) << UInt32(lead)) &- 1)
+                                    }
+                                    while m != 0 {
+                                        let s = m.trailingZeroBitCount
+                                        let run = (~(m >> UInt32(s))).trailingZeroBitCount
+                                        if s + run == 32 {
+                                            open = w + s
+                                            openScalars = run
+                                            break
+                                        }
+                                        close(w + s, w + s + run, run)
+                                        m &= m &+ (m & (0 &- m))  // clear the lowest run of ones
+                                    }
+                                    w += 32
+                                    i += 32
+                                    continue
+                                }
+                            }
+                            // Scalar path: up to the next 32 bytes (whole scalars).
+                            let stop = min(n, i + 32)
+                            while i < stop {
+                                let b = src[i]
+                                if b < 0x80 {
+                                    if isWord[Int(b)] {
+                                        if open < 0 { open = w }
+                                        dst[w] = lower && b &- 0x41 < 26 ? b | 0x20 : b
+                                        w += 1
+                                        openScalars += 1
+                                    } else {
+                                        closeOpen()
+                                    }
+                                    i += 1
+                                    continue
+                                }
+                                // Decode one multi-byte scalar; invalid sequences decode as U+FFFD and advance one byte.
+                                var value: UInt32 = 0xFFFD
+                                var len = 1
+                                if b >= 0xC2 && b <= 0xDF, i + 1 < n, src[i + 1] & 0xC0 == 0x80 {
+                                    value = UInt32(b & 0x1F) << 6 | UInt32(src[i + 1] & 0x3F); len = 2
+                                } else if b >= 0xE0 && b <= 0xEF, i + 2 < n, src[i + 1] & 0xC0 == 0x80, src[i + 2] & 0xC0 == 0x80 {
+                                    let v = UInt32(b & 0x0F) << 12 | UInt32(src[i + 1] & 0x3F) << 6 | UInt32(src[i + 2] & 0x3F)
+                                    if v >= 0x800 && !(v >= 0xD800 && v <= 0xDFFF) { value = v; len = 3 }
+                                } else if b >= 0xF0 && b <= 0xF4, i + 3 < n, src[i + 1] & 0xC0 == 0x80,
+                                          src[i + 2] & 0xC0 == 0x80, src[i + 3] & 0xC0 == 0x80 {
+                                    let v = UInt32(b & 0x07) << 18 | UInt32(src[i + 1] & 0x3F) << 12
+                                        | UInt32(src[i + 2] & 0x3F) << 6 | UInt32(src[i + 3] & 0x3F)
+                                    if v >= 0x10000 && v <= 0x10FFFF { value = v; len = 4 }
+                                }
+                                if value == 0x3A3 && lower {
+                                    // Greek capital sigma lowercases to final ς at the end of a word (Python's Final_Sigma rule).
+                                    let final = Tokenizer.isFinalSigma(text, start: i, end: i + len)
+                                    i += len
+                                    if open < 0 { open = w }
+                                    dst[w] = 0xCF
+                                    dst[w + 1] = final ? 0x82 : 0x83
+                                    w += 2
+                                    openScalars += 1
+                                    continue
+                                }
+                                i += len
+                                let scalarInfo = info(value)
+                                for piece in scalarInfo.pieces {
+                                    if piece.isWord {
+                                        if open < 0 { open = w }
+                                        for byte in piece.bytes { dst[w] = byte; w += 1 }
+                                        openScalars += 1
+                                    } else {
+                                        closeOpen()
+                                    }
+                                }
+                            }
+                        }
+                        closeOpen()
+                    }
                 }
             }
-            tokenStart = out.bytes.count
-            tokenScalars = 0
         }
+        out.commit(tokens: t, bytes: w)
+    }
 
-        while i < n {
-            let b = text[i]
-            if b < 0x80 {
-                if Tokenizer.asciiWord[Int(b)] {
-                    out.bytes.append(lower && b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
-                    tokenScalars += 1
-                } else {
-                    endToken(&out)
-                }
-                i += 1
-                continue
-            }
-            // Decode one multi-byte scalar; invalid sequences decode as U+FFFD and advance one byte.
-            var value: UInt32 = 0xFFFD
-            var len = 1
-            if b >= 0xC2 && b <= 0xDF, i + 1 < n, text[i + 1] & 0xC0 == 0x80 {
-                value = UInt32(b & 0x1F) << 6 | UInt32(text[i + 1] & 0x3F); len = 2
-            } else if b >= 0xE0 && b <= 0xEF, i + 2 < n, text[i + 1] & 0xC0 == 0x80, text[i + 2] & 0xC0 == 0x80 {
-                let v = UInt32(b & 0x0F) << 12 | UInt32(text[i + 1] & 0x3F) << 6 | UInt32(text[i + 2] & 0x3F)
-                if v >= 0x800 && !(v >= 0xD800 && v <= 0xDFFF) { value = v; len = 3 }
-            } else if b >= 0xF0 && b <= 0xF4, i + 3 < n, text[i + 1] & 0xC0 == 0x80,
-                      text[i + 2] & 0xC0 == 0x80, text[i + 3] & 0xC0 == 0x80 {
-                let v = UInt32(b & 0x07) << 18 | UInt32(text[i + 1] & 0x3F) << 12
-                    | UInt32(text[i + 2] & 0x3F) << 6 | UInt32(text[i + 3] & 0x3F)
-                if v >= 0x10000 && v <= 0x10FFFF { value = v; len = 4 }
-            }
-            if value == 0x3A3 && lower {
-                // Greek capital sigma lowercases to final ς at the end of a word (Python's Final_Sigma rule).
-                let final = Tokenizer.isFinalSigma(text, start: i, end: i + len)
-                i += len
-                out.bytes.append(0xCF)
-                out.bytes.append(final ? 0x82 : 0x83)
-                tokenScalars += 1
-                continue
-            }
-            i += len
-            let scalarInfo = info(value)
-            for piece in scalarInfo.pieces {
-                if piece.isWord {
-                    out.bytes.append(contentsOf: piece.bytes)
-                    tokenScalars += 1
-                } else {
-                    endToken(&out)
-                }
-            }
+    /// For 8 ASCII bytes (SWAR): the high bit of each byte that is a word character (`[0-9A-Za-z_]`), and
+    /// the high bit of each upper-case letter.
+    @inline(__always)
+    static func classifyASCII(_ x: UInt64) -> (word: UInt64, upper: UInt64) {
+        @inline(__always) func inRange(_ x: UInt64, _ lo: UInt64, _ hi: UInt64) -> UInt64 {
+            // Byte-wise lo <= b <= hi for bytes below 0x80 (no carries cross bytes).
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            return (x &+ ones &* (0x80 &- lo)) & ~(x &+ ones &* (0x7F &- hi)) & 0x8080_8080_8080_8080
         }
-        endToken(&out)
+        let digit = inRange(x, 0x30, 0x39)
+        let alpha = inRange(x | 0x2020_2020_2020_2020, 0x61, 0x7A)
+        let t = x ^ 0x5F5F_5F5F_5F5F_5F5F
+        let underscore = ~((t &+ 0x7F7F_7F7F_7F7F_7F7F) | t) & 0x8080_8080_8080_8080
+        return (digit | alpha | underscore, inRange(x, 0x41, 0x5A))
+    }
+
+    /// The high bits of the 8 bytes of `x`, packed into 8 bits (byte i -> bit i).
+    @inline(__always)
+    static func packHighBits(_ x: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: ((x >> 7) &* 0x0102_0408_1020_4080) >> 56)
     }
 
     /// Unicode's Final_Sigma context for the Σ at `start..<end`: a cased letter before it and none after
