@@ -65,7 +65,8 @@ struct HTMLReport {
         let columns = max(1, group.count)
         let first = group[0].report
         var h = "<section class=\"card head\" id=\"head-\(ident(head))\">\n"
-        h += "<h2>\(esc(head))</h2>\n<p class=\"lead\">\(first.n) rows scored, \(first.compacted().labels.count) labels"
+        let trueLabels = first.perClass.filter { $0.support > 0 }.count
+        h += "<h2>\(esc(head))</h2>\n<p class=\"lead\">\(first.n) rows scored, \(trueLabels) true label\(trueLabels == 1 ? "" : "s")"
         if let o = first.ordinal { h += "; ordinal levels \(esc(o.levels.joined(separator: " < ")))" }
         h += ".</p>\n"
         func row(_ heading: String, _ note: String, _ body: (String, EvaluationReport) -> String) -> String {
@@ -95,7 +96,7 @@ struct HTMLReport {
                     s += ReliabilityChart(calibration: cal).svg() + "</figure>\n"
                 }
                 if let o = r.ordinal {
-                    s += "<figure style=\"flex: 0 1 \(LevelErrorChart.width(o))px\">\n<figcaption>within one level <b>\(f3(o.offByOneAccuracy))</b> · exact \(f3(o.exactAccuracy))<br/>mean abs. level error <b>\(f2(o.meanAbsoluteError))</b> (\(o.n) rows)</figcaption>\n"
+                    s += "<figure style=\"flex: 0 1 \(LevelErrorChart.width(o))px\">\n<figcaption>within one level <b>\(f3(o.offByOneAccuracy))</b><br/>mean abs. level error <b>\(f2(o.meanAbsoluteError))</b><br/>exact \(f3(o.exactAccuracy)) · \(o.n) rows</figcaption>\n"
                     s += LevelErrorChart(summary: o).svg() + "</figure>\n"
                 }
                 return s + "</div>\n"
@@ -143,7 +144,7 @@ struct HTMLReport {
     .facts dd { margin: 0; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; overflow-wrap: anywhere; }
     main { padding: 20px 32px 28px; }
     .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 18px 22px 22px; margin: 0 0 22px;
-      box-shadow: 0 1px 2px rgba(20, 30, 50, 0.05); }
+      box-shadow: 0 1px 2px rgba(20, 30, 50, 0.05); overflow-x: auto; }
     h2 { margin: 0 0 4px; font-size: 20px; }
     h3 { margin: 22px 0 2px; font-size: 16px; border-top: 1px solid var(--line); padding-top: 14px; }
     h4 { margin: 0 0 6px; font-size: 14px; font-weight: 600; }
