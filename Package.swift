@@ -32,6 +32,8 @@ let package = Package(
         .executableTarget(name: "joblabel", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings),
         .executableTarget(name: "joblabel-bench", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings),
         .testTarget(name: "JobLabelTests", dependencies: ["JobLabel"]),
+        // Uses only the public API (plain `import JobLabel`), as a program depending on the library would.
+        .testTarget(name: "LibraryUseTests", dependencies: ["JobLabel"]),
     ],
     swiftLanguageModes: [.v5]
 )

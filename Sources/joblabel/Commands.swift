@@ -234,19 +234,24 @@ enum Commands {
     // MARK: evaluate
 
     static let evaluateHelp = """
-    USAGE: joblabel evaluate --model DIR --data PATH [--algorithm nb|lr|all] [--format text|json|markdown]
-           joblabel evaluate --cv K --data PATH [train options]
+    USAGE: joblabel evaluate --model DIR --data PATH [--algorithm nb|lr|all] [--format text|json|markdown] [--html FILE]
+           joblabel evaluate --cv K --data PATH [train options] [--html FILE]
 
     Reports, per head and algorithm: n, accuracy, macro and weighted precision/recall/F1, per-class
-    precision, recall, F1 and support, and the confusion matrix. Rows without a value for a head are
-    not scored for that head. With --cv, runs stratified K-fold cross-validation (folds stratified by
-    the first head, shuffled with --seed) and scores the pooled out-of-fold predictions.
+    precision, recall, F1 and support, the confusion matrix, the expected calibration error (ECE) and
+    reliability bins of the predicted label's probability, coverage and accuracy at probability
+    thresholds 0.3-0.9, and for seniority-like heads (internship < entry < associate < mid-senior <
+    director < executive) level errors: within-one-level accuracy and mean absolute level error.
+    Rows without a value for a head are not scored for that head. With --cv, runs stratified K-fold
+    cross-validation (folds stratified by the first head, shuffled with --seed) and scores the pooled
+    out-of-fold predictions.
 
     OPTIONS:
       --model DIR            model bundle to evaluate
       --data PATH            labeled .jsonl/.csv file or directory (repeatable)
       --algorithm A          'nb', 'lr' or 'all' (default)
       --format F             'text' (default), 'json' or 'markdown'
+      --html FILE            also write the report as one self-contained HTML page (charts, no scripts)
       --cv K                 cross-validate with K folds instead of loading a model
       --labels a,b           with --model: which of its heads to score (default: all)
       --skip-bad             skip malformed records (listed on stderr, with a count per problem)
@@ -266,11 +271,13 @@ enum Commands {
         var folds: Int?
         var skipBad = false
         var trainingOptions: [String] = []
+        var htmlPath: String?
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
             switch option {
             case "--model": modelPath = try args.value(for: option, inline: inline)
             case "--data": data.append(try args.value(for: option, inline: inline))
+            case "--html": htmlPath = try args.value(for: option, inline: inline)
             case "--algorithm":
                 let v = try args.value(for: option, inline: inline)
                 if v == "all" { algorithms = Algorithm.allCases } else if let a = Algorithm(rawValue: v) { algorithms = [a] } else {
@@ -291,12 +298,16 @@ enum Commands {
             }
         }
         guard !data.isEmpty else { throw JobLabelError.usage("evaluate needs --data PATH (labeled postings)") }
+        if let htmlPath { try checkWritableFileTarget(htmlPath) }  // fail before the work, not after it
         let specs = try expandInputs(data, allowText: false)
         var result: EvaluationResult
+        var facts: [(String, String)] = []
         if let folds {
             guard modelPath == nil else { throw JobLabelError.usage("use either --model or --cv, not both") }
             let postings = try readLabeledPostings(specs, heads: options.config.heads, skipBad: skipBad)
             result = try Evaluator.crossValidate(options.config, postings: postings, folds: folds, files: data, algorithms: algorithms)
+            facts = [("cross-validation", "\(folds) folds, stratified by \(options.config.heads.first ?? "-"), seed \(options.config.seed)"),
+                     ("data", displayNames(specs)), ("postings", String(postings.count))]
         } else {
             guard let modelPath else { throw JobLabelError.usage("evaluate needs --model DIR, or --cv K to cross-validate") }
             if let first = trainingOptions.first {
@@ -312,6 +323,8 @@ enum Commands {
             }
             let postings = try readLabeledPostings(specs, heads: model.heads.map(\.name), skipBad: skipBad)
             result = Evaluator.evaluate(model, postings: postings, algorithms: algorithms)
+            facts = [("model", modelPath), ("trained on", "\(model.info.documents) postings, data sha256 \(model.info.sha256.prefix(12))…"),
+                     ("data", displayNames(specs)), ("postings", String(postings.count))]
             // Say when truth holds labels the model cannot predict: they count as errors.
             for (h, head) in model.heads.enumerated() {
                 let unseen = postings.compactMap { h < $0.labels.count ? $0.labels[h] : nil }.filter { !head.classes.contains($0) }
@@ -330,6 +343,9 @@ enum Commands {
             printError("note: head '\(head)': no row in the data has this label; not scored")
         }
         result.entries.removeAll { skipped.contains($0.head) }
+        if let htmlPath {
+            try writeFileAtomically(htmlPath, Array(result.html(facts: facts).utf8))
+        }
         let stdout = StandardOutput()
         try stdout.write(result.render(format))
         try stdout.flush()
@@ -338,58 +354,45 @@ enum Commands {
     // MARK: inspect
 
     static let inspectHelp = """
-    USAGE: joblabel inspect [--json] [--model DIR | DIR]
+    USAGE: joblabel inspect [--json] [--terms N] [--model DIR | DIR]
 
-    Prints what a model bundle's manifest says: heads and labels, settings, training data and metrics,
-    after checking that the bundle loads (weights present, checksum and shapes right). Without DIR,
-    the shipped default model (see 'joblabel classify --help').
+    Prints the model card of a bundle, after checking that it loads (weights present, checksums and
+    shapes right): data fingerprint (SHA-256 of the training records), files and number of postings,
+    label counts per head, settings, training-set metrics, logistic regression's optimisation report,
+    and the top terms per label (logistic regression: largest weights; Naive Bayes: log P(term | label)
+    minus its mean over labels). Without DIR, the shipped default model (see 'joblabel classify --help').
+
+    OPTIONS:
+      --json                 the manifest as stored, with a "top_terms" key added
+      --terms N              top terms per label (default 10; 0 leaves them out)
+      --model DIR            the model bundle (or give DIR as the argument)
+      -h, --help             show this help
     """
 
     static func inspect(_ argv: [String]) throws {
         var args = Arguments(argv)
         var path: String?
         var json = false
+        var termCount = 10
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
             switch option {
             case "-h", "--help": print(inspectHelp); return
             case "--json": json = true
+            case "--terms": termCount = try parseInt(try args.value(for: option, inline: inline), option, min: 0)
             case "--model": path = try args.value(for: option, inline: inline)
             default:
                 if arg.hasPrefix("--") { throw JobLabelError.usage("inspect: unknown option '\(arg)'") }
-                guard path == nil else { throw JobLabelError.usage("inspect takes one model directory, got '\(path!)' and '\(arg)'") }
+                if let path { throw JobLabelError.usage("inspect takes one model directory, got '\(path)' and '\(arg)'") }
                 path = arg
             }
         }
         let dir = try path ?? defaultModelPath()
-        let m = try ModelBundle.loadManifest(dir)
-        _ = try ModelBundle.load(dir)  // verify the weights too: a bundle that cannot load is reported, not described
-        if json {
-            let stdout = StandardOutput()
-            try stdout.write(try readManifestBytes(dir))
-            try stdout.flush()
-            return
-        }
-        var s = "model: \(dir)\n"
-        s += "format: \(m.format) v\(m.formatVersion), written by joblabel \(m.joblabelVersion), training id \(m.trainingId)\n"
-        s += "trained on: \(m.training.documents) postings from \(m.training.files.joined(separator: ", "))\n"
-        s += "data sha256: \(m.training.sha256)\n"
-        let v = m.vectorizer
-        s += "features: \(m.vocabularySize) terms; tokenizer min length \(v.tokenizer.minTokenLength), lowercase \(v.tokenizer.lowercase); ngrams 1-\(v.ngrams); title \(v.titleMode.rawValue)\(v.titleMode == .namespace ? " (weight \(v.titleWeight))" : ""); min-df \(v.minDF), max-df \(v.maxDF), max-features \(v.maxFeatures.map(String.init) ?? "all"), sublinear tf \(v.sublinearTF); cues \(v.cues.isEmpty ? "none" : v.cues.map(\.rawValue).joined(separator: ",") + " (weight \(v.cueWeight))")\n"
-        s += "naive bayes: alpha \(m.naiveBayes.alpha), \(m.naiveBayes.fitPrior ? "learned" : "uniform") priors\n"
-        s += "logistic regression: C \(m.logisticRegression.C), max-iter \(m.logisticRegression.maxIterations), tol \(m.logisticRegression.tolerance), class weight \(m.logisticRegression.classWeight.rawValue)\n"
-        for h in m.heads {
-            s += "\nhead '\(h.name)': \(h.labels.count) labels\n"
-            for (label, count) in zip(h.labels, h.labelCounts) { s += "  \(label): \(count)\n" }
-            if let o = h.lrOptimization {
-                s += "  L-BFGS: \(o.iterations) iterations, final loss \(String(format: "%.6f", o.finalLoss)), \(o.stopReason)\n"
-            }
-            for (algo, metric) in (m.training.metrics[h.name] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                s += "  training \(algo): accuracy \(String(format: "%.4f", metric.accuracy)), macro-F1 \(String(format: "%.4f", metric.macroF1)), weighted-F1 \(String(format: "%.4f", metric.weightedF1))\n"
-            }
-        }
+        let manifest = try ModelBundle.loadManifest(dir)
+        // Loading verifies the weights too: a bundle that cannot load is reported, not described.
+        let card = ModelCard(manifest: manifest, model: try ModelBundle.load(dir), termCount: termCount)
         let stdout = StandardOutput()
-        try stdout.write(s)
+        try stdout.write(json ? card.json(manifestBytes: try readManifestBytes(dir)) : Array(card.text(directory: dir).utf8))
         try stdout.flush()
     }
 

@@ -8,11 +8,18 @@ public enum Evaluator {
             let rows = postings.indices.filter { h < postings[$0].labels.count && postings[$0].labels[h] != nil }
             let sub = x.rows(rows)
             let truth = rows.map { postings[$0].labels[h]! }
+            let scale = OrdinalScale.forHead(head.name, labels: head.classes + truth)
             for algorithm in algorithms {
-                let scores = head.model(algorithm).scores(sub)
-                let predicted = LinearModel.argmaxRows(scores, classes: head.classes.count).map { head.classes[$0] }
+                // Probabilities, not raw scores: the argmax is the label `classify` gives, and its
+                // probability feeds calibration and coverage.
+                let k = head.classes.count
+                let probabilities = head.model(algorithm).probabilities(sub)
+                let best = LinearModel.argmaxRows(probabilities, classes: k)
+                let predicted = best.map { head.classes[$0] }
+                let confidence = best.enumerated().map { Double(probabilities[$0.offset * k + $0.element]) }
                 result.entries.append((head.name, algorithm.rawValue,
-                                       EvaluationReport(truth: truth, predicted: predicted, labelOrder: head.classes)))
+                                       EvaluationReport(truth: truth, predicted: predicted, confidence: confidence,
+                                                        labelOrder: head.classes, scale: scale)))
             }
         }
         return result
@@ -31,6 +38,8 @@ public enum Evaluator {
         // truth/predicted per (head, algorithm), pooled over folds in original row order.
         var predicted = [[[String?]]](repeating: [[String?]](repeating: [String?](repeating: nil, count: postings.count),
                                                               count: algorithms.count), count: config.heads.count)
+        var confidence = [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: 0, count: postings.count),
+                                                            count: algorithms.count), count: config.heads.count)
         var classOrder = [[String]](repeating: [], count: config.heads.count)
         for f in 0..<k {
             let trainRows = postings.indices.filter { fold[$0] != f }
@@ -58,7 +67,11 @@ public enum Evaluator {
                 for (slot, p) in predictions.enumerated() {
                     let h = trainable[slot]
                     for c in p.classes where !classOrder[h].contains(c) { classOrder[h].append(c) }
-                    for (t, row) in testRows.enumerated() { predicted[h][a][row] = p.best(t).label }
+                    for (t, row) in testRows.enumerated() {
+                        let best = p.best(t)
+                        predicted[h][a][row] = best.label
+                        confidence[h][a][row] = Double(best.probability)
+                    }
                 }
             }
         }
@@ -67,9 +80,14 @@ public enum Evaluator {
             let rows = postings.indices.filter { h < postings[$0].labels.count && postings[$0].labels[h] != nil }
             let truth = rows.map { postings[$0].labels[h]! }
             let order = classOrder[h].sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let scale = OrdinalScale.forHead(head, labels: order + truth)
             for (a, algorithm) in algorithms.enumerated() {
+                // A row no fold's model could label has confidence 0: it is an error in the lowest bin,
+                // and no threshold covers it.
                 let pred = rows.map { predicted[h][a][$0] ?? "(no model in fold)" }
-                result.entries.append((head, algorithm.rawValue, EvaluationReport(truth: truth, predicted: pred, labelOrder: order)))
+                let conf = rows.map { confidence[h][a][$0] }
+                result.entries.append((head, algorithm.rawValue,
+                                       EvaluationReport(truth: truth, predicted: pred, confidence: conf, labelOrder: order, scale: scale)))
             }
         }
         return result

@@ -26,6 +26,31 @@ public struct EvaluationReport: Sendable, Equatable {
     public var macroPrecision: Double, macroRecall: Double, macroF1: Double
     /// Support-weighted means ("weighted avg").
     public var weightedPrecision: Double, weightedRecall: Double, weightedF1: Double
+    /// Probability the model gave its predicted label, per scored row (empty when not known).
+    public var confidences: [Double] = []
+    /// Reliability bins and expected calibration error of `confidences` (nil when not known).
+    public var calibration: Calibration?
+    /// Coverage and accuracy at `CoveragePoint.defaultThresholds` (empty when confidences are not known).
+    public var coverage: [CoveragePoint] = []
+    /// Level errors on an ordinal scale, for seniority-like heads (nil otherwise, or when no row is on the scale).
+    public var ordinal: OrdinalSummary?
+
+    /// Scores predictions against truth, with the probability of each predicted label (`confidence`,
+    /// nil when not known) for calibration and coverage, and an ordinal `scale` for level errors.
+    public init(truth: [String], predicted: [String], confidence: [Double]?, labelOrder: [String] = [],
+                scale: OrdinalScale? = nil) {
+        self.init(truth: truth, predicted: predicted, labelOrder: labelOrder)
+        if let confidence, confidence.count == truth.count {
+            let correct = zip(truth, predicted).map { $0 == $1 }
+            confidences = confidence
+            calibration = Calibration(correct: correct, confidence: confidence)
+            coverage = CoveragePoint.table(correct: correct, confidence: confidence)
+        }
+        if let scale {
+            let summary = OrdinalSummary(truth: truth, predicted: predicted, scale: scale)
+            if summary.n > 0 { ordinal = summary }
+        }
+    }
 
     /// Scores predictions against truth (equal-length arrays of labels).
     public init(truth: [String], predicted: [String], labelOrder: [String] = []) {

@@ -48,7 +48,8 @@ extension EvaluationResult {
             "macro_f1": \(JSONText.number(r.macroF1)), "weighted_precision": \(JSONText.number(r.weightedPrecision)), \
             "weighted_recall": \(JSONText.number(r.weightedRecall)), "weighted_f1": \(JSONText.number(r.weightedF1)), \
             "per_class": {\(perClass)}, \
-            "confusion": {"labels": [\(r.labels.map(JSONText.quoted).joined(separator: ", "))], "matrix": [\(matrix)]}}
+            "confusion": {"labels": [\(r.labels.map(JSONText.quoted).joined(separator: ", "))], "matrix": [\(matrix)]}, \
+            \(confidenceJSON(r))}
             """
             byHead[e.head]!.append("\(JSONText.quoted(e.algorithm)): \(body)")
         }
@@ -56,15 +57,48 @@ extension EvaluationResult {
         return "{\"heads\": {\(inner)}}\n"
     }
 
-    /// Text or Markdown tables: a summary, then per head and algorithm the per-class table and confusion matrix.
+    /// The calibration, coverage and ordinal keys of one report's JSON object (no braces around them).
+    func confidenceJSON(_ r: EvaluationReport) -> String {
+        func num(_ x: Double?) -> String { x.map { JSONText.number($0) } ?? "null" }
+        let reliability = (r.calibration?.bins ?? []).map { b in
+            "{\"lower\": \(num(b.lower)), \"upper\": \(num(b.upper)), \"n\": \(b.count), \"confidence\": \(b.count == 0 ? "null" : num(b.confidence)), \"accuracy\": \(b.count == 0 ? "null" : num(b.accuracy))}"
+        }.joined(separator: ", ")
+        let coverage = r.coverage.map { c in
+            "{\"threshold\": \(num(c.threshold)), \"n\": \(c.count), \"coverage\": \(num(c.coverage)), \"accuracy\": \(num(c.accuracy))}"
+        }.joined(separator: ", ")
+        var ordinal = "null"
+        if let o = r.ordinal {
+            let errors = o.errorCounts.indices.map { "{\"error\": \(o.error(at: $0)), \"n\": \(o.errorCounts[$0])}" }.joined(separator: ", ")
+            ordinal = "{\"levels\": [\(o.levels.map(JSONText.quoted).joined(separator: ", "))], \"n\": \(o.n), "
+                + "\"exact_accuracy\": \(num(o.exactAccuracy)), \"off_by_one_accuracy\": \(num(o.offByOneAccuracy)), "
+                + "\"mean_absolute_error\": \(num(o.meanAbsoluteError)), \"level_errors\": [\(errors)]}"
+        }
+        return "\"ece\": \(num(r.calibration?.ece)), \"mean_confidence\": \(num(r.calibration?.meanConfidence)), "
+            + "\"reliability\": [\(reliability)], \"coverage\": [\(coverage)], \"ordinal\": \(ordinal)"
+    }
+
+    /// Text or Markdown tables: a summary (with ECE, and level errors for ordinal heads), then per head and
+    /// algorithm the per-class table, confusion matrix, coverage by threshold, reliability bins and level errors.
     public func table(markdown: Bool) -> String {
         var out = ""
         let summaryRows = entries.map { e in
             [e.head, e.algorithm, String(e.report.n), f(e.report.accuracy), f(e.report.macroPrecision),
-             f(e.report.macroRecall), f(e.report.macroF1), f(e.report.weightedF1)]
+             f(e.report.macroRecall), f(e.report.macroF1), f(e.report.weightedF1), e.report.calibration.map { f($0.ece) } ?? "-"]
         }
-        out += renderTable(["head", "algorithm", "n", "accuracy", "macro P", "macro R", "macro F1", "weighted F1"],
+        out += renderTable(["head", "algorithm", "n", "accuracy", "macro P", "macro R", "macro F1", "weighted F1", "ECE"],
                            summaryRows, markdown: markdown, numericFrom: 2)
+        let ordinalEntries = entries.filter { $0.report.ordinal != nil }
+        if let scale = ordinalEntries.first?.report.ordinal?.levels {
+            out += "\n" + (markdown ? "Ordinal heads (levels \(scale.joined(separator: " < "))):\n\n"
+                                      : "ordinal heads (levels \(scale.joined(separator: " < ")))\n")
+            let rows = ordinalEntries.compactMap { e in
+                e.report.ordinal.map { o in
+                    [e.head, e.algorithm, String(o.n), f(o.exactAccuracy), f(o.offByOneAccuracy), f(o.meanAbsoluteError)]
+                }
+            }
+            out += renderTable(["head", "algorithm", "n", "exact", "within one level", "mean abs. level error"],
+                               rows, markdown: markdown, numericFrom: 2)
+        }
         for e in entries {
             let r = e.report.compacted()
             out += "\n" + (markdown ? "### \(e.head) / \(e.algorithm)\n\n" : "== \(e.head) / \(e.algorithm) ==\n")
@@ -82,6 +116,40 @@ extension EvaluationResult {
                 [markdown ? r.labels[t] : "\(t + 1) \(r.labels[t])"] + r.confusion[t].map(String.init)
             }
             out += renderTable(header, cm, markdown: markdown, numericFrom: 1)
+            out += confidenceTables(e.report, markdown: markdown)
+        }
+        return out
+    }
+
+    /// Coverage by threshold, reliability bins and level errors of one report, as tables.
+    func confidenceTables(_ r: EvaluationReport, markdown: Bool) -> String {
+        var out = ""
+        func caption(_ s: String) -> String { "\n" + (markdown ? s.prefix(1).uppercased() + s.dropFirst() + ":\n\n" : s + "\n") }
+        if !r.coverage.isEmpty {
+            out += caption("coverage (rows whose predicted label has probability >= threshold, and their accuracy)")
+            let rows = r.coverage.map { c in
+                [String(format: "%.2f", c.threshold), String(c.count), f(c.coverage), c.accuracy.map(f) ?? "-"]
+            }
+            out += renderTable(["threshold", "rows", "coverage", "accuracy"], rows, markdown: markdown, numericFrom: 0)
+        }
+        if let cal = r.calibration {
+            out += caption("reliability (probability of the predicted label in 10 bins): ECE \(f(cal.ece)), mean confidence \(f(cal.meanConfidence)), accuracy \(f(r.accuracy))")
+            let rows = cal.bins.map { b in
+                [String(format: "%.1f-%.1f", b.lower, b.upper), String(b.count),
+                 b.count == 0 ? "-" : f(b.confidence), b.count == 0 ? "-" : f(b.accuracy),
+                 b.count == 0 ? "-" : f(b.accuracy - b.confidence)]
+            }
+            out += renderTable(["confidence", "rows", "mean confidence", "accuracy", "accuracy - confidence"],
+                               rows, markdown: markdown, numericFrom: 1)
+        }
+        if let o = r.ordinal {
+            out += caption("level error (predicted level - true level; \(o.n) rows on the scale \(o.levels.joined(separator: " < "))): exact \(f(o.exactAccuracy)), within one level \(f(o.offByOneAccuracy)), mean absolute level error \(f(o.meanAbsoluteError))")
+            let shown = o.shownErrorRange
+            let rows = shown.map { i in
+                [o.error(at: i) > 0 ? "+\(o.error(at: i))" : String(o.error(at: i)), String(o.errorCounts[i]),
+                 f(o.n == 0 ? 0 : Double(o.errorCounts[i]) / Double(o.n))]
+            }
+            out += renderTable(["level error", "rows", "share"], rows, markdown: markdown, numericFrom: 0)
         }
         return out
     }

@@ -1,0 +1,135 @@
+import Foundation
+
+/// A term and how strongly it points to one class.
+public struct TermWeight: Sendable, Equatable {
+    /// The feature's name as in the vocabulary (`title:` and `cue:` prefixes included).
+    public var term: String
+    /// Logistic regression: the class weight; Naive Bayes: log P(term | class) minus its mean over classes.
+    public var weight: Double
+}
+
+/// What a model bundle is: data fingerprint, files, label counts, settings, training metrics, the
+/// optimisation report and the most telling terms per class (`joblabel inspect`).
+public struct ModelCard: Sendable {
+    /// The bundle's manifest.
+    public let manifest: Manifest
+    /// Top terms per head, algorithm and class: `topTerms[head][algorithm][class]`, most telling first.
+    public let topTerms: [String: [Algorithm: [[TermWeight]]]]
+
+    /// Builds the card of a loaded model; `termCount` terms per class (0 for none).
+    public init(manifest: Manifest, model: JobLabelModel, termCount: Int = 10) {
+        self.manifest = manifest
+        var terms: [String: [Algorithm: [[TermWeight]]]] = [:]
+        if termCount > 0 {
+            for head in model.heads {
+                var perAlgorithm: [Algorithm: [[TermWeight]]] = [:]
+                for algorithm in Algorithm.allCases {
+                    perAlgorithm[algorithm] = ModelCard.topTerms(head.model(algorithm), vocabulary: model.vectorizer.vocabulary,
+                                                                 relativeToMean: algorithm == .nb, count: termCount)
+                }
+                terms[head.name] = perAlgorithm
+            }
+        }
+        topTerms = terms
+    }
+
+    /// The `count` features with the largest weight for each class of `model` (ties: vocabulary order).
+    /// With `relativeToMean`, a feature's weight for a class is first reduced by its mean over all classes
+    /// (for Naive Bayes: the log-probability ratio against the average class).
+    public static func topTerms(_ model: LinearModel, vocabulary: TermTable, relativeToMean: Bool, count: Int) -> [[TermWeight]] {
+        let k = model.classCount, v = min(model.featureCount, vocabulary.count)
+        guard k > 0, count > 0 else { return [[TermWeight]](repeating: [], count: k) }
+        // Per class a small sorted list (best first) of (score, feature); one pass over the weights.
+        var best = [[(score: Double, feature: Int)]](repeating: [], count: k)
+        model.weights.withUnsafeBufferPointer { w in
+            for j in 0..<v {
+                let row = j * k
+                var mean = 0.0
+                if relativeToMean {
+                    for c in 0..<k { mean += Double(w[row + c]) }
+                    mean /= Double(k)
+                }
+                for c in 0..<k {
+                    let score = Double(w[row + c]) - mean
+                    if best[c].count == count, let last = best[c].last, score <= last.score { continue }
+                    var at = best[c].count
+                    while at > 0 && best[c][at - 1].score < score { at -= 1 }
+                    best[c].insert((score, j), at: at)
+                    if best[c].count > count { best[c].removeLast() }
+                }
+            }
+        }
+        return best.map { list in list.map { TermWeight(term: vocabulary.string($0.feature), weight: $0.score) } }
+    }
+
+    /// The card as aligned plain text (`directory` is the bundle's path, shown first).
+    public func text(directory: String) -> String {
+        let m = manifest
+        var s = "model: \(directory)\n"
+        s += "format: \(m.format) v\(m.formatVersion), written by joblabel \(m.joblabelVersion), training id \(m.trainingId)\n"
+        s += "trained on: \(m.training.documents) postings from \(m.training.files.joined(separator: ", "))\n"
+        s += "data sha256: \(m.training.sha256)\n"
+        let v = m.vectorizer
+        s += "features: \(m.vocabularySize) terms; tokenizer min length \(v.tokenizer.minTokenLength), lowercase \(v.tokenizer.lowercase); ngrams 1-\(v.ngrams); title \(v.titleMode.rawValue)\(v.titleMode == .namespace ? " (weight \(v.titleWeight))" : ""); min-df \(v.minDF), max-df \(v.maxDF), max-features \(v.maxFeatures.map(String.init) ?? "all"), sublinear tf \(v.sublinearTF); cues \(v.cues.isEmpty ? "none" : v.cues.map(\.rawValue).joined(separator: ",") + " (weight \(v.cueWeight))")\n"
+        s += "naive bayes: alpha \(m.naiveBayes.alpha), \(m.naiveBayes.fitPrior ? "learned" : "uniform") priors\n"
+        s += "logistic regression: C \(m.logisticRegression.C), max-iter \(m.logisticRegression.maxIterations), tol \(m.logisticRegression.tolerance), class weight \(m.logisticRegression.classWeight.rawValue)\n"
+        s += "seed: \(m.seed); weights: \(m.weights.file), \(m.weights.bytes) bytes, crc32 \(m.weights.crc32)\n"
+        for h in m.heads {
+            let total = max(1, h.labelCounts.reduce(0, +))
+            s += "\nhead '\(h.name)': \(h.labels.count) labels, \(h.labelCounts.reduce(0, +)) training rows\n"
+            let width = h.labels.map(\.count).max() ?? 0
+            let countWidth = h.labelCounts.map { String($0).count }.max() ?? 0
+            for (label, count) in zip(h.labels, h.labelCounts) {
+                let share = String(format: "%5.1f %%", Double(count) / Double(total) * 100)
+                s += "  \(label.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(repeating: " ", count: countWidth - String(count).count))\(count)  \(share)\n"
+            }
+            if let o = h.lrOptimization {
+                s += "  L-BFGS: \(o.iterations) iterations, \(o.evaluations) evaluations, final loss \(String(format: "%.6f", o.finalLoss)), max |gradient| \(String(format: "%.3g", o.gradientMax)), \(o.converged ? "converged" : "not converged"): \(o.stopReason)\n"
+            }
+            for (algo, metric) in (m.training.metrics[h.name] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                s += "  training \(algo): accuracy \(String(format: "%.4f", metric.accuracy)), macro-F1 \(String(format: "%.4f", metric.macroF1)), weighted-F1 \(String(format: "%.4f", metric.weightedF1)) (\(metric.n) rows)\n"
+            }
+            guard let terms = topTerms[h.name] else { continue }
+            let n = terms.values.map { $0.map(\.count).max() ?? 0 }.max() ?? 0
+            s += "  top \(n) terms per label (lr: largest weights; nb: log P(term | label) minus its mean over labels):\n"
+            for (c, label) in h.labels.enumerated() {
+                for algorithm in [Algorithm.lr, .nb] {
+                    guard let list = terms[algorithm], c < list.count else { continue }
+                    let name = algorithm == .lr ? label.padding(toLength: width, withPad: " ", startingAt: 0) : String(repeating: " ", count: width)
+                    s += "    \(name)  \(algorithm.rawValue): \(list[c].map(\.term).joined(separator: ", "))\n"
+                }
+            }
+        }
+        return s
+    }
+
+    /// The manifest's JSON object (`manifestBytes` as stored, keys unchanged) with a `top_terms` key added:
+    /// `{"top_terms": {HEAD: {"lr"|"nb": {LABEL: [{"term", "weight"}]}}}}`.
+    public func json(manifestBytes: [UInt8]) -> [UInt8] {
+        var heads: [String] = []
+        for h in manifest.heads {
+            guard let terms = topTerms[h.name] else { continue }
+            let algorithms = Algorithm.allCases.compactMap { algorithm -> String? in
+                guard let list = terms[algorithm] else { return nil }
+                let classes = h.labels.enumerated().map { c, label in
+                    let items = (c < list.count ? list[c] : []).map {
+                        "{\"term\" : \(JSONText.quoted($0.term)), \"weight\" : \(JSONText.number($0.weight))}"
+                    }
+                    return "      \(JSONText.quoted(label)) : [\(items.joined(separator: ", "))]"
+                }
+                return "    \(JSONText.quoted(algorithm.rawValue)) : {\n\(classes.joined(separator: ",\n"))\n    }"
+            }
+            heads.append("  \(JSONText.quoted(h.name)) : {\n\(algorithms.joined(separator: ",\n"))\n  }")
+        }
+        let addition = Array(",\n  \"top_terms\" : {\n\(heads.joined(separator: ",\n"))\n  }\n}\n".utf8)
+        // A decoded manifest is a JSON object, so its last non-blank byte is its closing brace.
+        var end = manifestBytes.count
+        while end > 0, [0x20, 0x0A, 0x0D, 0x09].contains(manifestBytes[end - 1]) { end -= 1 }
+        guard end > 0, manifestBytes[end - 1] == UInt8(ascii: "}") else {
+            return Array("{\"manifest\" : ".utf8) + manifestBytes + addition
+        }
+        var body = Array(manifestBytes[..<(end - 1)])
+        while let last = body.last, [0x20, 0x0A, 0x0D, 0x09].contains(last) { body.removeLast() }
+        return body + addition
+    }
+}
