@@ -20,6 +20,26 @@ final class StandardOutput {
     }
 }
 
+/// One batch of postings read on a background queue; `wait()` returns it (or the reader's error).
+final class BatchRead: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<[Posting], Error> = .success([])
+
+    /// Starts reading up to `count` postings from `reader` (nothing else may use the reader until `wait()`).
+    init(_ reader: PostingReader, _ count: Int) {
+        DispatchQueue.global().async {
+            self.result = Result { try reader.next(maxCount: count) }
+            self.done.signal()
+        }
+    }
+
+    /// The batch, once read.
+    func wait() -> Result<[Posting], Error> {
+        done.wait()
+        return result
+    }
+}
+
 /// One message line on stderr (errors writing it are ignored: there is nowhere left to report them).
 func printError(_ message: String) {
     writeAll(2, Array((message + "\n").utf8))
@@ -194,27 +214,30 @@ enum Commands {
         var featureless = 0
         var skipped = SkippedRecords()
         try stdout.write(writer.header())
+        let predictor = model.predictor(algorithm)
         do {
             for spec in specs {
                 let reader = try PostingReader(spec, heads: [])
                 reader.resumesAfterBadRecord = !strict
-                while true {
-                    let postings: [Posting]
-                    do {
-                        postings = try reader.next(maxCount: batch)
-                    } catch let error as JobLabelError where reader.lastErrorWasRecordError {
+                // The next batch is parsed while the current one is labeled.
+                var next = BatchRead(reader, batch)
+                reading: while true {
+                    switch next.wait() {
+                    case .failure(let error as JobLabelError) where reader.lastErrorWasRecordError:
                         // Report it and go on: the output keeps one line per good record, in input order.
                         try stdout.flush()
                         printError("joblabel: \(error.description)")
                         skipped.add(error)
-                        continue
+                        next = BatchRead(reader, batch)
+                    case .failure(let error):
+                        throw error
+                    case .success(let postings):
+                        if postings.isEmpty { break reading }
+                        next = BatchRead(reader, batch)
+                        let (out, unknown) = predictor.label(postings, writer: writer)
+                        featureless += unknown
+                        try stdout.write(out)
                     }
-                    if postings.isEmpty { break }
-                    var out: [UInt8] = []
-                    let (predictions, unknown) = model.predictCountingUnknown(postings, algorithm: algorithm)
-                    featureless += unknown
-                    writer.append(postings, predictions, to: &out)
-                    try stdout.write(out)
                 }
             }
         } catch {

@@ -13,12 +13,6 @@ public struct LinearModel: Sendable, Equatable {
     /// One bias per class.
     public let bias: [Float]
 
-    /// `weights` with each row padded to `kp` columns (`kp` = class count rounded up to a multiple of 8),
-    /// the layout the kernels read.
-    let paddedWeights: [Float]
-    /// Padded row length of `paddedWeights`.
-    let kp: Int
-
     /// Creates a model; shapes must agree.
     public init(classes: [String], featureCount: Int, weights: [Float], bias: [Float]) {
         precondition(weights.count == featureCount * classes.count && bias.count == classes.count)
@@ -26,11 +20,6 @@ public struct LinearModel: Sendable, Equatable {
         self.featureCount = featureCount
         self.weights = weights
         self.bias = bias
-        let k = classes.count, kp = paddedWidth(k)
-        self.kp = kp
-        var padded = [Float](repeating: 0, count: featureCount * kp)
-        for j in 0..<featureCount { for c in 0..<k { padded[j * kp + c] = weights[j * k + c] } }
-        self.paddedWeights = padded
     }
 
     /// Number of classes.
@@ -39,7 +28,10 @@ public struct LinearModel: Sendable, Equatable {
     /// Raw scores for every row, row-major `rows × classes`.
     public func scores(_ x: CSRMatrix) -> [Float] {
         precondition(x.columnCount <= featureCount, "matrix has more columns than the model has features")
-        let n = x.rowCount, k = classCount, kp = self.kp
+        let n = x.rowCount, k = classCount, kp = paddedWidth(classCount)
+        // The kernels read rows padded to a multiple of 8 columns.
+        var paddedWeights = [Float](repeating: 0, count: featureCount * kp)
+        for j in 0..<featureCount { for c in 0..<k { paddedWeights[j * kp + c] = weights[j * k + c] } }
         var padded = [Float](repeating: 0, count: n * kp)
         var out = [Float](repeating: 0, count: n * k)
         if n == 0 || k == 0 { return out }

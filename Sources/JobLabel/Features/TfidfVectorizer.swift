@@ -340,7 +340,7 @@ public struct TfidfVectorizer: Sendable {
     let hotTerms: TermTable
     let hotColumns: [Int32]
     /// Terms in `hotTerms`.
-    static let hotCount = 4096
+    static let hotCount = 16384
 
     /// Hash shards of the vocabulary merge in `fitTransform`.
     static let shardCount = 16
@@ -558,22 +558,28 @@ public struct TfidfVectorizer: Sendable {
     /// TF-IDF rows of `postings` (unknown terms ignored). Parallel over fixed blocks; same result on any thread count.
     public func transform(_ postings: [Posting]) -> CSRMatrix {
         let parts: [CSRMatrix] = Parallel.mapRanges(count: postings.count, blockSize: TfidfVectorizer.blockSize) { range in
-            var walker = TermWalker(config)
-            var counter = SparseCounter()
-            var part = CSRMatrix(columnCount: featureCount)
-            var row: [UInt64] = []
-            for i in range {
-                walker.forEachTerm(postings[i]) { p, n in
-                    let id = column(p, n)
-                    if id >= 0 { counter.add(id) }
-                }
-                row.removeAll(keepingCapacity: true)
-                counter.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(count))) }
-                appendWeighted(row, to: &part)
-            }
-            return part
+            transform(postings, range)
         }
         return CSRMatrix(concatenating: parts, columnCount: featureCount)
+    }
+
+    /// TF-IDF rows of `postings[range]`, on the calling thread.
+    func transform(_ postings: [Posting], _ range: Range<Int>) -> CSRMatrix {
+        var walker = TermWalker(config)
+        var counter = SparseCounter()
+        var part = CSRMatrix(columnCount: featureCount)
+        part.rowOffsets.reserveCapacity(range.count + 1)
+        var row: [UInt64] = []
+        for i in range {
+            walker.forEachTerm(postings[i]) { p, n in
+                let id = column(p, n)
+                if id >= 0 { counter.add(id) }
+            }
+            row.removeAll(keepingCapacity: true)
+            counter.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(count))) }
+            appendWeighted(row, to: &part)
+        }
+        return part
     }
 
     /// Applies tf transform, idf and L2 normalisation to one row of `column << 32 | count` entries; the

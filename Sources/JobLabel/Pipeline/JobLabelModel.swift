@@ -148,6 +148,8 @@ public struct JobLabelModel: Sendable {
     public let info: TrainingInfo
     /// Identifier shared by the manifest and the weights file of one training.
     public let trainingID: [UInt8]
+    /// Predictors built on first use.
+    private let predictors = PredictorCache()
 
     /// Creates a model from its parts (used by the loader).
     public init(config: TrainingConfig, vectorizer: TfidfVectorizer, heads: [HeadModel], info: TrainingInfo, trainingID: [UInt8]) {
@@ -226,20 +228,20 @@ public struct JobLabelModel: Sendable {
         return JobLabelModel(config: c, vectorizer: vectorizer, heads: picked, info: info, trainingID: trainingID)
     }
 
+    /// The predictor of `algorithm` (built once per model and algorithm, then shared).
+    public func predictor(_ algorithm: Algorithm) -> Predictor {
+        predictors.predictor(self, algorithm)
+    }
+
     /// Per-head probabilities for `postings`.
     public func predict(_ postings: [Posting], algorithm: Algorithm) -> [HeadPrediction] {
-        predictCountingUnknown(postings, algorithm: algorithm).predictions
+        predictor(algorithm).predict(postings).predictions
     }
 
     /// Per-head probabilities, and how many postings had no term of the vocabulary (their labels
     /// then rest on the class priors / intercepts alone).
     public func predictCountingUnknown(_ postings: [Posting], algorithm: Algorithm) -> (predictions: [HeadPrediction], featureless: Int) {
-        let x = vectorizer.transform(postings)
-        let featureless = (0..<x.rowCount).filter { x.rowOffsets[$0] == x.rowOffsets[$0 + 1] }.count
-        let predictions = heads.map { head in
-            HeadPrediction(head: head.name, classes: head.classes, probabilities: head.model(algorithm).probabilities(x))
-        }
-        return (predictions, featureless)
+        predictor(algorithm).predict(postings)
     }
 }
 

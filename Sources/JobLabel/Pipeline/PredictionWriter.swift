@@ -39,11 +39,16 @@ public struct PredictionWriter {
 
     /// Appends the records of a batch.
     public func append(_ postings: [Posting], _ predictions: [HeadPrediction], to out: inout [UInt8]) {
-        for i in postings.indices {
+        append(postings[...], predictions, to: &out)
+    }
+
+    /// Appends the records of a batch; row `i` of `predictions` belongs to the `i`-th posting of the slice.
+    public func append(_ postings: ArraySlice<Posting>, _ predictions: [HeadPrediction], to out: inout [UInt8]) {
+        for (i, posting) in postings.enumerated() {
             switch format {
-            case .jsonl: appendJSON(postings[i], i, predictions, &out)
-            case .csv: appendCSV(postings[i], i, predictions, &out)
-            case .text: appendText(postings[i], i, predictions, &out)
+            case .jsonl: appendJSON(posting, i, predictions, &out)
+            case .csv: appendCSV(posting, i, predictions, &out)
+            case .text: appendText(posting, i, predictions, &out)
             }
         }
     }
