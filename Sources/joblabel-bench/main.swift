@@ -1,6 +1,9 @@
 // Phase timings of the pipeline on one labeled file, in a release build:
 //   swift run -c release joblabel-bench --data FILE [--labels topic] [--preset sklearn|default] [--threads N]
-// Prints seconds for reading, vectorizing (fit + transform), NB and LR fits, transform and prediction.
+//                                       [--repeat N] [--vectorize-only] [--history M]
+//   swift run -c release joblabel-bench --load MODEL_DIR [--repeat N]
+// Prints seconds for reading, vectorizing (fit + transform), NB and LR fits, transform and prediction
+// (vectorizing and transform: best of --repeat runs); with --load, the median time to load a model.
 import Foundation
 import JobLabel
 
@@ -27,6 +30,7 @@ var config = TrainingConfig.product
 var heads = ["role", "seniority"]
 var vectorizeOnly = false
 var repeats = 1
+var loadModel: String?
 var args = Array(CommandLine.arguments.dropFirst()).makeIterator()
 while let arg = args.next() {
     switch arg {
@@ -35,6 +39,7 @@ while let arg = args.next() {
     case "--preset": config = args.next() == "sklearn" ? .sklearn : .product
     case "--threads": Parallel.threads = Int(args.next() ?? "") ?? Parallel.threads
     case "--vectorize-only": vectorizeOnly = true
+    case "--load": loadModel = args.next()
     case "--repeat": repeats = max(1, Int(args.next() ?? "") ?? 1)
     case "--history": config.logisticRegression.history = Int(args.next() ?? "") ?? 10
     default:
@@ -43,6 +48,19 @@ while let arg = args.next() {
     }
 }
 config.heads = heads
+if let loadModel {
+    // Model load time alone: median of --repeat loads (manifest, weights, checksums, tables).
+    var times: [Double] = []
+    do {
+        for _ in 0..<max(1, repeats) { times.append(try seconds { _ = try ModelBundle.load(loadModel) }) }
+    } catch {
+        FileHandle.standardError.write(Data("joblabel-bench: \(error)\n".utf8))
+        exit(66)
+    }
+    times.sort()
+    print(String(format: "load        %8.4f s  (median of %d)", times[times.count / 2], times.count))
+    exit(0)
+}
 guard let data else {
     FileHandle.standardError.write(Data("joblabel-bench: --data FILE is required\n".utf8))
     exit(64)
