@@ -71,7 +71,8 @@ final class TfidfTests: XCTestCase {
     }
 
     func testTransformIgnoresUnknownTermsAndIsThreadIndependent() throws {
-        let docs = (0..<700).map { posting("word\($0 % 37) common text\($0 % 5) extra") }
+        // Terms longer and shorter than 8 bytes, so both lookup paths of transform are compared with fit.
+        let docs = (0..<700).map { posting("word\($0 % 37) common administrator\($0 % 3) text\($0 % 5) extra word\($0 % 37) internationalisation") }
         let (v, x) = try TfidfVectorizer.fitTransform(.sklearn, docs)
         let saved = Parallel.threads
         defer { Parallel.threads = saved }

@@ -55,6 +55,31 @@ public struct TermTable: Sendable {
         return (h, prefix)
     }
 
+    /// `hashAndPrefix` for a string followed by at least 7 readable bytes: the last partial word is one
+    /// load, masked (same values as `hashAndPrefix`).
+    @inline(__always)
+    static func hashAndPrefixPadded(_ p: UnsafePointer<UInt8>, _ n: Int) -> (hash: UInt64, prefix: UInt64) {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        var prefix: UInt64 = 0
+        while i + 8 <= n {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if i == 0 { prefix = w }
+            h = (h ^ w) &* 0xFF51_AFD7_ED55_8CCD
+            h = (h << 29) | (h >> 35)
+            i += 8
+        }
+        let rest = n - i
+        let tail = rest == 0 ? 0 : raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~UInt64(0) >> UInt64(64 - 8 * rest))
+        if n < 8 { prefix = tail }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 32
+        h = h &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        return (h, prefix)
+    }
+
     /// The first 8 bytes of a byte string, zero-padded.
     @inline(__always)
     static func prefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {

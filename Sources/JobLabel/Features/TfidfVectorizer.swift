@@ -155,6 +155,8 @@ struct TermWalker {
     static let titlePrefix = Array("title:".utf8)
     /// Prefix of cue features ("cue:" cannot occur in a token).
     static let cuePrefix = Array("cue:".utf8)
+    /// Zero bytes after a term built in `scratch`, so it can be hashed with whole-word loads.
+    static let padding = [UInt8](repeating: 0, count: 8)
 
     init(_ config: VectorizerConfig) {
         self.config = config
@@ -165,7 +167,8 @@ struct TermWalker {
         self.cueTokenizer = config.cues.isEmpty || reuse ? nil : Tokenizer(cueConfig)
     }
 
-    /// Calls `body(termPointer, termLength)` for every term occurrence of `posting`.
+    /// Calls `body(termPointer, termLength)` for every term occurrence of `posting`. Every pointer has at
+    /// least 8 readable bytes after the term (`TermTable.hashAndPrefixPadded` may read them).
     mutating func forEachTerm(_ posting: Posting, _ body: (UnsafePointer<UInt8>, Int) -> Void) {
         titleTokens.removeAll()
         tokens.removeAll()
@@ -193,8 +196,12 @@ struct TermWalker {
         } else {
             names = cueExtractor.cues(title: titleTokens, text: tokens)
         }
-        for var name in names {
-            name.withUTF8 { body($0.baseAddress ?? emptyBytePointer, $0.count) }
+        for name in names {
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: name.utf8)
+            let n = scratch.count
+            scratch.append(contentsOf: TermWalker.padding)
+            scratch.withUnsafeBufferPointer { body($0.baseAddress!, n) }
         }
     }
 
@@ -222,7 +229,9 @@ struct TermWalker {
                     if t > i { scratch.append(0x20) }
                     scratch.append(contentsOf: tokens.bytes[tokens.range(t)])
                 }
-                scratch.withUnsafeBufferPointer { body($0.baseAddress ?? emptyBytePointer, $0.count) }
+                let n = scratch.count
+                scratch.append(contentsOf: TermWalker.padding)
+                scratch.withUnsafeBufferPointer { body($0.baseAddress!, n) }
             }
         }
     }
@@ -305,6 +314,67 @@ struct SparseCounter {
     }
 }
 
+/// Per-document counts keyed by the term itself for terms of up to 8 bytes (its zero-padded bytes and
+/// length), remembering each term's column: a term that occurs again in the same posting costs one probe
+/// of this small (cache-resident) map instead of a vocabulary lookup. Unknown terms are remembered too.
+struct ShortTermCounts {
+    /// Per slot: the term's first 8 bytes, and `length << 56 | count << 32 | (column + 1)` (0 = empty).
+    private var keys = [UInt64](repeating: 0, count: 1024)
+    private var info = [UInt64](repeating: 0, count: 1024)
+    private var used: [Int32] = []
+
+    /// Counts one occurrence of the term (`n` ≤ 8 bytes, `prefix` its zero-padded bytes); `column()` finds
+    /// its column (or -1) the first time the term occurs in the posting.
+    @inline(__always)
+    mutating func add(prefix: UInt64, _ n: Int, column: () -> Int32) {
+        if used.count * 2 >= keys.count { grow() }
+        let mask = keys.count - 1
+        let tag = UInt64(n) << 56
+        var s = Int(truncatingIfNeeded: ((prefix ^ tag) &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask
+        while true {
+            let v = info[s]
+            if v == 0 {
+                keys[s] = prefix
+                info[s] = tag | 1 << 32 | UInt64(UInt32(bitPattern: column() &+ 1))
+                used.append(Int32(s))
+                return
+            }
+            if v & 0xFF00_0000_0000_0000 == tag && keys[s] == prefix {
+                info[s] = v &+ (1 << 32)
+                return
+            }
+            s = (s + 1) & mask
+        }
+    }
+
+    private mutating func grow() {
+        let entries = used.map { (keys[Int($0)], info[Int($0)]) }
+        let size = keys.count * 2
+        keys = [UInt64](repeating: 0, count: size)
+        info = [UInt64](repeating: 0, count: size)
+        used.removeAll(keepingCapacity: true)
+        let mask = size - 1
+        for (k, v) in entries {
+            var s = Int(truncatingIfNeeded: ((k ^ (v & 0xFF00_0000_0000_0000)) &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask
+            while info[s] != 0 { s = (s + 1) & mask }
+            keys[s] = k
+            info[s] = v
+            used.append(Int32(s))
+        }
+    }
+
+    /// Calls `body(column, count)` for the known terms counted since the last drain (first-seen order) and resets.
+    mutating func drain(_ body: (Int32, Int32) -> Void) {
+        for s in used {
+            let v = info[Int(s)]
+            let column = Int32(bitPattern: UInt32(truncatingIfNeeded: v)) &- 1
+            if column >= 0 { body(column, Int32(truncatingIfNeeded: (v >> 32) & 0xFF_FFFF)) }
+            info[Int(s)] = 0
+        }
+        used.removeAll(keepingCapacity: true)
+    }
+}
+
 /// One block of postings counted against a block-local term table (fit, first pass).
 private struct BlockCounts {
     var table = TermTable(capacity: 4096)
@@ -317,6 +387,7 @@ private struct BlockCounts {
     var total: [Int32] = []
     /// Local ids of each merge shard's terms (shard = top 4 bits of the term's hash), ascending.
     var byShard: [[Int32]] = []
+
 }
 
 /// A fitted TF-IDF vectorizer: vocabulary (sorted by term bytes, as scikit-learn's) and idf weights.
@@ -370,18 +441,23 @@ public struct TfidfVectorizer: Sendable {
             }
         }
         self.columnWeight = weights
-        // The most frequent terms: lowest idf, ties by column (positive floats order as their bit patterns).
+        // The most frequent terms: the hotCount lowest idf, ties by column (positive floats order as their
+        // bit patterns), found by selection rather than a full sort.
         var keys = (0..<min(vocabulary.count, idf.count)).map { UInt64(idf[$0].bitPattern) << 32 | UInt64($0) }
-        keys.sort()
-        let hot = keys.prefix(TfidfVectorizer.hotCount).map { Int($0 & 0xFFFF_FFFF) }
+        let hot = smallest(&keys, TfidfVectorizer.hotCount).map { Int($0 & 0xFFFF_FFFF) }.sorted()
         self.hotTerms = vocabulary.subset(hot)
         self.hotColumns = hot.map { Int32($0) }
     }
 
-    /// The column of a term, or -1 when it is not in the vocabulary.
+    /// The column of a term followed by at least 7 readable bytes, or -1 when it is not in the vocabulary.
     @inline(__always)
     func column(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
-        let (h, prefix) = TermTable.hashAndPrefix(p, n)
+        let (h, prefix) = TermTable.hashAndPrefixPadded(p, n)
+        return column(p, n, hash: h, prefix: prefix)
+    }
+
+    @inline(__always)
+    func column(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, prefix: UInt64) -> Int32 {
         let hot = hotTerms.lookup(p, n, hash: h, prefix: prefix)
         if hot >= 0 { return hotColumns[Int(hot)] }
         return vocabulary.lookup(p, n, hash: h, prefix: prefix)
@@ -402,30 +478,55 @@ public struct TfidfVectorizer: Sendable {
         let n = postings.count
         // 1. Count per block.
         let blocks: [BlockCounts] = Parallel.mapRanges(count: n, blockSize: blockSize) { range in
-            var block = BlockCounts()
             let textBytes = range.reduce(0) { $0 + postings[$1].text.count + postings[$1].title.count }
-            block.table = TermTable(capacity: max(1024, textBytes / 24))
+            var table = TermTable(capacity: max(1024, textBytes / 64))
             var walker = TermWalker(config)
             var counter = DocumentCounter()
+            var isShort: [Bool] = []
+            var ids: [Int32] = [], counts: [Int32] = [], longEntries: [Int32] = []
+            ids.reserveCapacity(textBytes / 8)
+            counts.reserveCapacity(textBytes / 8)
+            var rowOffsets = [0]
+            rowOffsets.reserveCapacity(range.count + 1)
             for i in range {
-                walker.forEachTerm(postings[i]) { p, len in counter.add(block.table.intern(p, len)) }
-                counter.drain { id, count in
-                    block.ids.append(id)
-                    block.counts.append(count)
-                    let i = Int(id)
-                    if i >= block.df.count {
-                        block.df.append(contentsOf: repeatElement(0, count: i + 1 - block.df.count))
-                        block.total.append(contentsOf: repeatElement(0, count: i + 1 - block.total.count))
-                    }
-                    block.df[i] += 1
-                    block.total[i] += count
+                walker.forEachTerm(postings[i]) { p, len in
+                    let (h, prefix) = TermTable.hashAndPrefixPadded(p, len)
+                    let id = table.intern(p, len, hash: h, prefix: prefix)
+                    if Int(id) == isShort.count { isShort.append(len <= 8) }
+                    counter.add(id)
                 }
-                block.rowOffsets.append(block.ids.count)
+                // Terms of up to 8 bytes first, then longer ones, each in first-occurrence order (as `transform`).
+                longEntries.removeAll(keepingCapacity: true)
+                counter.drain { id, count in
+                    if isShort[Int(id)] {
+                        ids.append(id)
+                        counts.append(count)
+                    } else {
+                        longEntries.append(id)
+                        longEntries.append(count)
+                    }
+                }
+                for k in stride(from: 0, to: longEntries.count, by: 2) {
+                    ids.append(longEntries[k])
+                    counts.append(longEntries[k + 1])
+                }
+                rowOffsets.append(ids.count)
+            }
+            var block = BlockCounts()
+            block.df = [Int32](repeating: 0, count: table.count)
+            block.total = [Int32](repeating: 0, count: table.count)
+            for (t, id) in ids.enumerated() {
+                block.df[Int(id)] += 1
+                block.total[Int(id)] += counts[t]
             }
             block.byShard = [[Int32]](repeating: [], count: TfidfVectorizer.shardCount)
-            for (local, h) in block.table.hashes.enumerated() {
+            for (local, h) in table.hashes.enumerated() {
                 block.byShard[Int(h >> 60)].append(Int32(local))
             }
+            block.table = table
+            block.ids = ids
+            block.counts = counts
+            block.rowOffsets = rowOffsets
             return block
         }
 
@@ -528,31 +629,53 @@ public struct TfidfVectorizer: Sendable {
         }
         let vectorizer = TfidfVectorizer(config: config, vocabulary: vocabulary, idf: idf)
 
-        // 4. Map, weight and normalise each block's rows.
+        // 4. Map each block's local terms to columns and count each row's kept entries; then weight and
+        //    normalise the rows straight into the final arrays (blocks write disjoint ranges).
         let mask = Int32((1 << shardBits) - 1)
-        let parts: [CSRMatrix] = Parallel.mapRanges(count: blocks.count, blockSize: 1) { range in
+        let mapped: [(localColumn: [Int32], rowCounts: [Int])] = Parallel.mapRanges(count: blocks.count, blockSize: 1) { range in
             let b = range.lowerBound
             let block = blocks[b], base = blockStart[b]
-            var part = CSRMatrix(columnCount: kept.count)
-            part.rowOffsets.reserveCapacity(block.rowOffsets.count)
-            part.columns.reserveCapacity(block.ids.count)
-            part.values.reserveCapacity(block.ids.count)
             let localColumn: [Int32] = (0..<block.table.count).map { local in
                 let code = codes[base + local]
                 return finalOf[Int(code >> Int32(shardBits))][Int(code & mask)]
             }
-            var row: [UInt64] = []
-            for r in 0..<(block.rowOffsets.count - 1) {
-                row.removeAll(keepingCapacity: true)
-                for t in block.rowOffsets[r]..<block.rowOffsets[r + 1] {
-                    let column = localColumn[Int(block.ids[t])]
-                    if column >= 0 { row.append(UInt64(column) << 32 | UInt64(UInt32(block.counts[t]))) }
-                }
-                vectorizer.appendWeighted(row, to: &part)
+            let rowCounts = (0..<(block.rowOffsets.count - 1)).map { r in
+                (block.rowOffsets[r]..<block.rowOffsets[r + 1]).reduce(0) { $0 + (localColumn[Int(block.ids[$1])] >= 0 ? 1 : 0) }
             }
-            return part
+            return (localColumn, rowCounts)
         }
-        return (vectorizer, CSRMatrix(concatenating: parts, columnCount: kept.count))
+        var rowOffsets = [Int64](repeating: 0, count: n + 1)
+        var row = 0
+        for part in mapped {
+            for c in part.rowCounts {
+                rowOffsets[row + 1] = rowOffsets[row] + Int64(c)
+                row += 1
+            }
+        }
+        let entries = Int(rowOffsets[n])
+        var columns = [Int32](repeating: 0, count: entries)
+        var values = [Float](repeating: 0, count: entries)
+        columns.withUnsafeMutableBufferPointer { cb in
+            values.withUnsafeMutableBufferPointer { vb in
+                let columnsOut = cb, valuesOut = vb
+                Parallel.forEachBlock(blocks.count) { b in
+                    let block = blocks[b], localColumn = mapped[b].localColumn
+                    var entry: [UInt64] = []
+                    var r0 = b * blockSize
+                    for r in 0..<(block.rowOffsets.count - 1) {
+                        entry.removeAll(keepingCapacity: true)
+                        for t in block.rowOffsets[r]..<block.rowOffsets[r + 1] {
+                            let column = localColumn[Int(block.ids[t])]
+                            if column >= 0 { entry.append(UInt64(column) << 32 | UInt64(UInt32(block.counts[t]))) }
+                        }
+                        let at = Int(rowOffsets[r0])
+                        vectorizer.weightRow(entry, columns: columnsOut.baseAddress! + at, values: valuesOut.baseAddress! + at)
+                        r0 += 1
+                    }
+                }
+            }
+        }
+        return (vectorizer, CSRMatrix(rowOffsets: rowOffsets, columns: columns, values: values, columnCount: kept.count))
     }
 
     /// TF-IDF rows of `postings` (unknown terms ignored). Parallel over fixed blocks; same result on any thread count.
@@ -566,49 +689,90 @@ public struct TfidfVectorizer: Sendable {
     /// TF-IDF rows of `postings[range]`, on the calling thread.
     func transform(_ postings: [Posting], _ range: Range<Int>) -> CSRMatrix {
         var walker = TermWalker(config)
-        var counter = SparseCounter()
+        var short = ShortTermCounts()
+        var long = SparseCounter()
         var part = CSRMatrix(columnCount: featureCount)
         part.rowOffsets.reserveCapacity(range.count + 1)
         var row: [UInt64] = []
         for i in range {
             walker.forEachTerm(postings[i]) { p, n in
-                let id = column(p, n)
-                if id >= 0 { counter.add(id) }
+                if n <= 8 {
+                    // The masked 8-byte load is the term's zero-padded bytes (the walker pads every term).
+                    let prefix = n == 0 ? 0 : UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) & (~UInt64(0) >> UInt64(64 - 8 * n))
+                    short.add(prefix: prefix, n) { column(p, n) }
+                } else {
+                    let id = column(p, n)
+                    if id >= 0 { long.add(id) }
+                }
             }
             row.removeAll(keepingCapacity: true)
-            counter.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(count))) }
+            short.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(count))) }
+            long.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(count))) }
             appendWeighted(row, to: &part)
         }
         return part
     }
 
     /// Applies tf transform, idf and L2 normalisation to one row of `column << 32 | count` entries; the
-    /// row keeps the entries' order (the order in which the posting's terms first occur).
+    /// row keeps the entries' order (terms of up to 8 bytes, then longer ones, each in the order in which
+    /// they first occur in the posting).
     func appendWeighted(_ row: [UInt64], to m: inout CSRMatrix) {
         let start = m.values.count
-        var norm2 = 0.0
-        let sublinear = config.sublinearTF
-        columnWeight.withUnsafeBufferPointer { weight in
-            for entry in row {
-                let c = Int(entry >> 32)
-                let count = Int(UInt32(truncatingIfNeeded: entry))
-                let tf = sublinear ? (count < TfidfVectorizer.sublinearTable.count ? TfidfVectorizer.sublinearTable[count] : 1 + log(Float(count)))
-                                   : Float(count)
-                let v = tf * weight[c]
-                m.columns.append(Int32(c))
-                m.values.append(v)
-                norm2 += Double(v) * Double(v)
+        m.columns.append(contentsOf: repeatElement(0, count: row.count))
+        m.values.append(contentsOf: repeatElement(0, count: row.count))
+        m.columns.withUnsafeMutableBufferPointer { cb in
+            m.values.withUnsafeMutableBufferPointer { vb in
+                weightRow(row, columns: cb.baseAddress! + start, values: vb.baseAddress! + start)
             }
-        }
-        if norm2 > 0 {
-            let inv = Float(1 / norm2.squareRoot())
-            for t in start..<m.values.count { m.values[t] *= inv }
         }
         m.rowOffsets.append(Int64(m.columns.count))
     }
 
+    /// Writes the weighted, L2-normalised entries of one row (`column << 32 | count`, in order) to
+    /// `columns[0..<row.count]` and `values[0..<row.count]`.
+    func weightRow(_ row: [UInt64], columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
+        var norm2 = 0.0
+        let sublinear = config.sublinearTF
+        TfidfVectorizer.sublinearTable.withUnsafeBufferPointer { table in
+            columnWeight.withUnsafeBufferPointer { weight in
+                for (t, entry) in row.enumerated() {
+                    let c = Int(entry >> 32)
+                    let count = Int(UInt32(truncatingIfNeeded: entry))
+                    let tf = sublinear ? (count < table.count ? table[count] : 1 + log(Float(count))) : Float(count)
+                    let v = tf * weight[c]
+                    columns[t] = Int32(c)
+                    values[t] = v
+                    norm2 += Double(v) * Double(v)
+                }
+            }
+        }
+        if norm2 > 0 {
+            let inv = Float(1 / norm2.squareRoot())
+            for t in 0..<row.count { values[t] *= inv }
+        }
+    }
+
     /// `1 + ln(tf)` for small counts.
     static let sublinearTable: [Float] = (0..<64).map { $0 == 0 ? 0 : 1 + log(Float($0)) }
+}
+
+/// The `k` smallest of `keys` (distinct), in no particular order: quickselect with the median of three
+/// as pivot; `keys` is reordered.
+func smallest(_ keys: inout [UInt64], _ k: Int) -> ArraySlice<UInt64> {
+    if k >= keys.count { return keys[...] }
+    var lo = 0, hi = keys.count - 1
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2
+        let pivot = max(min(keys[lo], keys[mid]), min(max(keys[lo], keys[mid]), keys[hi]))
+        var i = lo, j = hi
+        while i <= j {
+            while keys[i] < pivot { i += 1 }
+            while keys[j] > pivot { j -= 1 }
+            if i <= j { keys.swapAt(i, j); i += 1; j -= 1 }
+        }
+        if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { break }
+    }
+    return keys[..<k]
 }
 
 /// A term of a shard with its first 8 bytes as a big-endian number, for sorting terms by bytes.
