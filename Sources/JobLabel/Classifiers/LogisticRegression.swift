@@ -121,6 +121,12 @@ final class SoftmaxProblem {
     private var effective: [Float]
     /// max |∂f/∂W|, |∂f/∂b| at the last evaluated point (scikit-learn's stopping quantity).
     private(set) var lastGradientMax = Double.infinity
+    /// When W is too large for the caches: the rows of x in tiles of `tileRows`, each stored by column, so
+    /// the scores pass reads W once per tile in order and adds into the tile's (cache-sized) score rows
+    /// instead of gathering W's rows at random. Empty otherwise.
+    let tiles: [CSRMatrix]
+    /// Rows per tile (the score rows of one tile fill about 768 KiB).
+    let tileRows: Int
 
     static let rowBlock = 256
     static let columnBlock = 1024
@@ -138,6 +144,9 @@ final class SoftmaxProblem {
         self.residual = [Float](repeating: 0, count: x.rowCount * paddedWidth(k))
         self.effective = [Float](repeating: 0, count: x.columnCount * paddedWidth(k) + paddedWidth(k))
         let v = x.columnCount
+        let kp = paddedWidth(k)
+        self.tileRows = max(256, (768 * 1024 / 4 / kp) & ~255)
+        self.tiles = v * kp * 4 > 2 << 20 ? SoftmaxProblem.columnTiles(x, rows: tileRows) : []
         guard precondition else {
             self.scales = [Float](repeating: 1, count: v + 1)
             return
@@ -159,6 +168,39 @@ final class SoftmaxProblem {
 
     /// Length of θ.
     var parameterCount: Int { x.columnCount * k + k }
+
+    /// `x` cut into tiles of `rows` rows, each stored by column (offsets per column; entries hold the row
+    /// within the tile, ascending).
+    static func columnTiles(_ x: CSRMatrix, rows: Int) -> [CSRMatrix] {
+        let v = x.columnCount
+        return Parallel.mapRanges(count: x.rowCount, blockSize: rows) { range in
+            var offsets = [Int64](repeating: 0, count: v + 1)
+            for t in Int(x.rowOffsets[range.lowerBound])..<Int(x.rowOffsets[range.upperBound]) { offsets[Int(x.columns[t]) + 1] += 1 }
+            for j in 0..<v { offsets[j + 1] += offsets[j] }
+            var next = offsets
+            var rowsOf = [Int32](repeating: 0, count: Int(offsets[v]))
+            var values = [Float](repeating: 0, count: Int(offsets[v]))
+            for i in range {
+                for t in x.row(i) {
+                    let j = Int(x.columns[t])
+                    let at = Int(next[j])
+                    rowsOf[at] = Int32(i - range.lowerBound)
+                    values[at] = x.values[t]
+                    next[j] += 1
+                }
+            }
+            return CSRMatrix(rowOffsets: offsets, columns: rowsOf, values: values, columnCount: range.count)
+        }
+    }
+
+    /// Gives `body` the tiles' raw arrays (empty when the problem has no tiles).
+    private func withTiles<R>(_ body: ([SparseRows]) -> R) -> R {
+        func collect(_ i: Int, _ acc: [SparseRows]) -> R {
+            if i == tiles.count { return body(acc) }
+            return Kernels.withSparseRows(tiles[i]) { collect(i + 1, acc + [$0]) }
+        }
+        return collect(0, [])
+    }
 
     /// θ as `V × K` weights and `K` biases (scales applied).
     func weightsAndBias(_ theta: [Float]) -> (weights: [Float], bias: [Float]) {
@@ -193,23 +235,33 @@ final class SoftmaxProblem {
                                         Kernels.scaleRows(u, sigma, into: w, rows: rows, k: k, kp: kp)
                                     }
                                     let bias = w + v * kp
-                                    // 1. Scores, softmax and residuals R[i,:] = s_i (p_i − onehot(y_i)), per row block.
-                                    let rowParts = Parallel.mapRanges(count: n, blockSize: SoftmaxProblem.rowBlock) { rows -> (Double, [Float]) in
-                                        Kernels.sparseTimesDense(xs, rows: rows, dense: w, kp: kp, out: r)
-                                        var loss = 0.0
-                                        var biasSum = [Float](repeating: 0, count: kp)
-                                        biasSum.withUnsafeMutableBufferPointer { bs in
-                                            for i in rows {
-                                                let s = weights[i]
-                                                if s == 0 {
-                                                    for c in 0..<kp { r[i * kp + c] = 0 }
-                                                    continue
-                                                }
-                                                loss += Kernels.softmaxResidual(r + i * kp, bias: bias, k: k, y: Int(labels[i]),
-                                                                                weight: s, biasSum: bs.baseAddress!)
+                                    // 1. Scores, softmax and residuals R[i,:] = s_i (p_i − onehot(y_i)), per row block
+                                    //    (or per row tile, its scores scattered from W column by column).
+                                    let tileRows = self.tileRows
+                                    let rowParts = withTiles { tileBlocks in
+                                        Parallel.mapRanges(count: n, blockSize: tileBlocks.isEmpty ? SoftmaxProblem.rowBlock : tileRows) { rows -> (Double, [Float]) in
+                                            if tileBlocks.isEmpty {
+                                                Kernels.sparseTimesDense(xs, rows: rows, dense: w, kp: kp, out: r)
+                                            } else {
+                                                let out = r + rows.lowerBound * kp
+                                                out.update(repeating: 0, count: rows.count * kp)
+                                                Kernels.scatterColumns(tileBlocks[rows.lowerBound / tileRows], columns: 0..<v, dense: w, kp: kp, out: out)
                                             }
+                                            var loss = 0.0
+                                            var biasSum = [Float](repeating: 0, count: kp)
+                                            biasSum.withUnsafeMutableBufferPointer { bs in
+                                                for i in rows {
+                                                    let s = weights[i]
+                                                    if s == 0 {
+                                                        for c in 0..<kp { r[i * kp + c] = 0 }
+                                                        continue
+                                                    }
+                                                    loss += Kernels.softmaxResidual(r + i * kp, bias: bias, k: k, y: Int(labels[i]),
+                                                                                    weight: s, biasSum: bs.baseAddress!)
+                                                }
+                                            }
+                                            return (loss, biasSum)
                                         }
-                                        return (loss, biasSum)
                                     }
                                     for (loss, part) in rowParts {
                                         dataLoss += loss
@@ -402,7 +454,14 @@ private final class LBFGSState {
                             return Parallel.mapRanges(count: count, blockSize: LBFGS.block) { range -> Double in
                                 let lo = range.lowerBound, c = range.count
                                 Kernels.scale(gp + lo, gCoefficient, into: dp + lo, c)
-                                for (j, h) in history.enumerated() { Kernels.addScaledBF16(coefficients[j], h + lo, into: dp + lo, c) }
+                                // The history in groups of four (each s with its y, pairs in order).
+                                var j = 0
+                                while j < history.count {
+                                    let group = min(4, history.count - j)
+                                    Kernels.addScaledBF16(Array(coefficients[j..<(j + group)]), history[j..<(j + group)].map { $0 + lo },
+                                                          into: dp + lo, c)
+                                    j += group
+                                }
                                 Kernels.addScaled(xp + lo, step, dp + lo, into: tp + lo, c)
                                 return Kernels.dot(gp + lo, dp + lo, c)
                             }

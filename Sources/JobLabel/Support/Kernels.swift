@@ -25,6 +25,10 @@ protocol LaneBlock {
     mutating func add(_ other: Self)
     /// Writes `width` floats to `p`.
     func store(_ p: UnsafeMutablePointer<Float>)
+    /// `p[0..<width] += v * self`.
+    func addScaled(_ v: Float, into p: UnsafeMutablePointer<Float>)
+    /// Reads `width` floats from `p`.
+    init(_ p: UnsafePointer<Float>)
 }
 
 @inline(__always)
@@ -46,6 +50,10 @@ struct Lanes8: LaneBlock {
     }
     @inline(__always) mutating func add(_ o: Lanes8) { a += o.a }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { store8(a, p) }
+    @inline(__always) func addScaled(_ v: Float, into p: UnsafeMutablePointer<Float>) {
+        store8(load8(p) + SIMD8(repeating: v) * a, p)
+    }
+    @inline(__always) init(_ p: UnsafePointer<Float>) { a = load8(p) }
 }
 
 struct Lanes16: LaneBlock {
@@ -58,6 +66,11 @@ struct Lanes16: LaneBlock {
     }
     @inline(__always) mutating func add(_ o: Lanes16) { a += o.a; b += o.b }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { store8(a, p); store8(b, p + 8) }
+    @inline(__always) func addScaled(_ v: Float, into p: UnsafeMutablePointer<Float>) {
+        let s = SIMD8(repeating: v)
+        store8(load8(p) + s * a, p); store8(load8(p + 8) + s * b, p + 8)
+    }
+    @inline(__always) init(_ p: UnsafePointer<Float>) { a = load8(p); b = load8(p + 8) }
 }
 
 struct Lanes24: LaneBlock {
@@ -70,6 +83,11 @@ struct Lanes24: LaneBlock {
     }
     @inline(__always) mutating func add(_ o: Lanes24) { a += o.a; b += o.b; c += o.c }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { store8(a, p); store8(b, p + 8); store8(c, p + 16) }
+    @inline(__always) func addScaled(_ v: Float, into p: UnsafeMutablePointer<Float>) {
+        let s = SIMD8(repeating: v)
+        store8(load8(p) + s * a, p); store8(load8(p + 8) + s * b, p + 8); store8(load8(p + 16) + s * c, p + 16)
+    }
+    @inline(__always) init(_ p: UnsafePointer<Float>) { a = load8(p); b = load8(p + 8); c = load8(p + 16) }
 }
 
 struct Lanes32: LaneBlock {
@@ -85,6 +103,12 @@ struct Lanes32: LaneBlock {
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
         store8(a, p); store8(b, p + 8); store8(c, p + 16); store8(d, p + 24)
     }
+    @inline(__always) func addScaled(_ v: Float, into p: UnsafeMutablePointer<Float>) {
+        let s = SIMD8(repeating: v)
+        store8(load8(p) + s * a, p); store8(load8(p + 8) + s * b, p + 8)
+        store8(load8(p + 16) + s * c, p + 16); store8(load8(p + 24) + s * d, p + 24)
+    }
+    @inline(__always) init(_ p: UnsafePointer<Float>) { a = load8(p); b = load8(p + 8); c = load8(p + 16); d = load8(p + 24) }
 }
 
 /// A compressed sparse row matrix's three arrays, borrowed for the duration of a kernel call.
@@ -156,6 +180,45 @@ enum Kernels {
             if t < end { a.addProduct(x.values[t], base + Int(x.columns[t]) * kp) }
             a.add(b)
             a.store(out + i * kp + offset)
+        }
+    }
+
+    /// Columns times rows, scattered: for every column `j` in `columns` of a column-major sparse block `t`
+    /// (`t.offsets` by column, `t.columns` holding row numbers), `out[row*kp ..< row*kp+kp] += value ·
+    /// dense[j*kp ..< j*kp+kp]`. Each dense row is read once into registers and added to the (cache-resident)
+    /// output rows of its entries; `kp` must be a multiple of 8.
+    static func scatterColumns(_ t: SparseRows, columns: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
+                               out: UnsafeMutablePointer<Float>) {
+        switch kp {
+        case 8: scatter(Lanes8.self, t, columns, dense, kp, 0, out)
+        case 16: scatter(Lanes16.self, t, columns, dense, kp, 0, out)
+        case 24: scatter(Lanes24.self, t, columns, dense, kp, 0, out)
+        case 32: scatter(Lanes32.self, t, columns, dense, kp, 0, out)
+        default:
+            var offset = 0
+            while offset + 32 <= kp { scatter(Lanes32.self, t, columns, dense, kp, offset, out); offset += 32 }
+            switch kp - offset {
+            case 8: scatter(Lanes8.self, t, columns, dense, kp, offset, out)
+            case 16: scatter(Lanes16.self, t, columns, dense, kp, offset, out)
+            case 24: scatter(Lanes24.self, t, columns, dense, kp, offset, out)
+            default: break
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func scatter<L: LaneBlock>(_: L.Type, _ t: SparseRows, _ columns: Range<Int>, _ dense: UnsafePointer<Float>,
+                                              _ kp: Int, _ offset: Int, _ out: UnsafeMutablePointer<Float>) {
+        let base = out + offset
+        for j in columns {
+            var e = Int(t.offsets[j])
+            let end = Int(t.offsets[j + 1])
+            if e == end { continue }
+            let w = L(dense + j * kp + offset)
+            while e < end {
+                w.addScaled(t.values[e], into: base + Int(t.columns[e]) * kp)
+                e += 1
+            }
         }
     }
 
@@ -320,6 +383,41 @@ enum Kernels {
             i += 8
         }
         while i < count { out[i] += a * Float(bitPattern: UInt32(h[i]) << 16); i += 1 }
+    }
+
+    /// `out += Σ_j a[j] · h[j]` for up to four bfloat16 vectors `h` at once (one read and write of `out`).
+    static func addScaledBF16(_ a: [Float], _ h: [UnsafePointer<UInt16>], into out: UnsafeMutablePointer<Float>, _ count: Int) {
+        switch h.count {
+        case 4:
+            let (a0, a1, a2, a3) = (SIMD8<Float>(repeating: a[0]), SIMD8<Float>(repeating: a[1]),
+                                    SIMD8<Float>(repeating: a[2]), SIMD8<Float>(repeating: a[3]))
+            let (h0, h1, h2, h3) = (h[0], h[1], h[2], h[3])
+            var i = 0
+            while i + 8 <= count {
+                let sum = (a0 * loadBF16(h0 + i) + a1 * loadBF16(h1 + i)) + (a2 * loadBF16(h2 + i) + a3 * loadBF16(h3 + i))
+                store8(load8(out + i) + sum, out + i)
+                i += 8
+            }
+            while i < count {
+                out[i] += (a[0] * Float(bitPattern: UInt32(h0[i]) << 16) + a[1] * Float(bitPattern: UInt32(h1[i]) << 16))
+                    + (a[2] * Float(bitPattern: UInt32(h2[i]) << 16) + a[3] * Float(bitPattern: UInt32(h3[i]) << 16))
+                i += 1
+            }
+        case 2:
+            let (a0, a1) = (SIMD8<Float>(repeating: a[0]), SIMD8<Float>(repeating: a[1]))
+            let (h0, h1) = (h[0], h[1])
+            var i = 0
+            while i + 8 <= count {
+                store8(load8(out + i) + (a0 * loadBF16(h0 + i) + a1 * loadBF16(h1 + i)), out + i)
+                i += 8
+            }
+            while i < count {
+                out[i] += a[0] * Float(bitPattern: UInt32(h0[i]) << 16) + a[1] * Float(bitPattern: UInt32(h1[i]) << 16)
+                i += 1
+            }
+        default:
+            for (j, v) in h.enumerated() { addScaledBF16(a[j], v, into: out, count) }
+        }
     }
 
     /// The six dot products of (a, b, c) with (u, v) — a·u, a·v, b·u, b·v, c·u, c·v — in one pass with six
