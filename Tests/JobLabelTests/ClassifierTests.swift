@@ -68,6 +68,34 @@ final class ClassifierTests: XCTestCase {
         }
     }
 
+    /// The three ways of evaluating the objective (fused row pass; row blocks and xᵀ; column tiles) agree.
+    func testObjectivePassesAgree() {
+        let (x, y) = randomProblem(rows: 900, cols: 60, k: 5, seed: 13)
+        var yy = y
+        yy[3] = -1
+        let weights = LogisticRegression.sampleWeights(yy, k: 5, mode: .balanced)
+        let fused = SoftmaxProblem(x: x, xT: x.transposed(), y: yy, k: 5, C: 0.5, sampleWeights: weights, fusedPass: true)
+        let columns = SoftmaxProblem(x: x, xT: x.transposed(), y: yy, k: 5, C: 0.5, sampleWeights: weights, fusedPass: false)
+        XCTAssertTrue(fused.fused)
+        XCTAssertFalse(columns.fused)
+        var rng = SplitMix64(seed: 9)
+        let theta = (0..<fused.parameterCount).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        var g1 = [Float](), g2 = [Float]()
+        let f1 = fused.lossAndGradient(theta, gradient: &g1)
+        let f2 = columns.lossAndGradient(theta, gradient: &g2)
+        XCTAssertEqual(f1, f2, accuracy: 1e-5 * abs(f2))
+        XCTAssertEqual(g1.count, g2.count)
+        for i in g1.indices { XCTAssertEqual(g1[i], g2[i], accuracy: 1e-4 * max(1, abs(g2[i]))) }
+        XCTAssertEqual(fused.lastGradientMax, columns.lastGradientMax, accuracy: 1e-4 * columns.lastGradientMax)
+        // Column tiles (used when W is large) give the same scores as row gathers.
+        let tiled = SoftmaxProblem(x: x, xT: x.transposed(), y: yy, k: 5, C: 0.5, sampleWeights: weights, fusedPass: false, tileRows: 256)
+        XCTAssertEqual(tiled.tiles.count, 4)
+        XCTAssertTrue(columns.tiles.isEmpty)
+        var g3 = [Float]()
+        XCTAssertEqual(tiled.lossAndGradient(theta, gradient: &g3), f2, accuracy: 1e-5 * abs(f2))
+        for i in g3.indices { XCTAssertEqual(g3[i], g2[i], accuracy: 1e-4 * max(1, abs(g2[i]))) }
+    }
+
     func testLogisticRegressionConvergesAndIsThreadIndependent() {
         let (x, y) = randomProblem(rows: 1500, cols: 300, k: 4, seed: 11)
         let classes = ["a", "b", "c", "d"]

@@ -127,11 +127,20 @@ final class SoftmaxProblem {
     let tiles: [CSRMatrix]
     /// Rows per tile (the score rows of one tile fill about 768 KiB).
     let tileRows: Int
+    /// When W is small and the rows many: one pass per evaluation, row by row — scores, residuals, and
+    /// the gradient scattered into one of `fusedParts` partial gradients (one per fixed chunk of rows,
+    /// summed in chunk order), so neither xᵀ nor an `n × kp` residual matrix is read.
+    let fused: Bool
+    static let fusedParts = 8
+    /// The partial gradients of the fused pass (`fusedParts × V × kp`).
+    private var partials: [Float] = []
 
     static let rowBlock = 256
     static let columnBlock = 1024
 
-    init(x: CSRMatrix, xT: CSRMatrix, y: [Int32], k: Int, C: Double, sampleWeights: [Float], precondition: Bool = true) {
+    /// `fusedPass` and `tileRows` force a pass (nil: chosen by the problem's shape; tests compare them).
+    init(x: CSRMatrix, xT: CSRMatrix, y: [Int32], k: Int, C: Double, sampleWeights: [Float], precondition: Bool = true,
+         fusedPass: Bool? = nil, tileRows forcedTileRows: Int? = nil) {
         self.x = x
         self.xT = xT
         self.y = y
@@ -141,12 +150,13 @@ final class SoftmaxProblem {
         self.sampleWeights = sampleWeights
         let weightSum = max(1e-300, sampleWeights.reduce(0.0) { $0 + Double($1) })
         self.weightSum = weightSum
-        self.residual = [Float](repeating: 0, count: x.rowCount * paddedWidth(k))
-        self.effective = [Float](repeating: 0, count: x.columnCount * paddedWidth(k) + paddedWidth(k))
         let v = x.columnCount
         let kp = paddedWidth(k)
-        self.tileRows = max(256, (768 * 1024 / 4 / kp) & ~255)
-        self.tiles = v * kp * 4 > 2 << 20 ? SoftmaxProblem.columnTiles(x, rows: tileRows) : []
+        self.fused = fusedPass ?? SoftmaxProblem.usesFusedPass(rows: x.rowCount, features: v, classes: k)
+        self.residual = fused ? [] : [Float](repeating: 0, count: x.rowCount * kp)
+        self.effective = [Float](repeating: 0, count: v * kp + kp)
+        self.tileRows = forcedTileRows ?? max(256, (768 * 1024 / 4 / kp) & ~255)
+        self.tiles = !fused && (forcedTileRows != nil || v * kp * 4 > 2 << 20) ? SoftmaxProblem.columnTiles(x, rows: tileRows) : []
         guard precondition else {
             self.scales = [Float](repeating: 1, count: v + 1)
             return
@@ -154,20 +164,92 @@ final class SoftmaxProblem {
         let curvature = Double(max(k - 1, 1)) / Double(k * k)
         let l2 = 1 / (C * weightSum)
         var scales = [Float](repeating: 1, count: v + 1)
-        for j in 0..<v {
-            var h = 0.0
-            for t in xT.row(j) {
-                let value = Double(xT.values[t])
-                h += Double(sampleWeights[Int(xT.columns[t])]) * value * value
+        var h = [Double](repeating: 0, count: v)
+        for i in 0..<x.rowCount where sampleWeights[i] != 0 {
+            let s = Double(sampleWeights[i])
+            for t in x.row(i) {
+                let value = Double(x.values[t])
+                h[Int(x.columns[t])] += s * value * value
             }
-            scales[j] = Float(1 / (curvature * h / weightSum + l2).squareRoot())
         }
+        for j in 0..<v { scales[j] = Float(1 / (curvature * h[j] / weightSum + l2).squareRoot()) }
         scales[v] = Float(1 / curvature.squareRoot())
         self.scales = scales
     }
 
     /// Length of θ.
     var parameterCount: Int { x.columnCount * k + k }
+
+    /// True when a problem of this shape takes the fused row pass (small W, many rows): it needs no xᵀ.
+    static func usesFusedPass(rows n: Int, features v: Int, classes k: Int) -> Bool {
+        let kp = paddedWidth(k)
+        return v * kp * 4 <= 2 << 20 && n * kp * 4 > 8 << 20
+    }
+
+    /// The fused pass: per fixed chunk of rows, scores, residuals and a partial gradient; the partials are
+    /// summed in chunk order and finished like the column pass. Returns (data loss, Σ w², max |∂f/∂W|).
+    private func fusedPass(_ xs: SparseRows, w: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
+                           sigma: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>, biasGradient: inout [Double],
+                           invS: Double, l2: Double) -> (Double, Double, Float) {
+        let n = x.rowCount, v = x.columnCount, k = self.k, kp = self.kp
+        let parts = SoftmaxProblem.fusedParts, stride = v * kp
+        if partials.count != parts * stride { partials = [Float](repeating: 0, count: parts * stride) }
+        let weights = sampleWeights, labels = y
+        let chunk = (n + parts - 1) / parts
+        var dataLoss = 0.0, penalty = 0.0
+        var gradientMax: Float = 0
+        partials.withUnsafeMutableBufferPointer { pb in
+            let partialBase = pb.baseAddress!
+            let chunkResults = Parallel.mapRanges(count: parts, blockSize: 1) { range -> (Double, [Float]) in
+                let c = range.lowerBound
+                let out = partialBase + c * stride
+                out.update(repeating: 0, count: stride)
+                var loss = 0.0
+                var biasSum = [Float](repeating: 0, count: kp)
+                var buffer = [Float](repeating: 0, count: SoftmaxProblem.rowBlock * kp)
+                let rows = min(n, c * chunk)..<min(n, (c + 1) * chunk)
+                buffer.withUnsafeMutableBufferPointer { bb in
+                    biasSum.withUnsafeMutableBufferPointer { bs in
+                        let scores = bb.baseAddress!
+                        var lo = rows.lowerBound
+                        while lo < rows.upperBound {
+                            let sub = lo..<min(rows.upperBound, lo + SoftmaxProblem.rowBlock)
+                            Kernels.sparseTimesDense(xs, rows: sub, dense: w, kp: kp, out: scores, firstOutRow: lo)
+                            for i in sub {
+                                let row = scores + (i - lo) * kp
+                                let s = weights[i]
+                                if s == 0 {
+                                    row.update(repeating: 0, count: kp)
+                                    continue
+                                }
+                                loss += Kernels.softmaxResidual(row, bias: bias, k: k, y: Int(labels[i]), weight: s, biasSum: bs.baseAddress!)
+                            }
+                            Kernels.scatterRows(xs, rows: sub, dense: scores, firstRow: lo, kp: kp, out: out)
+                            lo = sub.upperBound
+                        }
+                    }
+                }
+                return (loss, biasSum)
+            }
+            for (loss, part) in chunkResults {
+                dataLoss += loss
+                for c in 0..<kp { biasGradient[c] += Double(part[c]) }
+            }
+            let columnParts = Parallel.mapRanges(count: v, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
+                var block = [Float](repeating: 0, count: cols.count * kp)
+                return block.withUnsafeMutableBufferPointer { bb in
+                    let scratch = bb.baseAddress!
+                    Kernels.sumParts(partialBase, count: parts, stride: stride, (cols.lowerBound * kp)..<(cols.upperBound * kp), into: scratch)
+                    return Kernels.gradientEpilogue(scratch, w, sigma, into: g, rows: cols, k: k, kp: kp, a: Float(invS), b: Float(l2))
+                }
+            }
+            for (p, m) in columnParts {
+                penalty += p
+                gradientMax = max(gradientMax, m)
+            }
+        }
+        return (dataLoss, penalty, gradientMax)
+    }
 
     /// `x` cut into tiles of `rows` rows, each stored by column (offsets per column; entries hold the row
     /// within the tile, ascending).
@@ -235,51 +317,56 @@ final class SoftmaxProblem {
                                         Kernels.scaleRows(u, sigma, into: w, rows: rows, k: k, kp: kp)
                                     }
                                     let bias = w + v * kp
-                                    // 1. Scores, softmax and residuals R[i,:] = s_i (p_i − onehot(y_i)), per row block
-                                    //    (or per row tile, its scores scattered from W column by column).
-                                    let tileRows = self.tileRows
-                                    let rowParts = withTiles { tileBlocks in
-                                        Parallel.mapRanges(count: n, blockSize: tileBlocks.isEmpty ? SoftmaxProblem.rowBlock : tileRows) { rows -> (Double, [Float]) in
-                                            if tileBlocks.isEmpty {
-                                                Kernels.sparseTimesDense(xs, rows: rows, dense: w, kp: kp, out: r)
-                                            } else {
-                                                let out = r + rows.lowerBound * kp
-                                                out.update(repeating: 0, count: rows.count * kp)
-                                                Kernels.scatterColumns(tileBlocks[rows.lowerBound / tileRows], columns: 0..<v, dense: w, kp: kp, out: out)
-                                            }
-                                            var loss = 0.0
-                                            var biasSum = [Float](repeating: 0, count: kp)
-                                            biasSum.withUnsafeMutableBufferPointer { bs in
-                                                for i in rows {
-                                                    let s = weights[i]
-                                                    if s == 0 {
-                                                        for c in 0..<kp { r[i * kp + c] = 0 }
-                                                        continue
-                                                    }
-                                                    loss += Kernels.softmaxResidual(r + i * kp, bias: bias, k: k, y: Int(labels[i]),
-                                                                                    weight: s, biasSum: bs.baseAddress!)
+                                    if fused {
+                                        (dataLoss, penalty, gradientMax) = fusedPass(xs, w: w, bias: bias, sigma: sigma, g: g,
+                                                                                     biasGradient: &biasGradient, invS: invS, l2: l2)
+                                    } else {
+                                        // 1. Scores, softmax and residuals R[i,:] = s_i (p_i − onehot(y_i)), per row block
+                                        //    (or per row tile, its scores scattered from W column by column).
+                                        let tileRows = self.tileRows
+                                        let rowParts = withTiles { tileBlocks in
+                                            Parallel.mapRanges(count: n, blockSize: tileBlocks.isEmpty ? SoftmaxProblem.rowBlock : tileRows) { rows -> (Double, [Float]) in
+                                                if tileBlocks.isEmpty {
+                                                    Kernels.sparseTimesDense(xs, rows: rows, dense: w, kp: kp, out: r)
+                                                } else {
+                                                    let out = r + rows.lowerBound * kp
+                                                    out.update(repeating: 0, count: rows.count * kp)
+                                                    Kernels.scatterColumns(tileBlocks[rows.lowerBound / tileRows], columns: 0..<v, dense: w, kp: kp, out: out)
                                                 }
+                                                var loss = 0.0
+                                                var biasSum = [Float](repeating: 0, count: kp)
+                                                biasSum.withUnsafeMutableBufferPointer { bs in
+                                                    for i in rows {
+                                                        let s = weights[i]
+                                                        if s == 0 {
+                                                            for c in 0..<kp { r[i * kp + c] = 0 }
+                                                            continue
+                                                        }
+                                                        loss += Kernels.softmaxResidual(r + i * kp, bias: bias, k: k, y: Int(labels[i]),
+                                                                                        weight: s, biasSum: bs.baseAddress!)
+                                                    }
+                                                }
+                                                return (loss, biasSum)
                                             }
-                                            return (loss, biasSum)
                                         }
-                                    }
-                                    for (loss, part) in rowParts {
-                                        dataLoss += loss
-                                        for c in 0..<kp { biasGradient[c] += Double(part[c]) }
-                                    }
-                                    // 2. ∂f/∂W[j,:] = (Xᵀ R)[j,:] / S + W[j,:] / (C S), then ∂f/∂u = σ_j ∂f/∂W, per feature block.
-                                    let columnParts = Parallel.mapRanges(count: v, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
-                                        var block = [Float](repeating: 0, count: cols.count * kp)
-                                        return block.withUnsafeMutableBufferPointer { bb in
-                                            let scratch = bb.baseAddress!
-                                            Kernels.sparseTimesDense(xts, rows: cols, dense: r, kp: kp, out: scratch, firstOutRow: cols.lowerBound)
-                                            return Kernels.gradientEpilogue(scratch, w, sigma, into: g, rows: cols, k: k, kp: kp,
-                                                                            a: Float(invS), b: Float(l2))
+                                        for (loss, part) in rowParts {
+                                            dataLoss += loss
+                                            for c in 0..<kp { biasGradient[c] += Double(part[c]) }
                                         }
-                                    }
-                                    for (p, m) in columnParts {
-                                        penalty += p
-                                        gradientMax = max(gradientMax, m)
+                                        // 2. ∂f/∂W[j,:] = (Xᵀ R)[j,:] / S + W[j,:] / (C S), then ∂f/∂u = σ_j ∂f/∂W, per feature block.
+                                        let columnParts = Parallel.mapRanges(count: v, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
+                                            var block = [Float](repeating: 0, count: cols.count * kp)
+                                            return block.withUnsafeMutableBufferPointer { bb in
+                                                let scratch = bb.baseAddress!
+                                                Kernels.sparseTimesDense(xts, rows: cols, dense: r, kp: kp, out: scratch, firstOutRow: cols.lowerBound)
+                                                return Kernels.gradientEpilogue(scratch, w, sigma, into: g, rows: cols, k: k, kp: kp,
+                                                                                a: Float(invS), b: Float(l2))
+                                            }
+                                        }
+                                        for (p, m) in columnParts {
+                                            penalty += p
+                                            gradientMax = max(gradientMax, m)
+                                        }
                                     }
                                     for c in 0..<k {
                                         let gb = Float(biasGradient[c] * invS)

@@ -222,6 +222,61 @@ enum Kernels {
         }
     }
 
+    /// Rows scattered into a dense matrix: for every row `i` in `rows`, `out[columns[t]*kp ..< +kp] += values[t] ·
+    /// dense[(i − firstRow)*kp ..< +kp]` over the row's entries (`xᵀ · dense` accumulated row by row).
+    static func scatterRows(_ x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, firstRow: Int, kp: Int,
+                            out: UnsafeMutablePointer<Float>) {
+        let dense = dense - firstRow * kp
+        switch kp {
+        case 8: scatterRows(Lanes8.self, x, rows, dense, kp, 0, out)
+        case 16: scatterRows(Lanes16.self, x, rows, dense, kp, 0, out)
+        case 24: scatterRows(Lanes24.self, x, rows, dense, kp, 0, out)
+        case 32: scatterRows(Lanes32.self, x, rows, dense, kp, 0, out)
+        default:
+            var offset = 0
+            while offset + 32 <= kp { scatterRows(Lanes32.self, x, rows, dense, kp, offset, out); offset += 32 }
+            switch kp - offset {
+            case 8: scatterRows(Lanes8.self, x, rows, dense, kp, offset, out)
+            case 16: scatterRows(Lanes16.self, x, rows, dense, kp, offset, out)
+            case 24: scatterRows(Lanes24.self, x, rows, dense, kp, offset, out)
+            default: break
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func scatterRows<L: LaneBlock>(_: L.Type, _ x: SparseRows, _ rows: Range<Int>, _ dense: UnsafePointer<Float>,
+                                                  _ kp: Int, _ offset: Int, _ out: UnsafeMutablePointer<Float>) {
+        let base = out + offset
+        for i in rows {
+            var t = Int(x.offsets[i])
+            let end = Int(x.offsets[i + 1])
+            if t == end { continue }
+            let r = L(dense + i * kp + offset)
+            while t < end {
+                r.addScaled(x.values[t], into: base + Int(x.columns[t]) * kp)
+                t += 1
+            }
+        }
+    }
+
+    /// `out[i] = Σ_p parts[p][i]` for `i` in `range`, parts added in order.
+    static func sumParts(_ parts: UnsafePointer<Float>, count: Int, stride: Int, _ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            var acc = load8(parts + i)
+            for p in 1..<count { acc += load8(parts + p * stride + i) }
+            store8(acc, out + i - range.lowerBound)
+            i += 8
+        }
+        while i < range.upperBound {
+            var acc = parts[i]
+            for p in 1..<count { acc += parts[p * stride + i] }
+            out[i - range.lowerBound] = acc
+            i += 1
+        }
+    }
+
     /// Softmax cross-entropy epilogue for one row of scores `r[0..<kp]` (classes `0..<k`, padding zero):
     /// adds `bias`, then overwrites the row with the weighted residual `w · (softmax − onehot(y))` and
     /// adds it to `biasSum`. Returns `w · (logsumexp − score_y)`.

@@ -240,6 +240,9 @@ private struct Words {
                     if c >= 0x30 && c <= 0x39 { value = value * 10 + Int(c - 0x30) } else { allDigits = false; break }
                 }
                 if allDigits, r.count <= 2 { numbers[i] = Int16(value); continue }
+                // Most tokens are no cue word: a bit per (length, first byte) rules them out cheaply.
+                let first = b[r.lowerBound]
+                guard CueWord.mayStart[r.count * 4 + Int(first >> 6)] & (1 << UInt64(first & 63)) != 0 else { continue }
                 var key = WordKey()
                 for (n, t) in r.enumerated() { key.set(n, b[t]) }
                 key.length = UInt8(r.count)
@@ -299,6 +302,17 @@ private enum CueWord: String, CaseIterable {
     // degrees
     case high, school, ged, gcse, gcses, bachelor, bachelors, bsc, ba, bs, beng, btech, b, s, sc, tech, e
     case university, college, degree, master, masters, msc, mba, meng, phd, ph, d, doctorate, doctoral, pharmd, dnp
+
+    /// Bit (first byte) of word (length × 4 + first byte / 64) is set when some cue word has that length
+    /// and first byte (lengths up to 16).
+    static let mayStart: [UInt64] = {
+        var bits = [UInt64](repeating: 0, count: 17 * 4)
+        for key in table.keys {
+            let first = UInt8(truncatingIfNeeded: key.lo)
+            bits[Int(key.length) * 4 + Int(first >> 6)] |= 1 << UInt64(first & 63)
+        }
+        return bits
+    }()
 
     static let table: [WordKey: CueWord] = {
         var t = [WordKey: CueWord]()
