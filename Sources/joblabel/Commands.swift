@@ -152,14 +152,31 @@ enum Commands {
             let m = model.info.metrics[head.name] ?? [:]
             let lr = head.optimization.map { " (L-BFGS \($0.iterations) iterations, \($0.converged ? "converged" : $0.stopReason))" } ?? ""
             summary += "  \(head.name): \(head.classes.count) labels, \(head.classCounts.reduce(0, +)) rows; training accuracy nb \(String(format: "%.4f", m["nb"]?.accuracy ?? 0)), lr \(String(format: "%.4f", m["lr"]?.accuracy ?? 0))\(lr)\n"
+            summary += calibrationSummary(head, indent: "    ")
         }
         printError(summary.hasSuffix("\n") ? String(summary.dropLast()) : summary)
+    }
+
+    /// Lines about a head's calibration for the train summary: temperatures, held-out ECE before and
+    /// after, how many labels got a threshold; or why it was skipped.
+    static func calibrationSummary(_ head: HeadModel, indent: String) -> String {
+        func f(_ x: Double) -> String { String(format: "%.4f", x) }
+        guard let c = head.calibration else {
+            return head.calibrationNote.map { "\(indent)not calibrated: \($0)\n" } ?? ""
+        }
+        let k = head.classes.count
+        var s = "\(indent)calibrated on \(c.heldOutRows) held-out rows: temperature nb \(f(c.nb.temperature ?? 1)), lr \(f(c.lr.temperature ?? 1)); "
+        s += "held-out ECE " + Algorithm.allCases.map { "\($0.rawValue) \(f(c.algorithm($0).eceBefore)) -> \(f(c.algorithm($0).eceAfter))" }.joined(separator: ", ") + "\n"
+        s += "\(indent)thresholds for precision \(String(format: "%.2f", c.targetPrecision)): "
+            + Algorithm.allCases.map { "\($0.rawValue) \(c.algorithm($0).thresholds.filter { $0 != nil }.count)" }.joined(separator: ", ") + " of \(k) labels\n"
+        return s
     }
 
     // MARK: classify
 
     static let classifyHelp = """
-    USAGE: joblabel classify [--model DIR] [--algorithm lr|nb] [--top K] [--format jsonl|csv|text] [--strict] [INPUT ...]
+    USAGE: joblabel classify [--model DIR] [--algorithm lr|nb|ensemble] [--top K] [--explain N] [--threshold T]
+                             [--format jsonl|csv|text] [--strict] [INPUT ...]
 
     Labels postings with a trained model. INPUT is a .jsonl, .csv or .txt file (a .txt file is one
     posting, its id the file name), a directory (its .txt, .jsonl and .csv files, sorted), or '-'
@@ -171,8 +188,15 @@ enum Commands {
 
     OPTIONS:
       --model DIR            model bundle written by 'joblabel train'
-      --algorithm A          'lr' (logistic regression, default) or 'nb' (Naive Bayes)
+      --algorithm A          'lr' (logistic regression, default), 'nb' (Naive Bayes) or 'ensemble' (the
+                             mean of both algorithms' calibrated probabilities)
       --top K                also list the K most probable labels per head
+      --explain N            per head, the N features (terms, title: and cue: features) that contributed
+                             most to the best label, with their contributions (lr: x_j * W[j,label];
+                             nb: x_j * (log P(j|label) - its mean over labels); ensemble: mean of both / T)
+      --threshold T          below it a head's label is 'unknown' (the best label is still given): a
+                             probability P for every head, HEAD=P[,HEAD=P], or 'manifest' for the
+                             per-label thresholds fitted at train time (see 'joblabel train --help')
       --format F             'jsonl' (default), 'csv' or 'text'
       --batch N              postings per batch (default 4096)
       --threads N            worker threads
@@ -185,6 +209,8 @@ enum Commands {
         var modelPath: String?
         var algorithm = Algorithm.lr
         var top = 0
+        var explain = 0
+        var threshold: ThresholdSpec?
         var format = PredictionFormat.jsonl
         var batch = 4096
         var strict = false
@@ -196,6 +222,13 @@ enum Commands {
             case "--algorithm":
                 algorithm = try args.choice(option, inline: inline, as: Algorithm.self)
             case "--top": top = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
+            case "--explain": explain = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
+            case "--threshold":
+                let v = try args.value(for: option, inline: inline)
+                guard let spec = ThresholdSpec.parse(v) else {
+                    throw JobLabelError.usage("--threshold takes a probability in 0...1 (e.g. 0.6), HEAD=P[,HEAD=P] (e.g. seniority=0.7,role=0.5) or 'manifest', got '\(v)'")
+                }
+                threshold = spec
             case "--format":
                 format = try args.choice(option, inline: inline, as: PredictionFormat.self)
             case "--batch": batch = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
@@ -209,7 +242,13 @@ enum Commands {
         }
         let model = try ModelBundle.load(try modelPath ?? defaultModelPath())
         let specs = try expandInputs(inputs.isEmpty ? ["-"] : inputs)
-        let writer = PredictionWriter(format: format, heads: model.heads.map(\.name), top: top)
+        var thresholds: [[Double]]?
+        if let threshold {
+            let (resolved, notes) = try threshold.resolve(model, algorithm: algorithm)
+            for note in notes { printError(note) }
+            thresholds = resolved
+        }
+        let writer = PredictionWriter(format: format, heads: model.heads.map(\.name), top: top, explain: explain, thresholds: thresholds)
         let stdout = StandardOutput()
         var featureless = 0
         var skipped = SkippedRecords()
@@ -257,14 +296,16 @@ enum Commands {
     // MARK: evaluate
 
     static let evaluateHelp = """
-    USAGE: joblabel evaluate --model DIR --data PATH [--algorithm nb|lr|all] [--format text|json|markdown] [--html FILE]
+    USAGE: joblabel evaluate --model DIR --data PATH [--algorithm nb|lr|ensemble|all] [--format text|json|markdown] [--html FILE]
            joblabel evaluate --cv K --data PATH [train options] [--html FILE]
 
     Reports, per head and algorithm: n, accuracy, macro and weighted precision/recall/F1, per-class
     precision, recall, F1 and support, the confusion matrix, the expected calibration error (ECE) and
     reliability bins of the predicted label's probability, coverage and accuracy at probability
-    thresholds 0.3-0.9, and for seniority-like heads (internship < entry < associate < mid-senior <
-    director < executive) level errors: within-one-level accuracy and mean absolute level error.
+    thresholds 0.3-0.9 (and at the model's own per-label thresholds, when it has them), and for
+    seniority-like heads (internship < entry < associate < mid-senior < director < executive) level
+    errors: within-one-level accuracy and mean absolute level error. Probabilities are the calibrated
+    ones 'classify' gives.
     Rows without a value for a head are not scored for that head. With --cv, runs stratified K-fold
     cross-validation (folds stratified by the first head, shuffled with --seed) and scores the pooled
     out-of-fold predictions.
@@ -272,7 +313,8 @@ enum Commands {
     OPTIONS:
       --model DIR            model bundle to evaluate
       --data PATH            labeled .jsonl/.csv file or directory (repeatable)
-      --algorithm A          'nb', 'lr' or 'all' (default)
+      --algorithm A          'nb', 'lr', 'ensemble' (mean of NB's and LR's calibrated probabilities) or
+                             'all' (default: the three)
       --format F             'text' (default), 'json' or 'markdown'
       --html FILE            also write the report as one self-contained HTML page (charts, no scripts)
       --cv K                 cross-validate with K folds instead of loading a model
@@ -304,7 +346,7 @@ enum Commands {
             case "--algorithm":
                 let v = try args.value(for: option, inline: inline)
                 if v == "all" { algorithms = Algorithm.allCases } else if let a = Algorithm(rawValue: v) { algorithms = [a] } else {
-                    throw JobLabelError.usage("--algorithm takes 'nb', 'lr' or 'all', got '\(v)'")
+                    throw JobLabelError.usage("--algorithm takes 'nb', 'lr', 'ensemble' or 'all', got '\(v)'")
                 }
             case "--format":
                 format = try args.choice(option, inline: inline, as: ReportFormat.self)
