@@ -40,9 +40,41 @@ final class BatchRead: @unchecked Sendable {
     }
 }
 
+/// The progress meter of the running command, if any (messages clear its terminal line first).
+nonisolated(unsafe) var activeProgress: ProgressMeter?
+
 /// One message line on stderr (errors writing it are ignored: there is nowhere left to report them).
 func printError(_ message: String) {
+    activeProgress?.clearForMessage()
     writeAll(2, Array((message + "\n").utf8))
+}
+
+/// Starts the progress meter of a command (see `ProgressMeter.forStandardError`).
+func startProgress(_ command: String, quiet: Bool) -> ProgressMeter {
+    let meter = ProgressMeter.forStandardError(command: command, quiet: quiet)
+    activeProgress = meter
+    meter.start()
+    return meter
+}
+
+/// Stops the progress meter (before a summary or an error message is printed).
+func finishProgress(_ meter: ProgressMeter) {
+    meter.finish()
+    if activeProgress === meter { activeProgress = nil }
+}
+
+extension TrainingStage {
+    /// The stage as progress text: (phase, detail).
+    var progressText: (String, String) {
+        switch self {
+        case .vectorizing(let n): return ("vectorizing \(n) postings", "")
+        case .naiveBayes(let head, let heldOut): return ("\(head): naive bayes\(heldOut ? " on the calibration split" : "")", "")
+        case .logisticRegression(let head, let heldOut, let iteration, let maxIterations):
+            return ("\(head): logistic regression\(heldOut ? " on the calibration split" : " on all rows")", "L-BFGS iteration \(iteration) (at most \(maxIterations))")
+        case .calibrating(let head, let rows): return ("\(head): fitting temperatures and thresholds on \(rows) held-out rows", "")
+        case .scoring(let head): return ("\(head): training-set figures", "")
+        }
+    }
 }
 
 /// Finds the shipped default model: $JOBLABEL_MODEL, then Models/default in the nearest ancestor of
@@ -111,9 +143,13 @@ enum Commands {
     PATH is a .jsonl or .csv file or a directory of them. The first malformed record stops training
     with its file and line, unless --skip-bad is given.
 
+    Progress (reading, vectorizing, each head's fits with L-BFGS iterations) goes to stderr when the run
+    takes a while: a line redrawn in place on a terminal, a plain line every 5 s otherwise.
+
     OPTIONS:
     \(TrainingOptions.help)
       --skip-bad             skip malformed records (listed on stderr, with a count per problem)
+      --quiet                no progress on stderr
       -h, --help             show this help
     """
 
@@ -123,12 +159,14 @@ enum Commands {
         var data: [String] = []
         var out: String?
         var skipBad = false
+        var quiet = false
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
             if try options.apply(option, inline, &args) { continue }
             switch option {
             case "--data": data.append(try args.value(for: option, inline: inline))
             case "--skip-bad": skipBad = true
+            case "--quiet": quiet = true
             case "--out": out = try args.value(for: option, inline: inline)
             case "--threads": Parallel.threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "-h", "--help": print(trainHelp); return
@@ -140,12 +178,23 @@ enum Commands {
         try ModelBundle.checkReplaceable(out)  // fail before the work, not after it
         let started = DispatchTime.now().uptimeNanoseconds
         let specs = try expandInputs(data, allowText: false)
+        let meter = startProgress("train", quiet: quiet)
+        defer { finishProgress(meter) }
+        let files = FileReadProgress(paths: specs.map(\.path))
+        meter.setBytesProbe(files.bytesRead)
+        meter.update { $0.phase = "reading"; $0.bytesTotal = files.totalBytes }
         let postings = try readLabeledPostings(specs, heads: options.config.heads, skipBad: skipBad)
-        let model = try JobLabelModel.train(options.config, postings: postings, files: data)
+        meter.setBytesProbe(nil)
+        let model = try JobLabelModel.train(options.config, postings: postings, files: data) { stage in
+            let (phase, detail) = stage.progressText
+            meter.update { $0 = ProgressMeter.Status(); $0.phase = phase; $0.detail = detail }
+        }
         for head in model.heads {
             for warning in labelCaseWarnings(head: head.name, labels: head.classes) { printError(warning) }
         }
+        meter.update { $0.phase = "saving the model"; $0.detail = "" }
         try ModelBundle.save(model, to: out)
+        finishProgress(meter)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         var summary = "trained on \(postings.count) postings, \(model.vectorizer.featureCount) features, in \(String(format: "%.2f", seconds)) s -> \(out)\n"
         for head in model.heads {
@@ -176,7 +225,7 @@ enum Commands {
 
     static let classifyHelp = """
     USAGE: joblabel classify [--model DIR] [--algorithm lr|nb|ensemble] [--top K] [--explain N] [--threshold T]
-                             [--format jsonl|csv|text] [--strict] [INPUT ...]
+                             [--format jsonl|csv|text] [--strict] [--quiet] [INPUT ...]
 
     Labels postings with a trained model. INPUT is a .jsonl, .csv or .txt file (a .txt file is one
     posting, its id the file name), a directory (its .txt, .jsonl and .csv files, sorted), or '-'
@@ -201,6 +250,8 @@ enum Commands {
       --batch N              postings per batch (default 4096)
       --threads N            worker threads
       --strict               stop at the first malformed record (exit 65; earlier labels are written)
+      --quiet                no progress on stderr (by default long runs report bytes read of the input
+                             files, rate and ETA: redrawn on a terminal, a line every 5 s otherwise)
       -h, --help             show this help
     """
 
@@ -214,6 +265,7 @@ enum Commands {
         var format = PredictionFormat.jsonl
         var batch = 4096
         var strict = false
+        var quiet = false
         var inputs: [String] = []
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
@@ -234,6 +286,7 @@ enum Commands {
             case "--batch": batch = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "--threads": Parallel.threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "--strict": strict = true
+            case "--quiet": quiet = true
             case "-h", "--help": print(classifyHelp); return
             default:
                 if arg.hasPrefix("--") { throw JobLabelError.usage("classify: unknown option '\(arg)'; see 'joblabel classify --help'") }
@@ -254,6 +307,11 @@ enum Commands {
         var skipped = SkippedRecords()
         try stdout.write(writer.header())
         let predictor = model.predictor(algorithm)
+        let meter = startProgress("classify", quiet: quiet)
+        defer { finishProgress(meter) }
+        let files = FileReadProgress(paths: specs.map(\.path))
+        meter.setBytesProbe(files.bytesRead)
+        meter.update { $0.phase = "labeling"; $0.bytesTotal = files.totalBytes; $0.itemName = "postings" }
         do {
             for spec in specs {
                 let reader = try PostingReader(spec, heads: [])
@@ -276,6 +334,7 @@ enum Commands {
                         let (out, unknown) = predictor.label(postings, writer: writer)
                         featureless += unknown
                         try stdout.write(out)
+                        meter.update { $0.items += postings.count }
                     }
                 }
             }
@@ -284,6 +343,7 @@ enum Commands {
             throw error
         }
         try stdout.flush()
+        finishProgress(meter)
         if featureless > 0 {
             printError("note: \(featureless) posting(s) had no word the model knows (empty or foreign text); their labels rest on the class priors alone and mean little")
         }

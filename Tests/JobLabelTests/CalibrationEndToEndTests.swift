@@ -209,4 +209,39 @@ final class CalibrationEndToEndTests: XCTestCase {
         XCTAssertEqual(cv.status, 0, cv.stderr)
         XCTAssertTrue(cv.stdout.contains("\"ensemble\": {\"n\": 180"), String(cv.stdout.prefix(300)))
     }
+
+    func testProgressLinesOnlyForLongRunsAndNeverWithQuiet() throws {
+        // JOBLABEL_PROGRESS_INTERVAL=0 prints at every update, as a long run would every 5 s.
+        let env = ["JOBLABEL_PROGRESS_INTERVAL": "0"]
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: dir + "/train.jsonl")[.size] as? Int)
+        let t = try CLI.run(["train", "--data", dir + "/train.jsonl", "--out", dir + "/model"], environment: env)
+        XCTAssertEqual(t.status, 0, t.stderr)
+        for expected in ["joblabel train: reading; ", "of \(ProgressMeter.byteCount(Int64(size))) (", "joblabel train: vectorizing 180 postings",
+                         "joblabel train: role: logistic regression on the calibration split, L-BFGS iteration 1 (at most 200)",
+                         "joblabel train: seniority: logistic regression on all rows, L-BFGS iteration",
+                         "joblabel train: role: fitting temperatures and thresholds on 27 held-out rows",
+                         "joblabel train: saving the model", "joblabel train: done in "] {
+            XCTAssertTrue(t.stderr.contains(expected), "missing '\(expected)' in\n\(t.stderr)")
+        }
+        XCTAssertTrue(t.stderr.contains("\ntrained on 180 postings"), "the summary follows the progress")
+        let quiet = try CLI.run(["train", "--data", dir + "/train.jsonl", "--out", dir + "/model", "--quiet"], environment: env)
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertFalse(quiet.stderr.contains("joblabel train:"), quiet.stderr)
+        XCTAssertTrue(quiet.stderr.hasPrefix("trained on 180 postings"), quiet.stderr)
+
+        let plain = try CLI.run(["classify", "--model", dir + "/model", dir + "/train.jsonl"])
+        XCTAssertEqual(plain.stderr, "", "a short run's stderr stays clean")
+        let c = try CLI.run(["classify", "--model", dir + "/model", "--batch", "50", dir + "/train.jsonl"], environment: env)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(c.stdout, plain.stdout, "progress never touches stdout")
+        for expected in ["joblabel classify: labeling; ", "of \(ProgressMeter.byteCount(Int64(size)))", "/s", "50 postings", "100 postings", "180 postings"] {
+            XCTAssertTrue(c.stderr.contains(expected), "missing '\(expected)' in\n\(c.stderr)")
+        }
+        let q = try CLI.run(["classify", "--model", dir + "/model", "--quiet", "--batch", "50", dir + "/train.jsonl"], environment: env)
+        XCTAssertEqual(q.stderr, "")
+        // Standard input has no size: postings, bytes unknown, no share.
+        let stdin = try CLI.run(["classify", "--model", dir + "/model", "--batch", "50"], stdin: try String(contentsOfFile: dir + "/train.jsonl", encoding: .utf8), environment: env)
+        XCTAssertTrue(stdin.stderr.contains("180 postings"), stdin.stderr)
+        XCTAssertFalse(stdin.stderr.contains(" %)"), stdin.stderr)
+    }
 }
