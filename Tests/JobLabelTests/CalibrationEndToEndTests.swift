@@ -198,6 +198,15 @@ final class CalibrationEndToEndTests: XCTestCase {
                 XCTAssertLessThanOrEqual(t["n"] as? Int ?? 99, 24)
             }
         }
+        // The HTML report: the ensemble beside NB and LR, and the model's thresholds under the coverage table.
+        let page = try CLI.run(["evaluate", "--model", dir + "/model", "--data", dir + "/test.jsonl", "--html", dir + "/report.html"])
+        XCTAssertEqual(page.status, 0, page.stderr)
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        let (outline, problem) = XMLOutline.parse(html)
+        let parsed = try XCTUnwrap(outline, problem)
+        XCTAssertEqual(parsed.all("svg", class: "confusion").count, 6)
+        XCTAssertEqual(parsed.all("tr", class: "model-thresholds").count, 2, "one row per head")
+        XCTAssertTrue(html.contains("<td>model's thresholds</td>"))
         let only = try CLI.run(["evaluate", "--model", dir + "/model", "--data", dir + "/test.jsonl", "--algorithm", "ensemble"])
         XCTAssertEqual(only.status, 0, only.stderr)
         XCTAssertTrue(only.stdout.contains("== seniority / ensemble =="), only.stdout)

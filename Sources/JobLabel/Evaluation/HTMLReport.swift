@@ -125,7 +125,7 @@ struct HTMLReport {
             h += "</tr>\n"
         }
         if group.contains(where: { $0.report.manifestThresholds != nil }) {
-            h += "<tr class=\"model-thresholds\"><td>model's per-class</td>"
+            h += "<tr class=\"model-thresholds\"><td>model's thresholds</td>"
             for e in group {
                 guard let t = e.report.manifestThresholds else { h += "<td></td><td></td><td></td>"; continue }
                 let tip = "the bundle's thresholds for precision \(f2(t.targetPrecision)): \(t.labelsWithThreshold) of \(t.labelCount) labels have one"
