@@ -211,7 +211,7 @@ final class CalibrationEndToEndTests: XCTestCase {
         XCTAssertEqual(only.status, 0, only.stderr)
         XCTAssertTrue(only.stdout.contains("== seniority / ensemble =="), only.stdout)
         XCTAssertFalse(only.stdout.contains("/ lr =="))
-        XCTAssertTrue(only.stdout.contains("the model's per-class thresholds (target precision 0.80"), only.stdout)
+        XCTAssertTrue(only.stdout.contains("the model's per-label thresholds (target precision 0.80; labels with one: "), only.stdout)
         XCTAssertEqual(try CLI.run(["evaluate", "--model", dir + "/model", "--data", dir + "/test.jsonl", "--algorithm", "svm"]).status, 64)
         // Cross-validation trains calibrated fold models and scores the ensemble too.
         let cv = try CLI.run(["evaluate", "--cv", "3", "--data", dir + "/train.jsonl", "--format", "json"])

@@ -138,7 +138,8 @@ extension EvaluationResult {
             out += renderTable(["threshold", "rows", "coverage", "accuracy"], rows, markdown: markdown, numericFrom: 0)
         }
         if let t = r.manifestThresholds {
-            out += caption("the model's per-class thresholds (target precision \(String(format: "%.2f", t.targetPrecision)), \(t.labelsWithThreshold) of \(t.labelCount) labels have one): \(t.count) rows covered, coverage \(f(t.coverage)), accuracy \(t.accuracy.map(f) ?? "-")")
+            let text = "the model's per-label thresholds (target precision \(String(format: "%.2f", t.targetPrecision)); labels with one: \(t.labelsWithThreshold) of \(t.labelCount)): \(t.count) rows covered (coverage \(f(t.coverage))), accuracy \(t.accuracy.map(f) ?? "-")"
+            out += "\n" + (markdown ? text.prefix(1).uppercased() + text.dropFirst() + ".\n" : text + "\n")
         }
         if let cal = r.calibration {
             out += caption("reliability (probability of the predicted label in 10 bins): ECE \(f(cal.ece)), mean confidence \(f(cal.meanConfidence)), accuracy \(f(r.accuracy))")
