@@ -16,11 +16,8 @@ public enum Evaluator {
             let k = head.classes.count
             for (a, algorithm) in algorithms.enumerated() {
                 let p = probabilities[a][h]
-                let best = rows.map { i -> Int in
-                    var c = 0
-                    for j in 1..<max(1, k) where p[i * k + j] > p[i * k + c] { c = j }
-                    return c
-                }
+                let all = LinearModel.argmaxRows(p, classes: k)
+                let best = rows.map { all[$0] }
                 let predicted = best.map { head.classes[$0] }
                 let confidence = zip(rows, best).map { Double(p[$0 * k + $1]) }
                 var report = EvaluationReport(truth: truth, predicted: predicted, confidence: confidence,

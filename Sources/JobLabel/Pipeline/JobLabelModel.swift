@@ -266,8 +266,8 @@ public struct JobLabelModel: Sendable {
             var counts = [Int](repeating: 0, count: classes.count)
             for c in y where c >= 0 { counts[Int(c)] += 1 }
             let maxIterations = config.logisticRegression.maxIterations
-            // Calibration: NB and LR fitted without a held-out split of the rows, the temperatures and
-            // thresholds fitted on it; the final LR then starts from the split's solution, which is close.
+            // Calibration: NB and LR fitted on the rows outside a held-out split, the temperatures and
+            // thresholds fitted on the split; the final LR then starts from that LR, which is close.
             var calibration: HeadCalibration?
             var calibrationNote: String?
             var initialLR: LinearModel?

@@ -182,11 +182,11 @@ public final class Predictor: @unchecked Sendable {
         let parts = components.enumerated().map { m, a in
             (model: head.model(a), relative: a == .nb, scale: components.count == 1 ? 1.0 : inverseTemperatures[m][h] / Double(components.count))
         }
+        let best = LinearModel.argmaxRows(p, classes: k)
         var out: [[FeatureContribution]] = []
         out.reserveCapacity(x.rowCount)
         for i in 0..<x.rowCount {
-            var c = 0
-            for j in 1..<max(1, k) where p[i * k + j] > p[i * k + c] { c = j }
+            let c = best[i]
             var items: [(weight: Double, feature: Int)] = []
             for t in x.row(i) {
                 let j = Int(x.columns[t])
