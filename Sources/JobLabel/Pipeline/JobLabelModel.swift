@@ -344,6 +344,11 @@ public struct JobLabelModel: Sendable {
         predictors.predictor(self, algorithm)
     }
 
+    /// The same model with a new, empty predictor cache (the weights are shared, not copied).
+    func withOwnCache() -> JobLabelModel {
+        JobLabelModel(config: config, vectorizer: vectorizer, heads: heads, info: info, trainingID: trainingID)
+    }
+
     /// Per-head probabilities for `postings`.
     public func predict(_ postings: [Posting], algorithm: Algorithm) -> [HeadPrediction] {
         predictor(algorithm).predict(postings).predictions

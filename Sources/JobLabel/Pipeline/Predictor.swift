@@ -230,12 +230,14 @@ final class PredictorCache: @unchecked Sendable {
     private var predictors: [Algorithm: Predictor] = [:]
     private let lock = NSLock()
 
-    /// The predictor of `algorithm` for `model`.
+    /// The predictor of `algorithm` for `model`. It holds a copy of the model with a cache of its own:
+    /// holding `model` itself, whose cache is this one, would be a reference cycle, and neither the
+    /// model's cache nor its predictors would ever be freed.
     func predictor(_ model: JobLabelModel, _ algorithm: Algorithm) -> Predictor {
         lock.lock()
         defer { lock.unlock() }
         if let p = predictors[algorithm] { return p }
-        let p = Predictor(model, algorithm: algorithm)
+        let p = Predictor(model.withOwnCache(), algorithm: algorithm)
         predictors[algorithm] = p
         return p
     }
