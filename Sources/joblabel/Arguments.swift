@@ -134,6 +134,12 @@ struct TrainingOptions {
             let v = try args.value(for: option, inline: inline)
             guard let s = UInt64(v) else { throw JobLabelError.usage("--seed takes a whole number ≥ 0, got '\(v)'") }
             config.seed = s
+        case "--calibration":
+            config.calibration.method = try args.choice(option, inline: inline, as: CalibrationMethod.self)
+        case "--held-out":
+            config.calibration.heldOutFraction = try parseDouble(try args.value(for: option, inline: inline), option, range: 0.05...0.5)
+        case "--target-precision":
+            config.calibration.targetPrecision = try parseDouble(try args.value(for: option, inline: inline), option, range: 0.01...1)
         default:
             return false
         }
@@ -160,7 +166,13 @@ struct TrainingOptions {
       --C C                  logistic regression inverse L2 strength (scikit-learn's C)
       --max-iter N, --tol T  L-BFGS iteration limit and gradient tolerance
       --class-weight MODE    'balanced' or 'none'
-      --seed S               seed for cross-validation folds
+      --seed S               seed for cross-validation folds and the calibration's held-out split
+      --calibration MODE     'temperature' (default): per head and algorithm a temperature T fitted on
+                             held-out rows (scores / T before the softmax), and per-class thresholds for
+                             --threshold manifest; 'none' (the sklearn preset): T = 1, no thresholds
+      --held-out F           share of each label's rows held out for calibration (default 0.15)
+      --target-precision P   per-class thresholds: the smallest probability at which a label's held-out
+                             precision reaches P (default 0.8)
       --threads N            worker threads (default: all cores; results do not depend on it)
     """
 }

@@ -40,9 +40,41 @@ final class BatchRead: @unchecked Sendable {
     }
 }
 
+/// The progress meter of the running command, if any (messages clear its terminal line first).
+nonisolated(unsafe) var activeProgress: ProgressMeter?
+
 /// One message line on stderr (errors writing it are ignored: there is nowhere left to report them).
 func printError(_ message: String) {
+    activeProgress?.clearForMessage()
     writeAll(2, Array((message + "\n").utf8))
+}
+
+/// Starts the progress meter of a command (see `ProgressMeter.forStandardError`).
+func startProgress(_ command: String, quiet: Bool) -> ProgressMeter {
+    let meter = ProgressMeter.forStandardError(command: command, quiet: quiet)
+    activeProgress = meter
+    meter.start()
+    return meter
+}
+
+/// Stops the progress meter (before a summary or an error message is printed).
+func finishProgress(_ meter: ProgressMeter) {
+    meter.finish()
+    if activeProgress === meter { activeProgress = nil }
+}
+
+extension TrainingStage {
+    /// The stage as progress text: (phase, detail).
+    var progressText: (String, String) {
+        switch self {
+        case .vectorizing(let n): return ("vectorizing \(n) postings", "")
+        case .naiveBayes(let head, let heldOut): return ("\(head): naive bayes\(heldOut ? " on the calibration split" : "")", "")
+        case .logisticRegression(let head, let heldOut, let iteration, let maxIterations):
+            return ("\(head): logistic regression\(heldOut ? " on the calibration split" : " on all rows")", "L-BFGS iteration \(iteration) (at most \(maxIterations))")
+        case .calibrating(let head, let rows): return ("\(head): fitting temperatures and thresholds on \(rows) held-out rows", "")
+        case .scoring(let head): return ("\(head): training-set figures", "")
+        }
+    }
 }
 
 /// Finds the shipped default model: $JOBLABEL_MODEL, then Models/default in the nearest ancestor of
@@ -109,11 +141,17 @@ enum Commands {
     Trains a TF-IDF vectorizer and, for every label head, multinomial Naive Bayes and logistic
     regression; writes the model bundle DIR (manifest.json + weights.bin) atomically.
     PATH is a .jsonl or .csv file or a directory of them. The first malformed record stops training
-    with its file and line, unless --skip-bad is given.
+    with its file and line, unless --skip-bad is given. Unless --calibration none, 15 % of each head's
+    labeled rows are first held out to fit the probability calibration and per-label thresholds (the
+    summary gives the held-out ECE before and after); the final models are fitted on all rows.
+
+    Progress (reading, vectorizing, each head's fits with L-BFGS iterations) goes to stderr when the run
+    takes a while: a line redrawn in place on a terminal, a plain line every 5 s otherwise.
 
     OPTIONS:
     \(TrainingOptions.help)
       --skip-bad             skip malformed records (listed on stderr, with a count per problem)
+      --quiet                no progress on stderr
       -h, --help             show this help
     """
 
@@ -123,12 +161,14 @@ enum Commands {
         var data: [String] = []
         var out: String?
         var skipBad = false
+        var quiet = false
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
             if try options.apply(option, inline, &args) { continue }
             switch option {
             case "--data": data.append(try args.value(for: option, inline: inline))
             case "--skip-bad": skipBad = true
+            case "--quiet": quiet = true
             case "--out": out = try args.value(for: option, inline: inline)
             case "--threads": Parallel.threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "-h", "--help": print(trainHelp); return
@@ -140,26 +180,54 @@ enum Commands {
         try ModelBundle.checkReplaceable(out)  // fail before the work, not after it
         let started = DispatchTime.now().uptimeNanoseconds
         let specs = try expandInputs(data, allowText: false)
+        let meter = startProgress("train", quiet: quiet)
+        defer { finishProgress(meter) }
+        let files = FileReadProgress(paths: specs.map(\.path))
+        meter.setBytesProbe(files.bytesRead)
+        meter.update { $0.phase = "reading"; $0.bytesTotal = files.totalBytes }
         let postings = try readLabeledPostings(specs, heads: options.config.heads, skipBad: skipBad)
-        let model = try JobLabelModel.train(options.config, postings: postings, files: data)
+        meter.setBytesProbe(nil)
+        let model = try JobLabelModel.train(options.config, postings: postings, files: data) { stage in
+            let (phase, detail) = stage.progressText
+            meter.update { $0 = ProgressMeter.Status(); $0.phase = phase; $0.detail = detail }
+        }
         for head in model.heads {
             for warning in labelCaseWarnings(head: head.name, labels: head.classes) { printError(warning) }
         }
+        meter.update { $0.phase = "saving the model"; $0.detail = "" }
         try ModelBundle.save(model, to: out)
+        finishProgress(meter)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         var summary = "trained on \(postings.count) postings, \(model.vectorizer.featureCount) features, in \(String(format: "%.2f", seconds)) s -> \(out)\n"
         for head in model.heads {
             let m = model.info.metrics[head.name] ?? [:]
             let lr = head.optimization.map { " (L-BFGS \($0.iterations) iterations, \($0.converged ? "converged" : $0.stopReason))" } ?? ""
             summary += "  \(head.name): \(head.classes.count) labels, \(head.classCounts.reduce(0, +)) rows; training accuracy nb \(String(format: "%.4f", m["nb"]?.accuracy ?? 0)), lr \(String(format: "%.4f", m["lr"]?.accuracy ?? 0))\(lr)\n"
+            summary += calibrationSummary(head, indent: "    ")
         }
         printError(summary.hasSuffix("\n") ? String(summary.dropLast()) : summary)
+    }
+
+    /// Lines about a head's calibration for the train summary: temperatures, held-out ECE before and
+    /// after, how many labels got a threshold; or why it was skipped.
+    static func calibrationSummary(_ head: HeadModel, indent: String) -> String {
+        func f(_ x: Double) -> String { String(format: "%.4f", x) }
+        guard let c = head.calibration else {
+            return head.calibrationNote.map { "\(indent)not calibrated: \($0)\n" } ?? ""
+        }
+        let k = head.classes.count
+        var s = "\(indent)calibrated on \(c.heldOutRows) held-out rows: temperature nb \(f(c.nb.temperature ?? 1)), lr \(f(c.lr.temperature ?? 1)); "
+        s += "held-out ECE " + Algorithm.allCases.map { "\($0.rawValue) \(f(c.algorithm($0).eceBefore)) -> \(f(c.algorithm($0).eceAfter))" }.joined(separator: ", ") + "\n"
+        s += "\(indent)thresholds for precision \(String(format: "%.2f", c.targetPrecision)): "
+            + Algorithm.allCases.map { "\($0.rawValue) \(c.algorithm($0).thresholds.filter { $0 != nil }.count)" }.joined(separator: ", ") + " of \(k) labels\n"
+        return s
     }
 
     // MARK: classify
 
     static let classifyHelp = """
-    USAGE: joblabel classify [--model DIR] [--algorithm lr|nb] [--top K] [--format jsonl|csv|text] [--strict] [INPUT ...]
+    USAGE: joblabel classify [--model DIR] [--algorithm lr|nb|ensemble] [--top K] [--explain N] [--threshold T]
+                             [--format jsonl|csv|text] [--strict] [--quiet] [INPUT ...]
 
     Labels postings with a trained model. INPUT is a .jsonl, .csv or .txt file (a .txt file is one
     posting, its id the file name), a directory (its .txt, .jsonl and .csv files, sorted), or '-'
@@ -171,12 +239,21 @@ enum Commands {
 
     OPTIONS:
       --model DIR            model bundle written by 'joblabel train'
-      --algorithm A          'lr' (logistic regression, default) or 'nb' (Naive Bayes)
+      --algorithm A          'lr' (logistic regression, default), 'nb' (Naive Bayes) or 'ensemble' (the
+                             mean of both algorithms' calibrated probabilities)
       --top K                also list the K most probable labels per head
+      --explain N            per head, the N features (terms, title: and cue: features) that contributed
+                             most to the best label, with their contributions (lr: x_j * W[j,label];
+                             nb: x_j * (log P(j|label) - its mean over labels); ensemble: mean of both / T)
+      --threshold T          below it a head's label is 'unknown' (the best label is still given): a
+                             probability P for every head, HEAD=P[,HEAD=P], or 'manifest' for the
+                             per-label thresholds fitted at train time (see 'joblabel train --help')
       --format F             'jsonl' (default), 'csv' or 'text'
       --batch N              postings per batch (default 4096)
       --threads N            worker threads
       --strict               stop at the first malformed record (exit 65; earlier labels are written)
+      --quiet                no progress on stderr (by default long runs report bytes read of the input
+                             files, rate and ETA: redrawn on a terminal, a line every 5 s otherwise)
       -h, --help             show this help
     """
 
@@ -185,9 +262,12 @@ enum Commands {
         var modelPath: String?
         var algorithm = Algorithm.lr
         var top = 0
+        var explain = 0
+        var threshold: ThresholdSpec?
         var format = PredictionFormat.jsonl
         var batch = 4096
         var strict = false
+        var quiet = false
         var inputs: [String] = []
         while let arg = args.next() {
             let (option, inline) = splitOption(arg)
@@ -196,11 +276,19 @@ enum Commands {
             case "--algorithm":
                 algorithm = try args.choice(option, inline: inline, as: Algorithm.self)
             case "--top": top = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
+            case "--explain": explain = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
+            case "--threshold":
+                let v = try args.value(for: option, inline: inline)
+                guard let spec = ThresholdSpec.parse(v) else {
+                    throw JobLabelError.usage("--threshold takes a probability in 0...1 (e.g. 0.6), HEAD=P[,HEAD=P] (e.g. seniority=0.7,role=0.5) or 'manifest', got '\(v)'")
+                }
+                threshold = spec
             case "--format":
                 format = try args.choice(option, inline: inline, as: PredictionFormat.self)
             case "--batch": batch = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "--threads": Parallel.threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
             case "--strict": strict = true
+            case "--quiet": quiet = true
             case "-h", "--help": print(classifyHelp); return
             default:
                 if arg.hasPrefix("--") { throw JobLabelError.usage("classify: unknown option '\(arg)'; see 'joblabel classify --help'") }
@@ -209,12 +297,23 @@ enum Commands {
         }
         let model = try ModelBundle.load(try modelPath ?? defaultModelPath())
         let specs = try expandInputs(inputs.isEmpty ? ["-"] : inputs)
-        let writer = PredictionWriter(format: format, heads: model.heads.map(\.name), top: top)
+        var thresholds: [[Double]]?
+        if let threshold {
+            let (resolved, notes) = try threshold.resolve(model, algorithm: algorithm)
+            for note in notes { printError(note) }
+            thresholds = resolved
+        }
+        let writer = PredictionWriter(format: format, heads: model.heads.map(\.name), top: top, explain: explain, thresholds: thresholds)
         let stdout = StandardOutput()
         var featureless = 0
         var skipped = SkippedRecords()
         try stdout.write(writer.header())
         let predictor = model.predictor(algorithm)
+        let meter = startProgress("classify", quiet: quiet)
+        defer { finishProgress(meter) }
+        let files = FileReadProgress(paths: specs.map(\.path))
+        meter.setBytesProbe(files.bytesRead)
+        meter.update { $0.phase = "labeling"; $0.bytesTotal = files.totalBytes; $0.itemName = "postings" }
         do {
             for spec in specs {
                 let reader = try PostingReader(spec, heads: [])
@@ -237,6 +336,7 @@ enum Commands {
                         let (out, unknown) = predictor.label(postings, writer: writer)
                         featureless += unknown
                         try stdout.write(out)
+                        meter.update { $0.items += postings.count }
                     }
                 }
             }
@@ -245,6 +345,7 @@ enum Commands {
             throw error
         }
         try stdout.flush()
+        finishProgress(meter)
         if featureless > 0 {
             printError("note: \(featureless) posting(s) had no word the model knows (empty or foreign text); their labels rest on the class priors alone and mean little")
         }
@@ -257,14 +358,16 @@ enum Commands {
     // MARK: evaluate
 
     static let evaluateHelp = """
-    USAGE: joblabel evaluate --model DIR --data PATH [--algorithm nb|lr|all] [--format text|json|markdown] [--html FILE]
+    USAGE: joblabel evaluate --model DIR --data PATH [--algorithm nb|lr|ensemble|all] [--format text|json|markdown] [--html FILE]
            joblabel evaluate --cv K --data PATH [train options] [--html FILE]
 
     Reports, per head and algorithm: n, accuracy, macro and weighted precision/recall/F1, per-class
     precision, recall, F1 and support, the confusion matrix, the expected calibration error (ECE) and
     reliability bins of the predicted label's probability, coverage and accuracy at probability
-    thresholds 0.3-0.9, and for seniority-like heads (internship < entry < associate < mid-senior <
-    director < executive) level errors: within-one-level accuracy and mean absolute level error.
+    thresholds 0.3-0.9 (and at the model's own per-label thresholds, when it has them), and for
+    seniority-like heads (internship < entry < associate < mid-senior < director < executive) level
+    errors: within-one-level accuracy and mean absolute level error. Probabilities are the calibrated
+    ones 'classify' gives.
     Rows without a value for a head are not scored for that head. With --cv, runs stratified K-fold
     cross-validation (folds stratified by the first head, shuffled with --seed) and scores the pooled
     out-of-fold predictions.
@@ -272,7 +375,8 @@ enum Commands {
     OPTIONS:
       --model DIR            model bundle to evaluate
       --data PATH            labeled .jsonl/.csv file or directory (repeatable)
-      --algorithm A          'nb', 'lr' or 'all' (default)
+      --algorithm A          'nb', 'lr', 'ensemble' (mean of NB's and LR's calibrated probabilities) or
+                             'all' (default: the three)
       --format F             'text' (default), 'json' or 'markdown'
       --html FILE            also write the report as one self-contained HTML page (charts, no scripts)
       --cv K                 cross-validate with K folds instead of loading a model
@@ -304,7 +408,7 @@ enum Commands {
             case "--algorithm":
                 let v = try args.value(for: option, inline: inline)
                 if v == "all" { algorithms = Algorithm.allCases } else if let a = Algorithm(rawValue: v) { algorithms = [a] } else {
-                    throw JobLabelError.usage("--algorithm takes 'nb', 'lr' or 'all', got '\(v)'")
+                    throw JobLabelError.usage("--algorithm takes 'nb', 'lr', 'ensemble' or 'all', got '\(v)'")
                 }
             case "--format":
                 format = try args.choice(option, inline: inline, as: ReportFormat.self)

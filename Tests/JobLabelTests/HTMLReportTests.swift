@@ -135,7 +135,10 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertNotNil(seniority?["ordinal"] as? [String: Any])
         let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
         let (parsed, problem) = XMLOutline.parse(html)
-        XCTAssertEqual(try XCTUnwrap(parsed, problem).all("svg", class: "confusion").count, 4)
+        // Two heads, each with NB, LR and the ensemble (evaluate's default is all three).
+        let confusion = try XCTUnwrap(parsed, problem).all("svg", class: "confusion")
+        XCTAssertEqual(confusion.map { $0.attributes["data-algorithm"] ?? "" }, ["nb", "lr", "ensemble", "nb", "lr", "ensemble"])
+        XCTAssertTrue(html.contains("Ensemble (mean of NB and LR)"))
         XCTAssertTrue(html.contains(dir + "/model"), "the page names the model")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["model", "report.html", "train.jsonl"],
                        "no temporary file is left")

@@ -22,6 +22,23 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertEqual(manifest.training.sha256.count, 64)
     }
 
+    /// A model's cached predictors go away with the model (no reference cycle through the cache; the
+    /// model loader's fuzz target failed LeakSanitizer on it).
+    func testPredictorsAreFreedWithTheirModel() throws {
+        weak var predictor: Predictor?
+        weak var ensemble: Predictor?
+        do {
+            let model = try JobLabelModel.train(tinyConfig(), postings: tinyCorpus(), files: ["tiny"])
+            _ = model.predict(tinyCorpus(), algorithm: .lr)
+            predictor = model.predictor(.lr)
+            ensemble = model.predictor(.ensemble)
+            XCTAssertNotNil(predictor, "cached while the model lives")
+            XCTAssertTrue(model.predictor(.lr) === predictor, "built once, then shared")
+        }
+        XCTAssertNil(predictor)
+        XCTAssertNil(ensemble)
+    }
+
     func testWeightsAreByteIdenticalAcrossRunsAndThreads() throws {
         let saved = Parallel.threads
         defer { Parallel.threads = saved }

@@ -77,7 +77,8 @@ final class ReportFigureTests: XCTestCase {
         let postings = tinyCorpus()
         let model = try JobLabelModel.train(tinyConfig(), postings: postings, files: ["tiny"])
         let result = Evaluator.evaluate(model, postings: postings, algorithms: Algorithm.allCases)
-        XCTAssertEqual(result.entries.count, 4)
+        XCTAssertEqual(result.entries.map { "\($0.head)/\($0.algorithm)" },
+                       ["role/nb", "role/lr", "role/ensemble", "seniority/nb", "seniority/lr", "seniority/ensemble"])
         for e in result.entries {
             let h = model.heads.firstIndex { $0.name == e.head }!
             let rows = postings.indices.filter { postings[$0].labels[h] != nil }

@@ -42,3 +42,53 @@ func writeTinyCorpusJSONL(to path: String) {
     }
     try? (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
 }
+
+/// A deterministic corpus big enough for a calibration split: `rowsPerClass` postings per role (3 roles)
+/// with a seniority each (3 levels, every third row), built from class words, shared words and 15 %
+/// of words from another class, so the classes overlap and probabilities are not all near 1.
+func syntheticCorpus(rowsPerClass: Int = 60, seed: UInt64 = 7) -> [Posting] {
+    let roles = ["sales": ["quota", "pipeline", "deals", "customers", "revenue", "prospects", "crm", "territory"],
+                 "engineering": ["python", "code", "systems", "backend", "api", "deploy", "tests", "services"],
+                 "marketing": ["brand", "campaigns", "social", "content", "seo", "audience", "events", "media"]]
+    let levels = ["entry": ["graduates", "junior", "learn", "training"],
+                  "mid-senior": ["senior", "lead", "mentor", "ownership"],
+                  "director": ["director", "strategy", "budget", "executive"]]
+    let shared = ["team", "work", "company", "office", "role", "benefits", "remote", "growth"]
+    var rng = SplitMix64(seed: seed)
+    func pick(_ words: [String]) -> String { words[Int(rng.next() % UInt64(words.count))] }
+    let roleNames = roles.keys.sorted(), levelNames = levels.keys.sorted()
+    var out: [Posting] = []
+    for (r, role) in roleNames.enumerated() {
+        for i in 0..<rowsPerClass {
+            let level = levelNames[(i + r) % levelNames.count]
+            var words: [String] = []
+            for _ in 0..<12 {
+                let u = rng.next() % 100
+                if u < 15 { words.append(pick(roles[roleNames[(r + 1 + Int(u) % 2) % 3]]!)) }
+                else if u < 50 { words.append(pick(roles[role]!)) }
+                else if u < 70 { words.append(pick(levels[level]!)) }
+                else { words.append(pick(shared)) }
+            }
+            let title = rng.next() % 2 == 0 ? "\(pick(levels[level]!)) \(pick(roles[role]!))" : pick(shared)
+            out.append(Posting(id: "s\(r)-\(i)", title: Array(title.utf8), text: Array(words.joined(separator: " ").utf8),
+                               labels: [role, level], file: "synthetic", line: out.count + 1))
+        }
+    }
+    return out
+}
+
+/// Writes postings (id, title, text, role, seniority) as JSON Lines to `path`.
+func writeJSONL(_ postings: [Posting], to path: String) {
+    func q(_ s: String?) -> String { s.map(JSONText.quoted) ?? "null" }
+    let lines = postings.map { p in
+        "{\"id\": \(q(p.id)), \"title\": \(q(String(decoding: p.title, as: UTF8.self))), \"text\": \(q(String(decoding: p.text, as: UTF8.self))), \"role\": \(q(p.labels.first ?? nil)), \"seniority\": \(q(p.labels.count > 1 ? p.labels[1] : nil))}"
+    }
+    try? (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+}
+
+/// joblabel's defaults (calibration included) with both heads.
+func calibratedConfig() -> TrainingConfig {
+    var c = TrainingConfig.product
+    c.heads = ["role", "seniority"]
+    return c
+}

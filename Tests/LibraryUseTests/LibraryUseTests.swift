@@ -41,6 +41,19 @@ final class LibraryUseTests: XCTestCase {
         let nb = model.classify(postings, algorithm: .nb, top: 2)
         XCTAssertNotEqual(nb.map { $0.heads.map(\.probability) }, batch.map { $0.heads.map(\.probability) })
         XCTAssertEqual(model.classify([], top: 1), [])
+        // The ensemble: per label the mean of both algorithms' probabilities.
+        let all = model.heads.map { $0.classes.count }.max() ?? 1
+        let lrAll = model.classify(postings, top: all), nbAll = model.classify(postings, algorithm: .nb, top: all)
+        let ensemble = model.classify(postings, algorithm: .ensemble, top: all)
+        for i in postings.indices {
+            for head in ensemble[i].heads {
+                for entry in head.top {
+                    let a = lrAll[i][head.head]?.top.first { $0.label == entry.label }?.probability ?? -1
+                    let b = nbAll[i][head.head]?.top.first { $0.label == entry.label }?.probability ?? -1
+                    XCTAssertEqual(entry.probability, (a + b) / 2, accuracy: 1e-6, "\(head.head) \(entry.label)")
+                }
+            }
+        }
     }
 
     func testMissingModelIsATypedError() {

@@ -63,14 +63,29 @@ public struct OptimizationReport: Sendable, Equatable, Codable {
 /// reduced in a fixed order.
 public enum LogisticRegression {
     /// Fits on the rows of `x` whose label index is ≥ 0. `xT` must be `x.transposed()` (shared across heads).
+    /// `initial`, a model with the same classes and features (e.g. fitted on a subset of the rows), is the
+    /// starting point instead of zero weights; `onIteration` is called after each L-BFGS iteration with
+    /// its number (cheap: once per iteration, on the calling thread).
     public static func fit(_ config: LogisticRegressionConfig, x: CSRMatrix, xT: CSRMatrix, y: [Int32],
-                           classes: [String]) -> (LinearModel, OptimizationReport) {
+                           classes: [String], initial: LinearModel? = nil,
+                           onIteration: ((Int) -> Void)? = nil) -> (LinearModel, OptimizationReport) {
         let k = classes.count, v = x.columnCount
         let problem = SoftmaxProblem(x: x, xT: xT, y: y, k: k, C: config.C,
                                      sampleWeights: sampleWeights(y, k: k, mode: config.classWeight))
         var theta = [Float](repeating: 0, count: problem.parameterCount)
+        if let initial, initial.classCount == k, initial.featureCount == v {
+            // θ holds scaled parameters (W = σ ⊙ u, b = σ_b v; see SoftmaxProblem), so divide by the scales.
+            for j in 0..<v { for c in 0..<k { theta[j * k + c] = initial.weights[j * k + c] / problem.scales[j] } }
+            for c in 0..<k { theta[v * k + c] = initial.bias[c] / problem.scales[v] }
+        }
+        // The stopping norm is read once before the first iteration and once after each.
+        var normReads = 0
         let report = LBFGS.minimize(&theta, history: config.history, maxIterations: config.maxIterations,
-                                    gtol: config.tolerance, stoppingNorm: { problem.lastGradientMax }) {
+                                    gtol: config.tolerance, stoppingNorm: {
+                                        if normReads > 0 { onIteration?(normReads) }
+                                        normReads += 1
+                                        return problem.lastGradientMax
+                                    }) {
             problem.lossAndGradient($0, gradient: &$1)
         }
         let (weights, bias) = problem.weightsAndBias(theta)

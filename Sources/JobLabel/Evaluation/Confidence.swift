@@ -84,6 +84,42 @@ public struct CoveragePoint: Sendable, Equatable {
     }
 }
 
+/// Coverage and accuracy of a model's own per-class thresholds (fitted at train time for a target
+/// precision): a row is covered when its predicted label's probability reaches that label's threshold.
+public struct ThresholdCoverage: Sendable, Equatable {
+    /// The precision the thresholds were fitted for.
+    public var targetPrecision: Double
+    /// Labels that have a threshold (the others are never covered).
+    public var labelsWithThreshold: Int
+    /// Labels of the model.
+    public var labelCount: Int
+    /// Rows covered.
+    public var count: Int
+    /// Share of all rows covered.
+    public var coverage: Double
+    /// Accuracy on the covered rows; nil when none is covered.
+    public var accuracy: Double?
+
+    /// Scores rows given each row's predicted class index, its probability and whether it is right;
+    /// `thresholds` per class (nil: the class is never covered).
+    public init(targetPrecision: Double, thresholds: [Double?], predicted: [Int], confidence: [Double], correct: [Bool]) {
+        self.targetPrecision = targetPrecision
+        labelsWithThreshold = thresholds.filter { $0 != nil }.count
+        labelCount = thresholds.count
+        var covered = 0, right = 0
+        for i in predicted.indices where i < confidence.count && i < correct.count {
+            let c = predicted[i]
+            // Compared as Float, as `classify` compares its Float probabilities.
+            guard c >= 0, c < thresholds.count, let t = thresholds[c], Float(confidence[i]) >= Float(t) else { continue }
+            covered += 1
+            if correct[i] { right += 1 }
+        }
+        count = covered
+        coverage = predicted.isEmpty ? 0 : Double(covered) / Double(predicted.count)
+        accuracy = covered == 0 ? nil : Double(right) / Double(covered)
+    }
+}
+
 /// An ordered label scale, such as seniority levels, for judging how far off a wrong label is.
 public struct OrdinalScale: Sendable, Equatable {
     /// Levels from lowest to highest.

@@ -1,25 +1,33 @@
 /// Scores a model on labeled postings, and runs stratified K-fold cross-validation.
 public enum Evaluator {
     /// Reports for every head of `model` and each of `algorithms`, on the rows that have that head's label.
+    /// Probabilities are those `classify` gives (calibrated, the ensemble's mean); where the bundle has
+    /// per-class thresholds for an algorithm, their coverage and accuracy are reported too.
     public static func evaluate(_ model: JobLabelModel, postings: [Posting], algorithms: [Algorithm]) -> EvaluationResult {
         let x = model.vectorizer.transform(postings)
+        // Probabilities, not raw scores: the argmax is the label `classify` gives, and its probability
+        // feeds calibration and coverage.
+        let probabilities = algorithms.map { model.predictor($0).probabilities(matrix: x) }
         var result = EvaluationResult()
         for (h, head) in model.heads.enumerated() {
             let rows = postings.indices.filter { h < postings[$0].labels.count && postings[$0].labels[h] != nil }
-            let sub = x.rows(rows)
             let truth = rows.map { postings[$0].labels[h]! }
             let scale = OrdinalScale.forHead(head.name, labels: head.classes + truth)
-            for algorithm in algorithms {
-                // Probabilities, not raw scores: the argmax is the label `classify` gives, and its
-                // probability feeds calibration and coverage.
-                let k = head.classes.count
-                let probabilities = head.model(algorithm).probabilities(sub)
-                let best = LinearModel.argmaxRows(probabilities, classes: k)
+            let k = head.classes.count
+            for (a, algorithm) in algorithms.enumerated() {
+                let p = probabilities[a][h]
+                let all = LinearModel.argmaxRows(p, classes: k)
+                let best = rows.map { all[$0] }
                 let predicted = best.map { head.classes[$0] }
-                let confidence = best.enumerated().map { Double(probabilities[$0.offset * k + $0.element]) }
-                result.entries.append((head.name, algorithm.rawValue,
-                                       EvaluationReport(truth: truth, predicted: predicted, confidence: confidence,
-                                                        labelOrder: head.classes, scale: scale)))
+                let confidence = zip(rows, best).map { Double(p[$0 * k + $1]) }
+                var report = EvaluationReport(truth: truth, predicted: predicted, confidence: confidence,
+                                              labelOrder: head.classes, scale: scale)
+                if let calibration = head.calibration {
+                    report.manifestThresholds = ThresholdCoverage(
+                        targetPrecision: calibration.targetPrecision, thresholds: calibration.algorithm(algorithm).thresholds,
+                        predicted: best, confidence: confidence, correct: zip(truth, predicted).map { $0 == $1 })
+                }
+                result.entries.append((head.name, algorithm.rawValue, report))
             }
         }
         return result

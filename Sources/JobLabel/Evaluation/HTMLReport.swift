@@ -17,7 +17,7 @@ extension EvaluationResult {
 struct HTMLReport {
     let result: EvaluationResult
 
-    static let algorithmNames = ["nb": "Naive Bayes", "lr": "Logistic regression"]
+    static let algorithmNames = ["nb": "Naive Bayes", "lr": "Logistic regression", "ensemble": "Ensemble (mean of NB and LR)"]
 
     func render(title: String, facts: [(String, String)]) -> String {
         var heads: [String] = []
@@ -103,7 +103,7 @@ struct HTMLReport {
             }
         }
         if group.contains(where: { !$0.report.coverage.isEmpty }) {
-            h += "<h3>Coverage by probability threshold</h3>\n<p class=\"note\">Rows whose predicted label has at least this probability, and how often those are right: the trade-off of labelling only confident rows.</p>\n"
+            h += "<h3>Coverage by probability threshold</h3>\n<p class=\"note\">Rows whose predicted label has at least this probability, and how often those are right: the trade-off of labelling only confident rows\(group.contains { $0.report.manifestThresholds != nil } ? ". Last row: the thresholds stored in the model, one per label (fitted on held-out rows for a target precision; labels without one are never covered)" : "").</p>\n"
             h += coverageTable(group)
         }
         return h + "</section>\n"
@@ -121,6 +121,16 @@ struct HTMLReport {
                 let c = e.report.coverage[i]
                 h += "<td>\(c.count)</td><td class=\"bar\"><span style=\"width: calc((100% - 24px) * \(String(format: "%.3f", c.coverage)))\"></span><i>\(pct(c.coverage))</i></td>"
                 h += "<td class=\"bar acc\">" + (c.accuracy.map { "<span style=\"width: calc((100% - 24px) * \(String(format: "%.3f", $0)))\"></span><i>\(f3($0))</i>" } ?? "<i>–</i>") + "</td>"
+            }
+            h += "</tr>\n"
+        }
+        if group.contains(where: { $0.report.manifestThresholds != nil }) {
+            h += "<tr class=\"model-thresholds\"><td>model's thresholds</td>"
+            for e in group {
+                guard let t = e.report.manifestThresholds else { h += "<td></td><td></td><td></td>"; continue }
+                let tip = "the bundle's thresholds for precision \(f2(t.targetPrecision)): \(t.labelsWithThreshold) of \(t.labelCount) labels have one"
+                h += "<td title=\"\(esc(tip))\">\(t.count)</td><td class=\"bar\"><span style=\"width: calc((100% - 24px) * \(String(format: "%.3f", t.coverage)))\"></span><i>\(pct(t.coverage))</i></td>"
+                h += "<td class=\"bar acc\">" + (t.accuracy.map { "<span style=\"width: calc((100% - 24px) * \(String(format: "%.3f", $0)))\"></span><i>\(f3($0))</i>" } ?? "<i>–</i>") + "</td>"
             }
             h += "</tr>\n"
         }
@@ -175,6 +185,8 @@ struct HTMLReport {
       text-align: center; text-transform: uppercase; letter-spacing: 0.5px; }
     .tag-nb { background: #805ad5; }
     .tag-lr { background: #2c7a7b; }
+    .tag-ensemble { background: #b7791f; }
+    tr.model-thresholds td { border-top: 2px solid var(--line); font-weight: 600; }
     footer { color: var(--muted); font-size: 12px; margin-top: 8px; max-width: 1100px; }
     @media (max-width: 1000px) { .pair { grid-template-columns: minmax(0, 1fr) !important; } }
 

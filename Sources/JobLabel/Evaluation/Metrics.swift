@@ -34,6 +34,8 @@ public struct EvaluationReport: Sendable, Equatable {
     public var coverage: [CoveragePoint] = []
     /// Level errors on an ordinal scale, for seniority-like heads (nil otherwise, or when no row is on the scale).
     public var ordinal: OrdinalSummary?
+    /// Coverage and accuracy of the model's per-class thresholds (nil when the bundle has none).
+    public var manifestThresholds: ThresholdCoverage?
 
     /// Scores predictions against truth, with the probability of each predicted label (`confidence`,
     /// nil when not known) for calibration and coverage, and an ordinal `scale` for level errors.

@@ -73,8 +73,13 @@ extension EvaluationResult {
                 + "\"exact_accuracy\": \(num(o.exactAccuracy)), \"off_by_one_accuracy\": \(num(o.offByOneAccuracy)), "
                 + "\"mean_absolute_error\": \(num(o.meanAbsoluteError)), \"level_errors\": [\(errors)]}"
         }
+        var thresholds = "null"
+        if let t = r.manifestThresholds {
+            thresholds = "{\"target_precision\": \(num(t.targetPrecision)), \"labels_with_threshold\": \(t.labelsWithThreshold), \"labels\": \(t.labelCount), "
+                + "\"n\": \(t.count), \"coverage\": \(num(t.coverage)), \"accuracy\": \(num(t.accuracy))}"
+        }
         return "\"ece\": \(num(r.calibration?.ece)), \"mean_confidence\": \(num(r.calibration?.meanConfidence)), "
-            + "\"reliability\": [\(reliability)], \"coverage\": [\(coverage)], \"ordinal\": \(ordinal)"
+            + "\"reliability\": [\(reliability)], \"coverage\": [\(coverage)], \"manifest_thresholds\": \(thresholds), \"ordinal\": \(ordinal)"
     }
 
     /// Text or Markdown tables: a summary (with ECE, and level errors for ordinal heads), then per head and
@@ -131,6 +136,10 @@ extension EvaluationResult {
                 [String(format: "%.2f", c.threshold), String(c.count), f(c.coverage), c.accuracy.map(f) ?? "-"]
             }
             out += renderTable(["threshold", "rows", "coverage", "accuracy"], rows, markdown: markdown, numericFrom: 0)
+        }
+        if let t = r.manifestThresholds {
+            let text = "the model's per-label thresholds (target precision \(String(format: "%.2f", t.targetPrecision)); labels with one: \(t.labelsWithThreshold) of \(t.labelCount)): \(t.count) rows covered (coverage \(f(t.coverage))), accuracy \(t.accuracy.map(f) ?? "-")"
+            out += "\n" + (markdown ? text.prefix(1).uppercased() + text.dropFirst() + ".\n" : text + "\n")
         }
         if let cal = r.calibration {
             out += caption("reliability (probability of the predicted label in 10 bins): ECE \(f(cal.ece)), mean confidence \(f(cal.meanConfidence)), accuracy \(f(r.accuracy))")

@@ -27,6 +27,8 @@ public struct Manifest: Codable, Sendable {
     public var logisticRegression: LogisticRegressionConfig
     /// Seed.
     public var seed: UInt64
+    /// Calibration settings (nil in bundles written before calibration existed: T = 1, no thresholds).
+    public var calibration: CalibrationConfig?
     /// Training data, time and training-set metrics.
     public var training: TrainingInfo
     /// Name, size and CRC-32 of the weights file.
@@ -45,6 +47,10 @@ public struct Manifest: Codable, Sendable {
         public var labelCounts: [Int]
         /// Logistic regression's optimisation report.
         public var lrOptimization: OptimizationReport?
+        /// Temperatures, held-out ECE before and after, and per-class thresholds (nil: not calibrated).
+        public var calibration: HeadCalibration?
+        /// Why calibration was skipped for this head although asked for (nil otherwise).
+        public var calibrationNote: String?
     }
 
     /// The weights file.
@@ -153,7 +159,7 @@ public enum ModelBundle {
             .floats(name: "idf", shape: [model.vectorizer.featureCount], values: model.vectorizer.idf),
         ]
         for head in model.heads {
-            for algorithm in Algorithm.allCases {
+            for algorithm in Algorithm.classifiers {
                 let m = head.model(algorithm)
                 blocks.append(.floats(name: "\(head.name)/\(algorithm.rawValue)/weights",
                                       shape: [m.featureCount, m.classCount], values: m.weights))
@@ -164,10 +170,13 @@ public enum ModelBundle {
         let manifest = Manifest(
             format: "joblabel-model", formatVersion: formatVersion, joblabelVersion: joblabelVersion,
             trainingId: hex(model.trainingID),
-            heads: model.heads.map { Manifest.HeadManifest(name: $0.name, labels: $0.classes, labelCounts: $0.classCounts, lrOptimization: $0.optimization) },
+            heads: model.heads.map {
+                Manifest.HeadManifest(name: $0.name, labels: $0.classes, labelCounts: $0.classCounts, lrOptimization: $0.optimization,
+                                      calibration: $0.calibration, calibrationNote: $0.calibrationNote)
+            },
             vocabularySize: model.vectorizer.featureCount, vectorizer: model.config.vectorizer,
             naiveBayes: model.config.naiveBayes, logisticRegression: model.config.logisticRegression,
-            seed: model.config.seed, training: model.info,
+            seed: model.config.seed, calibration: model.config.calibration, training: model.info,
             weights: Manifest.WeightsInfo(file: weightsName, bytes: weights.count,
                                           crc32: String(format: "%08x", CRC32.checksum(weights))),
             manifestCrc32: "00000000")
@@ -260,7 +269,7 @@ public enum ModelBundle {
         var heads: [HeadModel] = []
         for h in manifest.heads {
             var models: [Algorithm: LinearModel] = [:]
-            for algorithm in Algorithm.allCases {
+            for algorithm in Algorithm.classifiers {
                 let prefix = "\(h.name)/\(algorithm.rawValue)/"
                 guard case .floats(_, _, let w)? = blocks[prefix + "weights"],
                       case .floats(_, _, let b)? = blocks[prefix + "bias"],
@@ -269,13 +278,26 @@ public enum ModelBundle {
                 }
                 models[algorithm] = LinearModel(classes: h.labels, featureCount: v, weights: w, bias: b)
             }
+            if let c = h.calibration {
+                let k = h.labels.count
+                let parts = Algorithm.allCases.map { c.algorithm($0) }
+                guard parts.allSatisfy({ $0.thresholds.count == k && $0.thresholds.allSatisfy { t in t.map { $0.isFinite && $0 >= 0 && $0 <= 1 } ?? true } }),
+                      Algorithm.classifiers.allSatisfy({ c.algorithm($0).temperature.map { $0.isFinite && $0 > 0 } ?? false }) else {
+                    throw JobLabelError.badData(file: (weightsPath as NSString).deletingLastPathComponent + "/" + ModelBundle.manifestName,
+                        line: 0, field: "heads.\(h.name).calibration",
+                        message: "calibration of head '\(h.name)' needs a positive temperature for nb and lr and one threshold in [0, 1] or null per label; retrain the model")
+                }
+            }
+            guard let nb = models[.nb], let lr = models[.lr] else {
+                throw bad("weights for head '\(h.name)' are missing; retrain the model")
+            }
             heads.append(HeadModel(name: h.name, classes: h.labels, classCounts: h.labelCounts,
-                                   naiveBayes: models[.nb]!, logisticRegression: models[.lr]!,
-                                   optimization: h.lrOptimization))
+                                   naiveBayes: nb, logisticRegression: lr,
+                                   optimization: h.lrOptimization, calibration: h.calibration, calibrationNote: h.calibrationNote))
         }
         let config = TrainingConfig(heads: manifest.heads.map(\.name), vectorizer: manifest.vectorizer,
                                     naiveBayes: manifest.naiveBayes, logisticRegression: manifest.logisticRegression,
-                                    seed: manifest.seed)
+                                    seed: manifest.seed, calibration: manifest.calibration ?? .none)
         return JobLabelModel(config: config,
                              vectorizer: TfidfVectorizer(config: manifest.vectorizer, vocabulary: vocabulary, idf: idf),
                              heads: heads, info: manifest.training, trainingID: id)

@@ -6,6 +6,11 @@ public enum Algorithm: String, Sendable, CaseIterable, Codable {
     case nb
     /// Logistic regression.
     case lr
+    /// The mean of Naive Bayes' and logistic regression's calibrated probabilities.
+    case ensemble
+
+    /// The algorithms with a weight matrix of their own in a bundle (the ensemble combines them).
+    public static let classifiers: [Algorithm] = [.nb, .lr]
 }
 
 /// Everything set before training: heads, features and both classifiers' hyper-parameters.
@@ -18,13 +23,17 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var naiveBayes: NaiveBayesConfig
     /// Logistic regression settings.
     public var logisticRegression: LogisticRegressionConfig
-    /// Seed for anything random (cross-validation folds); training itself is deterministic.
+    /// Seed for anything random (cross-validation folds, the calibration's held-out split); training is
+    /// deterministic for a given seed.
     public var seed: UInt64
+    /// Probability calibration and per-class thresholds fitted at train time.
+    public var calibration: CalibrationConfig
 
     /// joblabel's defaults for job postings (see README, "Defaults"): all word tokens (so "C", "R" and
     /// "5" count), unigrams, title terms as their own features with weight 3, seniority cue features with
     /// weight 2, sublinear tf, min-df 2,
-    /// Naive Bayes alpha 0.01, logistic regression C 10 with balanced class weights.
+    /// Naive Bayes alpha 0.01, logistic regression C 10 with balanced class weights, temperature scaling on
+    /// 15 % held-out rows.
     public static let product = TrainingConfig(
         heads: ["role", "seniority"],
         vectorizer: VectorizerConfig(
@@ -33,21 +42,22 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
             maxFeatures: nil, sublinearTF: true, cues: CueGroup.allCases, cueWeight: 2),
         naiveBayes: NaiveBayesConfig(alpha: 0.01, fitPrior: true),
         logisticRegression: LogisticRegressionConfig(C: 10, maxIterations: 200, tolerance: 1e-4, classWeight: .balanced),
-        seed: 42)
+        seed: 42, calibration: .temperature)
 
-    /// scikit-learn's defaults (`--preset sklearn`).
+    /// scikit-learn's defaults (`--preset sklearn`); no calibration, as scikit-learn does none.
     public static let sklearn = TrainingConfig(
         heads: ["role", "seniority"], vectorizer: .sklearn, naiveBayes: NaiveBayesConfig(),
-        logisticRegression: LogisticRegressionConfig(), seed: 42)
+        logisticRegression: LogisticRegressionConfig(), seed: 42, calibration: .none)
 
     /// Creates a configuration.
     public init(heads: [String], vectorizer: VectorizerConfig, naiveBayes: NaiveBayesConfig,
-                logisticRegression: LogisticRegressionConfig, seed: UInt64) {
+                logisticRegression: LogisticRegressionConfig, seed: UInt64, calibration: CalibrationConfig = .none) {
         self.heads = heads
         self.vectorizer = vectorizer
         self.naiveBayes = naiveBayes
         self.logisticRegression = logisticRegression
         self.seed = seed
+        self.calibration = calibration
     }
 }
 
@@ -65,22 +75,64 @@ public struct HeadModel: Sendable {
     public let logisticRegression: LinearModel
     /// How logistic regression's optimisation ended (nil when loaded from an older bundle).
     public let optimization: OptimizationReport?
+    /// Temperatures, held-out figures and per-class thresholds (nil: not calibrated, T = 1).
+    public let calibration: HeadCalibration?
+    /// Why the head is not calibrated although calibration was asked for (too few rows), else nil.
+    public let calibrationNote: String?
 
     /// Creates a head.
     public init(name: String, classes: [String], classCounts: [Int], naiveBayes: LinearModel,
-                logisticRegression: LinearModel, optimization: OptimizationReport?) {
+                logisticRegression: LinearModel, optimization: OptimizationReport?,
+                calibration: HeadCalibration? = nil, calibrationNote: String? = nil) {
         self.name = name
         self.classes = classes
         self.classCounts = classCounts
         self.naiveBayes = naiveBayes
         self.logisticRegression = logisticRegression
         self.optimization = optimization
+        self.calibration = calibration
+        self.calibrationNote = calibrationNote
     }
 
-    /// The classifier for `algorithm`.
+    /// The linear classifier of `algorithm` (`.nb` or `.lr`; the ensemble has none of its own and gets
+    /// logistic regression's).
     public func model(_ algorithm: Algorithm) -> LinearModel {
         algorithm == .nb ? naiveBayes : logisticRegression
     }
+
+    /// The temperature `classify` divides `algorithm`'s scores by (1 when not calibrated or for the ensemble).
+    public func temperature(_ algorithm: Algorithm) -> Double {
+        guard algorithm != .ensemble, let t = calibration?.algorithm(algorithm).temperature, t.isFinite, t > 0 else { return 1 }
+        return t
+    }
+
+    /// Calibrated class probabilities of the rows of `x` (row-major `rows × classes`): the softmax of
+    /// scores / T, or for the ensemble the mean of both algorithms' calibrated probabilities.
+    public func probabilities(_ x: CSRMatrix, algorithm: Algorithm) -> [Float] {
+        if algorithm == .ensemble {
+            let nb = probabilities(x, algorithm: .nb), lr = probabilities(x, algorithm: .lr)
+            return zip(nb, lr).map { Float((Double($0) + Double($1)) / 2) }
+        }
+        var s = model(algorithm).scores(x)
+        let t = temperature(algorithm)
+        if t != 1 { for i in s.indices { s[i] = Float(Double(s[i]) / t) } }
+        LinearModel.softmaxRows(&s, classes: classes.count)
+        return s
+    }
+}
+
+/// A step of training, reported to the `progress` callback of `JobLabelModel.train`.
+public enum TrainingStage: Sendable, Equatable {
+    /// Fitting the vocabulary and vectorizing every posting.
+    case vectorizing(postings: Int)
+    /// Fitting Naive Bayes for a head (`heldOut`: on the training part of the calibration split).
+    case naiveBayes(head: String, heldOut: Bool)
+    /// Logistic regression for a head: L-BFGS iteration `iteration` of at most `maxIterations`.
+    case logisticRegression(head: String, heldOut: Bool, iteration: Int, maxIterations: Int)
+    /// Fitting temperatures and thresholds of a head on its held-out rows.
+    case calibrating(head: String, rows: Int)
+    /// Training-set figures of a head.
+    case scoring(head: String)
 }
 
 /// Accuracy and F1 figures kept in the manifest.
@@ -121,10 +173,28 @@ public struct HeadPrediction: Sendable {
     public let classes: [String]
     /// Row-major `postings × classes`.
     public let probabilities: [Float]
+    /// Per posting, the features behind its best label, most contributing first (empty unless asked for).
+    public var explanations: [[FeatureContribution]] = []
+
+    /// Creates the predictions of one head.
+    public init(head: String, classes: [String], probabilities: [Float], explanations: [[FeatureContribution]] = []) {
+        self.head = head
+        self.classes = classes
+        self.probabilities = probabilities
+        self.explanations = explanations
+    }
 
     /// Best label and its probability for posting `i`.
     public func best(_ i: Int) -> (label: String, probability: Float) {
         top(i, 1)[0]
+    }
+
+    /// Index in `classes` of posting `i`'s most probable label (first on ties).
+    public func bestIndex(_ i: Int) -> Int {
+        let k = classes.count
+        var best = 0
+        for c in 1..<max(1, k) where probabilities[i * k + c] > probabilities[i * k + best] { best = c }
+        return best
     }
 
     /// The `count` most probable labels for posting `i`, most probable first (ties: class order).
@@ -160,13 +230,16 @@ public struct JobLabelModel: Sendable {
         self.trainingID = trainingID
     }
 
-    /// Trains on `postings` (their `labels` aligned with `config.heads`).
-    public static func train(_ config: TrainingConfig, postings: [Posting], files: [String]) throws -> JobLabelModel {
+    /// Trains on `postings` (their `labels` aligned with `config.heads`); `progress`, when given, is called
+    /// on the calling thread at each step and L-BFGS iteration.
+    public static func train(_ config: TrainingConfig, postings: [Posting], files: [String],
+                             progress: ((TrainingStage) -> Void)? = nil) throws -> JobLabelModel {
         guard !postings.isEmpty else {
             throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: nil,
                                         message: "no records to train on; give a JSONL or CSV file with postings")
         }
         let fingerprint = fingerprintPostings(postings, heads: config.heads.count)
+        progress?(.vectorizing(postings: postings.count))
         let (vectorizer, x): (TfidfVectorizer, CSRMatrix)
         do {
             (vectorizer, x) = try TfidfVectorizer.fitTransform(config.vectorizer, postings)
@@ -192,21 +265,59 @@ public struct JobLabelModel: Sendable {
             }
             var counts = [Int](repeating: 0, count: classes.count)
             for c in y where c >= 0 { counts[Int(c)] += 1 }
+            let maxIterations = config.logisticRegression.maxIterations
+            // Calibration: NB and LR fitted on the rows outside a held-out split, the temperatures and
+            // thresholds fitted on the split; the final LR then starts from that LR, which is close.
+            var calibration: HeadCalibration?
+            var calibrationNote: String?
+            var initialLR: LinearModel?
+            if config.calibration.method == .temperature {
+                let fraction = config.calibration.heldOutFraction
+                let heldOut = TemperatureScaling.heldOutRows(y, classCount: classes.count, fraction: fraction,
+                                                             seed: config.seed &+ UInt64(h))
+                let heldOutClasses = Set(heldOut.map { y[$0] }).count
+                if let reason = TemperatureScaling.tooSmall(heldOut: heldOut.count, classes: heldOutClasses,
+                                                            labeled: counts.reduce(0, +), fraction: fraction) {
+                    calibrationNote = reason
+                } else {
+                    var trainY = y
+                    for i in heldOut { trainY[i] = -1 }
+                    progress?(.naiveBayes(head: name, heldOut: true))
+                    let nbPart = NaiveBayes.fit(config.naiveBayes, x: x, y: trainY, classes: classes)
+                    progress?(.logisticRegression(head: name, heldOut: true, iteration: 0, maxIterations: maxIterations))
+                    let (lrPart, _) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: trainY, classes: classes,
+                                                             onIteration: { progress?(.logisticRegression(head: name, heldOut: true, iteration: $0, maxIterations: maxIterations)) })
+                    progress?(.calibrating(head: name, rows: heldOut.count))
+                    calibration = TemperatureScaling.calibrate(naiveBayes: nbPart, logisticRegression: lrPart, heldOut: x.rows(heldOut),
+                                                               y: heldOut.map { Int(y[$0]) }, targetPrecision: config.calibration.targetPrecision)
+                    if calibration == nil {
+                        calibrationNote = "the held-out models gave non-finite scores, so probabilities are not calibrated (T = 1); use moderate --alpha, --C and --title-weight values"
+                    } else if lrPart.weights.allSatisfy({ $0.isFinite }) && lrPart.bias.allSatisfy({ $0.isFinite }) {
+                        initialLR = lrPart
+                    }
+                }
+            }
+            progress?(.naiveBayes(head: name, heldOut: false))
             let nb = NaiveBayes.fit(config.naiveBayes, x: x, y: y, classes: classes)
-            let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes)
+            progress?(.logisticRegression(head: name, heldOut: false, iteration: 0, maxIterations: maxIterations))
+            let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes, initial: initialLR,
+                                                      onIteration: { progress?(.logisticRegression(head: name, heldOut: false, iteration: $0, maxIterations: maxIterations)) })
             for m in [nb, lr] where !(m.weights.allSatisfy { $0.isFinite } && m.bias.allSatisfy { $0.isFinite }) {
                 throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: name,
                     message: "training produced non-finite weights; use moderate --alpha, --C and --title-weight values")
             }
             let head = HeadModel(name: name, classes: classes, classCounts: counts, naiveBayes: nb,
-                                 logisticRegression: lr, optimization: report)
+                                 logisticRegression: lr, optimization: report, calibration: calibration,
+                                 calibrationNote: calibrationNote)
             heads.append(head)
+            progress?(.scoring(head: name))
             let labeled = y.indices.filter { y[$0] >= 0 }
             let sub = x.rows(labeled)
             let truth = labeled.map { classes[Int(y[$0])] }
             var perAlgorithm: [String: MetricsSummary] = [:]
             for algorithm in Algorithm.allCases {
-                let p = head.model(algorithm).scores(sub)
+                // The scores' argmax is the calibrated probabilities' (T > 0); the ensemble needs the probabilities.
+                let p = algorithm == .ensemble ? head.probabilities(sub, algorithm: algorithm) : head.model(algorithm).scores(sub)
                 let predicted = LinearModel.argmaxRows(p, classes: classes.count).map { classes[$0] }
                 perAlgorithm[algorithm.rawValue] = MetricsSummary(EvaluationReport(truth: truth, predicted: predicted, labelOrder: classes))
             }
@@ -231,6 +342,11 @@ public struct JobLabelModel: Sendable {
     /// The predictor of `algorithm` (built once per model and algorithm, then shared).
     public func predictor(_ algorithm: Algorithm) -> Predictor {
         predictors.predictor(self, algorithm)
+    }
+
+    /// The same model with a new, empty predictor cache (the weights are shared, not copied).
+    func withOwnCache() -> JobLabelModel {
+        JobLabelModel(config: config, vectorizer: vectorizer, heads: heads, info: info, trainingID: trainingID)
     }
 
     /// Per-head probabilities for `postings`.

@@ -23,7 +23,7 @@ public struct ModelCard: Sendable {
         if termCount > 0 {
             for head in model.heads {
                 var perAlgorithm: [Algorithm: [[TermWeight]]] = [:]
-                for algorithm in Algorithm.allCases {
+                for algorithm in Algorithm.classifiers {
                     perAlgorithm[algorithm] = ModelCard.topTerms(head.model(algorithm), vocabulary: model.vectorizer.vocabulary,
                                                                  relativeToMean: algorithm == .nb, count: termCount)
                 }
@@ -74,17 +74,37 @@ public struct ModelCard: Sendable {
         s += "naive bayes: alpha \(m.naiveBayes.alpha), \(m.naiveBayes.fitPrior ? "learned" : "uniform") priors\n"
         s += "logistic regression: C \(m.logisticRegression.C), max-iter \(m.logisticRegression.maxIterations), tol \(m.logisticRegression.tolerance), class weight \(m.logisticRegression.classWeight.rawValue)\n"
         s += "seed: \(m.seed); weights: \(m.weights.file), \(m.weights.bytes) bytes, crc32 \(m.weights.crc32)\n"
+        if let c = m.calibration, c.method == .temperature {
+            s += "calibration: temperature scaling on \(percent(c.heldOutFraction)) of each label's rows held out; per-label thresholds for precision \(String(format: "%.2f", c.targetPrecision))\n"
+        } else {
+            s += "calibration: none (T = 1, no thresholds): \(m.calibration == nil ? "the bundle predates calibration" : "trained with --calibration none")\n"
+        }
         for h in m.heads {
             let total = max(1, h.labelCounts.reduce(0, +))
             s += "\nhead '\(h.name)': \(h.labels.count) labels, \(h.labelCounts.reduce(0, +)) training rows\n"
             let width = h.labels.map(\.count).max() ?? 0
             let countWidth = h.labelCounts.map { String($0).count }.max() ?? 0
-            for (label, count) in zip(h.labels, h.labelCounts) {
+            for (c, (label, count)) in zip(h.labels, h.labelCounts).enumerated() {
                 let share = String(format: "%5.1f %%", Double(count) / Double(total) * 100)
-                s += "  \(label.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(repeating: " ", count: countWidth - String(count).count))\(count)  \(share)\n"
+                s += "  \(label.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(repeating: " ", count: countWidth - String(count).count))\(count)  \(share)"
+                if let cal = h.calibration {
+                    s += "   threshold " + Algorithm.allCases.map { a in
+                        let t = cal.algorithm(a).thresholds
+                        return "\(a.rawValue) " + (c < t.count ? t[c].map { String(format: "%.4f", $0) } ?? "  -   " : "  -   ")
+                    }.joined(separator: "  ")
+                }
+                s += "\n"
             }
             if let o = h.lrOptimization {
                 s += "  L-BFGS: \(o.iterations) iterations, \(o.evaluations) evaluations, final loss \(String(format: "%.6f", o.finalLoss)), max |gradient| \(String(format: "%.3g", o.gradientMax)), \(o.converged ? "converged" : "not converged"): \(o.stopReason)\n"
+            }
+            if let c = h.calibration {
+                func f(_ x: Double) -> String { String(format: "%.4f", x) }
+                s += "  calibration: temperature nb \(f(c.nb.temperature ?? 1)), lr \(f(c.lr.temperature ?? 1)), fitted on \(c.heldOutRows) held-out rows; held-out ECE before -> after: "
+                s += Algorithm.allCases.map { "\($0.rawValue) \(f(c.algorithm($0).eceBefore)) -> \(f(c.algorithm($0).eceAfter))" }.joined(separator: ", ") + "\n"
+                s += "  thresholds (beside the labels above): the smallest probability at which a label's held-out precision reaches \(String(format: "%.2f", c.targetPrecision)) ('-': never; such labels are 'unknown' with --threshold manifest)\n"
+            } else {
+                s += "  calibration: none, T = 1\(h.calibrationNote.map { " (\($0))" } ?? "")\n"
             }
             for (algo, metric) in (m.training.metrics[h.name] ?? [:]).sorted(by: { $0.key < $1.key }) {
                 s += "  training \(algo): accuracy \(String(format: "%.4f", metric.accuracy)), macro-F1 \(String(format: "%.4f", metric.macroF1)), weighted-F1 \(String(format: "%.4f", metric.weightedF1)) (\(metric.n) rows)\n"
@@ -109,7 +129,7 @@ public struct ModelCard: Sendable {
         var heads: [String] = []
         for h in manifest.heads {
             guard let terms = topTerms[h.name] else { continue }
-            let algorithms = Algorithm.allCases.compactMap { algorithm -> String? in
+            let algorithms = Algorithm.classifiers.compactMap { algorithm -> String? in
                 guard let list = terms[algorithm] else { return nil }
                 let classes = h.labels.enumerated().map { c, label in
                     let items = (c < list.count ? list[c] : []).map {
@@ -132,4 +152,10 @@ public struct ModelCard: Sendable {
         while let last = body.last, [0x20, 0x0A, 0x0D, 0x09].contains(last) { body.removeLast() }
         return body + addition
     }
+}
+
+/// A share as a whole percentage ("15 %").
+private func percent(_ x: Double) -> String {
+    let p = x * 100
+    return p == p.rounded() ? "\(Int(p)) %" : String(format: "%.1f %%", p)
 }

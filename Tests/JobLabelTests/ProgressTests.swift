@@ -1,0 +1,125 @@
+import Foundation
+import XCTest
+@testable import JobLabel
+
+/// The progress meter of `train` and `classify`, with a fake clock and a string sink.
+final class ProgressTests: XCTestCase {
+    final class Recorder: @unchecked Sendable {
+        var text = ""
+        var now = 0.0
+        private let lock = NSLock()
+        func write(_ s: String) { lock.lock(); text += s; lock.unlock() }
+        var written: String { lock.lock(); defer { lock.unlock() }; return text }
+    }
+
+    func testPlainLinesShowBytesRateETAAndItems() {
+        let r = Recorder()
+        let meter = ProgressMeter(command: "classify", style: .lines, interval: 0, delay: 0, sink: r.write, clock: { r.now })
+        meter.start()
+        r.now = 10
+        meter.update { $0.phase = "labeling"; $0.bytesTotal = 400_000_000; $0.bytesDone = 100_000_000; $0.itemName = "postings"; $0.items = 5000 }
+        XCTAssertEqual(r.written, "joblabel classify: labeling; 100.0 MB of 400.0 MB (25 %); 5000 postings; 10.0 MB/s, ETA 30.0 s; 10.0 s\n")
+        meter.finish()
+        XCTAssertTrue(r.written.hasSuffix("joblabel classify: done in 10.0 s\n"), r.written)
+        meter.update { $0.items = 1 }
+        XCTAssertEqual(r.written.split(separator: "\n").count, 2, "nothing after finish")
+    }
+
+    func testTerminalLineIsRedrawnWithABarAndClearedAtTheEnd() {
+        let r = Recorder()
+        let meter = ProgressMeter(command: "train", style: .bar, interval: 0, delay: 0, width: 200, sink: r.write, clock: { r.now })
+        meter.start()
+        r.now = 2
+        meter.update { $0.phase = "reading"; $0.bytesTotal = 1000; $0.bytesDone = 500 }
+        XCTAssertEqual(r.written, "\rtrain reading; [##########----------] 500 B of 1.0 kB (50 %); 250 B/s, ETA 2.0 s; 2.0 s\u{1B}[K")
+        meter.clearForMessage()
+        XCTAssertTrue(r.written.hasSuffix("\r\u{1B}[K"))
+        meter.update { $0.phase = "seniority: logistic regression on all rows"; $0.detail = "L-BFGS iteration 3 (at most 200)"; $0.bytesDone = nil }
+        XCTAssertTrue(r.written.hasSuffix("\rtrain seniority: logistic regression on all rows, L-BFGS iteration 3 (at most 200); 2.0 s\u{1B}[K"), r.written)
+        meter.finish()
+        XCTAssertTrue(r.written.hasSuffix("\r\u{1B}[K"), "the line is cleared, no 'done' line")
+        XCTAssertFalse(r.written.contains("\n"))
+    }
+
+    func testNarrowTerminalsGetAShortenedLine() {
+        let r = Recorder()
+        let meter = ProgressMeter(command: "train", style: .bar, interval: 0, delay: 0, width: 40, sink: r.write, clock: { r.now })
+        meter.start()
+        meter.update { $0.phase = String(repeating: "x", count: 100) }
+        let line = r.written.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\u{1B}[K", with: "")
+        XCTAssertEqual(line.count, 39)
+        XCTAssertTrue(line.hasSuffix("…"))
+    }
+
+    func testQuietPrintsNothing() {
+        let r = Recorder()
+        let meter = ProgressMeter(command: "train", style: .off, interval: 0, delay: 0, sink: r.write, clock: { r.now })
+        meter.start()
+        meter.update { $0.phase = "reading" }
+        meter.clearForMessage()
+        meter.finish()
+        XCTAssertEqual(r.written, "")
+    }
+
+    /// With a timer: nothing before the delay (short runs stay silent), lines once it has passed.
+    func testTimerDrawsOnlyAfterTheDelay() {
+        let quick = Recorder()
+        let short = ProgressMeter(command: "train", style: .lines, interval: 0.05, delay: 0.4, sink: quick.write)
+        short.start()
+        short.update { $0.phase = "reading" }
+        Thread.sleep(forTimeInterval: 0.1)
+        short.finish()
+        XCTAssertEqual(quick.written, "", "a run shorter than the delay prints nothing")
+
+        let slow = Recorder()
+        let long = ProgressMeter(command: "train", style: .lines, interval: 0.05, delay: 0.05, sink: slow.write)
+        long.start()
+        long.update { $0.phase = "reading" }
+        let deadline = Date().addingTimeInterval(5)
+        while !slow.written.contains("joblabel train: reading") && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        long.finish()
+        XCTAssertTrue(slow.written.contains("joblabel train: reading; "), slow.written)
+        XCTAssertTrue(slow.written.hasSuffix(" s\n") && slow.written.contains("done in"), slow.written)
+    }
+
+    func testByteCountsAndDurations() {
+        XCTAssertEqual(ProgressMeter.byteCount(999), "999 B")
+        XCTAssertEqual(ProgressMeter.byteCount(3_400), "3.4 kB")
+        XCTAssertEqual(ProgressMeter.byteCount(412_345_678), "412.3 MB")
+        XCTAssertEqual(ProgressMeter.byteCount(1_204_000_000), "1.20 GB")
+        XCTAssertEqual(ProgressMeter.duration(4.24), "4.2 s")
+        XCTAssertEqual(ProgressMeter.duration(185), "3 min 05 s")
+        XCTAssertEqual(ProgressMeter.duration(3720), "1 h 02 min")
+        // Unknown total (standard input): bytes and rate, no share, bar or ETA.
+        var s = ProgressMeter.Status()
+        s.bytesDone = 2_000_000
+        XCTAssertEqual(ProgressMeter.describe(s, elapsed: 2, bar: 10), "2.0 MB; 1.0 MB/s; 2.0 s")
+    }
+
+    /// Bytes read are the read position of the descriptor open on the current file, after the earlier files.
+    func testFileReadProgressFollowsTheOpenDescriptor() throws {
+        #if os(Linux)
+        let dir = makeTempDirectory("joblabel-progress")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(repeating: 65, count: 1000).write(to: URL(fileURLWithPath: dir + "/a.jsonl"))
+        try Data(repeating: 66, count: 500).write(to: URL(fileURLWithPath: dir + "/b.jsonl"))
+        let progress = FileReadProgress(paths: [dir + "/a.jsonl", dir + "/b.jsonl"])
+        XCTAssertEqual(progress.totalBytes, 1500)
+        XCTAssertEqual(progress.bytesRead(), 0)
+        do {
+            let a = try XCTUnwrap(FileHandle(forReadingAtPath: dir + "/a.jsonl"))
+            _ = a.readData(ofLength: 300)
+            XCTAssertEqual(progress.bytesRead(), 300)
+            try a.close()
+        }
+        let b = try XCTUnwrap(FileHandle(forReadingAtPath: dir + "/b.jsonl"))
+        _ = b.readData(ofLength: 120)
+        XCTAssertEqual(progress.bytesRead(), 1120)
+        try b.close()
+        XCTAssertEqual(progress.bytesRead(), 1120, "never decreases once a file is closed")
+        XCTAssertNil(FileReadProgress(paths: ["-"]).totalBytes, "standard input has no size")
+        #else
+        throw XCTSkip("read positions come from /proc (Linux)")
+        #endif
+    }
+}
