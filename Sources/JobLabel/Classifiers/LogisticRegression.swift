@@ -62,7 +62,8 @@ public struct OptimizationReport: Sendable, Equatable, Codable {
 /// The result does not depend on the thread count: rows and columns are processed in fixed blocks and
 /// reduced in a fixed order.
 public enum LogisticRegression {
-    /// Fits on the rows of `x` whose label index is ≥ 0. `xT` must be `x.transposed()` (shared across heads).
+    /// Fits on the rows of `x` whose label index is ≥ 0. `xT` must be `x.transposed()` (shared across heads),
+    /// or may be empty when `needsTranspose` says the problem does not read it.
     /// `initial`, a model with the same classes and features (e.g. fitted on a subset of the rows), is the
     /// starting point instead of zero weights; `onIteration` is called after each L-BFGS iteration with
     /// its number (cheap: once per iteration, on the calling thread).
@@ -90,6 +91,12 @@ public enum LogisticRegression {
         }
         let (weights, bias) = problem.weightsAndBias(theta)
         return (LinearModel(classes: classes, featureCount: v, weights: weights, bias: bias), report)
+    }
+
+    /// True when fitting a problem of this shape reads `xT`; otherwise (a small vocabulary and many rows:
+    /// one fused pass over the rows) `fit` may be given an empty matrix for it.
+    public static func needsTranspose(rows: Int, features: Int, classes: Int) -> Bool {
+        !SoftmaxProblem.usesFusedPass(rows: rows, features: features, classes: classes)
     }
 
     /// Per-row weights: 0 for unlabeled rows, else 1 or `n / (K · n_k)`.

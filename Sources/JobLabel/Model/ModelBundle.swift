@@ -249,12 +249,12 @@ public enum ModelBundle {
         func bad(_ message: String) -> JobLabelError {
             .badData(file: weightsPath, line: 0, field: nil, message: message)
         }
-        let (id, blocks) = try WeightsFile.decode(data, path: weightsPath)
+        let (id, blocks, fileCRC) = try WeightsFile.decodeWithChecksum(data, path: weightsPath)
         guard hex(id) == manifest.trainingId else {
             throw bad("weights belong to a different training than manifest.json (training id \(hex(id)) vs \(manifest.trainingId)); keep the bundle's files together or retrain")
         }
         guard data.count == manifest.weights.bytes,
-              String(format: "%08x", CRC32.checksum(data)) == manifest.weights.crc32.lowercased() else {
+              String(format: "%08x", fileCRC) == manifest.weights.crc32.lowercased() else {
             throw bad("weights file does not match manifest.json (size \(data.count) bytes, manifest says \(manifest.weights.bytes), or another checksum); keep the bundle's files together or retrain")
         }
         guard case .bytes(_, let vocabBytes)? = blocks["vocabulary"],

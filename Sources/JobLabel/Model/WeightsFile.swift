@@ -67,6 +67,13 @@ enum WeightsFile {
 
     /// Parses and verifies a weights file; every failure is a one-line message.
     static func decode(_ data: [UInt8], path: String) throws -> (trainingID: [UInt8], blocks: [String: Block]) {
+        let (id, blocks, _) = try decodeWithChecksum(data, path: path)
+        return (id, blocks)
+    }
+
+    /// `decode`, also returning the CRC-32 of the whole file (trailer included), computed in the same pass
+    /// as the trailer's check.
+    static func decodeWithChecksum(_ data: [UInt8], path: String) throws -> (trainingID: [UInt8], blocks: [String: Block], fileCRC: UInt32) {
         func bad(_ message: String) -> JobLabelError {
             .badData(file: path, line: 0, field: nil, message: message)
         }
@@ -87,7 +94,11 @@ enum WeightsFile {
         }
         let stored = UInt32(data[data.count - 4]) | UInt32(data[data.count - 3]) << 8
             | UInt32(data[data.count - 2]) << 16 | UInt32(data[data.count - 1]) << 24
-        let actual = data.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<(data.count - 4)])) }
+        var crc = CRC32()
+        data.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<(data.count - 4)])) }
+        let actual = crc.value
+        data.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[(data.count - 4)...])) }
+        let fileCRC = crc.value
         guard stored == actual else {
             throw bad("weights file is corrupt (checksum mismatch); retrain the model or restore the file")
         }
@@ -112,10 +123,12 @@ enum WeightsFile {
             while reader.offset % 4 != 0 { _ = try reader.u8(or: bad("truncated block padding")) }
             switch type {
             case 1:
-                let raw = try reader.bytes(elements * 4, or: bad("block '\(name)' is truncated"))
-                var values = [Float](repeating: 0, count: elements)
-                values.withUnsafeMutableBytes { dst in
-                    raw.withUnsafeBytes { src in dst.copyMemory(from: src) }
+                let start = try reader.skip(elements * 4, or: bad("block '\(name)' is truncated"))
+                let values = [Float](unsafeUninitializedCapacity: elements) { buffer, initialized in
+                    data.withUnsafeBytes { src in
+                        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<(start + elements * 4)]))
+                    }
+                    initialized = elements
                 }
                 #if _endian(big)
                 values = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
@@ -130,7 +143,7 @@ enum WeightsFile {
         guard reader.offset == data.count - 4 else {
             throw bad("weights file has \(data.count - 4 - reader.offset) unexpected bytes before the checksum")
         }
-        return (id, blocks)
+        return (id, blocks, fileCRC)
     }
 
     private static func appendLE<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
@@ -149,6 +162,12 @@ struct ByteReader {
         guard n >= 0, n <= limit - offset else { throw error() }
         defer { offset += n }
         return Array(data[offset..<(offset + n)])
+    }
+    /// Skips `n` bytes and returns the offset where they start.
+    mutating func skip(_ n: Int, or error: @autoclosure () -> Error) throws -> Int {
+        guard n >= 0, n <= limit - offset else { throw error() }
+        defer { offset += n }
+        return offset
     }
     mutating func u8(or error: @autoclosure () -> Error) throws -> UInt8 {
         try bytes(1, or: error())[0]

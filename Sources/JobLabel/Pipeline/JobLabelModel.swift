@@ -250,7 +250,12 @@ public struct JobLabelModel: Sendable {
             case .noTokens: throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: "text", message: e.description)
             }
         }
-        let xT = x.transposed()
+        // xᵀ only when some head's logistic regression reads it (not for small vocabularies with many rows).
+        let needsTranspose = config.heads.indices.contains { h in
+            let classes = Set(postings.compactMap { $0.labels.indices.contains(h) ? $0.labels[h] : nil }).count
+            return LogisticRegression.needsTranspose(rows: x.rowCount, features: x.columnCount, classes: classes)
+        }
+        let xT = needsTranspose ? x.transposed() : CSRMatrix(columnCount: x.rowCount)
         var heads: [HeadModel] = []
         var metrics: [String: [String: MetricsSummary]] = [:]
         for (h, name) in config.heads.enumerated() {
@@ -312,12 +317,18 @@ public struct JobLabelModel: Sendable {
             heads.append(head)
             progress?(.scoring(head: name))
             let labeled = y.indices.filter { y[$0] >= 0 }
-            let sub = x.rows(labeled)
+            let sub = labeled.count == x.rowCount ? x : x.rows(labeled)
             let truth = labeled.map { classes[Int(y[$0])] }
             var perAlgorithm: [String: MetricsSummary] = [:]
+            // One scoring pass per classifier; the ensemble is the mean of their calibrated probabilities.
+            let nbProbabilities = head.probabilities(sub, algorithm: .nb), lrProbabilities = head.probabilities(sub, algorithm: .lr)
             for algorithm in Algorithm.allCases {
-                // The scores' argmax is the calibrated probabilities' (T > 0); the ensemble needs the probabilities.
-                let p = algorithm == .ensemble ? head.probabilities(sub, algorithm: algorithm) : head.model(algorithm).scores(sub)
+                let p: [Float]
+                switch algorithm {
+                case .nb: p = nbProbabilities
+                case .lr: p = lrProbabilities
+                case .ensemble: p = zip(nbProbabilities, lrProbabilities).map { Float((Double($0) + Double($1)) / 2) }
+                }
                 let predicted = LinearModel.argmaxRows(p, classes: classes.count).map { classes[$0] }
                 perAlgorithm[algorithm.rawValue] = MetricsSummary(EvaluationReport(truth: truth, predicted: predicted, labelOrder: classes))
             }
