@@ -46,6 +46,18 @@ final class ReportFigureTests: XCTestCase {
         XCTAssertNil(edges[1].accuracy)
     }
 
+    func testOrdinalHeadsListLevelsLowestFirst() {
+        let truth = ["mid-senior", "entry", "director", "intern-ish"]
+        let predicted = ["entry", "entry", "associate", "entry"]
+        let classes = ["associate", "director", "entry", "mid-senior"]  // the model's (byte) order
+        let r = EvaluationReport(truth: truth, predicted: predicted, confidence: [0.5, 0.6, 0.7, 0.8],
+                                 labelOrder: classes, scale: .seniority)
+        XCTAssertEqual(r.labels, ["entry", "associate", "mid-senior", "director", "intern-ish"])
+        XCTAssertEqual(r.confusion[0][0], 1, "entry predicted as entry")
+        let plain = EvaluationReport(truth: truth, predicted: predicted, confidence: nil, labelOrder: classes)
+        XCTAssertEqual(plain.labels, classes + ["intern-ish"], "without a scale the model's order stays")
+    }
+
     func testOrdinalLevelErrors() {
         let s = OrdinalSummary(truth: ["entry", "internship", "mid-senior", "executive", "other"],
                                predicted: ["associate", "director", "mid-senior", "entry", "entry"], scale: .seniority)

@@ -41,7 +41,13 @@ public struct EvaluationReport: Sendable, Equatable {
     /// nil when not known) for calibration and coverage, and an ordinal `scale` for level errors.
     public init(truth: [String], predicted: [String], confidence: [Double]?, labelOrder: [String] = [],
                 scale: OrdinalScale? = nil) {
-        self.init(truth: truth, predicted: predicted, labelOrder: labelOrder)
+        // On an ordinal scale the tables and the confusion matrix list the levels lowest first.
+        var order = labelOrder
+        if let scale {
+            let present = Set(labelOrder + truth + predicted)
+            order = scale.levels.filter { present.contains($0) } + labelOrder.filter { scale.level($0) == nil }
+        }
+        self.init(truth: truth, predicted: predicted, labelOrder: order)
         if let confidence, confidence.count == truth.count {
             let correct = zip(truth, predicted).map { $0 == $1 }
             confidences = confidence
