@@ -140,10 +140,14 @@ class Joblabel:
         if threads:
             cmd += ["--threads", str(threads)]
         if out_path:
-            with open(out_path, "wb") as f:
-                r = median_run(cmd, repeat, stdout=f)
-        else:
-            r = median_run(cmd, repeat)
+            runs = []
+            for _ in range(repeat):
+                with open(out_path, "wb") as f:  # each run writes the file anew
+                    runs.append(run_timed(cmd, stdout=f))
+            runs.sort(key=lambda r: r[0])
+            mid = runs[len(runs) // 2]
+            return mid[0], mid[1], max(r[2] for r in runs)
+        r = median_run(cmd, repeat)
         return r[0], r[1], r[2]
 
     def phases(self, data, heads, threads=None, repeat=3, vectorize_only=False):
