@@ -20,6 +20,16 @@ final class FeatureStorageTests: XCTestCase {
         let back = TermTable.fromNewlineSeparated(t.newlineSeparated())
         XCTAssertEqual((0..<back.count).map { back.string($0) }, ["alpha", "beta gamma", "title:delta"])
         XCTAssertEqual(TermTable.fromNewlineSeparated([]).count, 0)
+        // A large vocabulary (bulk insertion by home slot) finds every term at its line number.
+        let words = (0..<20000).map { "w\($0 * 7919 % 20000)x" }
+        let big = TermTable.fromNewlineSeparated(Array(words.joined(separator: "\n").utf8))
+        XCTAssertEqual(big.count, words.count)
+        for (i, w) in words.enumerated() where i % 97 == 0 { XCTAssertEqual(big.lookup(w), Int32(i)) }
+        XCTAssertEqual(big.lookup("w20000x"), -1)
+        // A repeated line keeps the first id; the table then has fewer terms than lines.
+        let dup = TermTable.fromNewlineSeparated(Array("a\nlonger than eight bytes\na\nb".utf8))
+        XCTAssertEqual(dup.count, 3)
+        XCTAssertEqual([dup.lookup("a"), dup.lookup("longer than eight bytes"), dup.lookup("b")], [0, 1, 2])
     }
 
     func testCSRTransposeRowsAndAppend() {

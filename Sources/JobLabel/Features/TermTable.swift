@@ -218,16 +218,49 @@ public struct TermTable: Sendable {
         self.arena = arena
         self.offsets = offsets
         self.hashes = hashes
-        let m = mask
-        slots.withUnsafeMutableBufferPointer { s in
-            arena.withUnsafeBufferPointer { a in
-                let base = a.baseAddress ?? emptyBytePointer
-                for id in 0..<lengths.count {
-                    let h = hashes[id], n = lengths[id]
-                    var i = Int(truncatingIfNeeded: h) & m
-                    while s[2 * i] != 0 { i = (i + 1) & m }
-                    s[2 * i] = TermTable.metaKey(h, n) | UInt64(id + 1)
-                    s[2 * i + 1] = TermTable.prefix(base + offsets[id], n)
+        _ = insertAll(checkDuplicates: false)
+    }
+
+    /// Fills the empty slots with every term, in the order of their home slots so that the writes sweep the
+    /// slot array once instead of jumping around it (one cache miss per term otherwise). With
+    /// `checkDuplicates`, returns false as soon as a term equals one inserted before (the table is then
+    /// incomplete); else always true.
+    private mutating func insertAll(checkDuplicates: Bool) -> Bool {
+        let n = count, m = mask
+        if n == 0 { return true }
+        // Counting sort of the ids by the top bits of their home slot.
+        let slotBits = (m + 1).trailingZeroBitCount
+        let bucketBits = min(slotBits, 16), shift = slotBits - bucketBits
+        var start = [Int32](repeating: 0, count: (1 << bucketBits) + 1)
+        for h in hashes { start[((Int(truncatingIfNeeded: h) & m) >> shift) + 1] += 1 }
+        for b in 0..<(1 << bucketBits) { start[b + 1] += start[b] }
+        var order = [Int32](repeating: 0, count: n)
+        for (id, h) in hashes.enumerated() {
+            let b = (Int(truncatingIfNeeded: h) & m) >> shift
+            order[Int(start[b])] = Int32(id)
+            start[b] += 1
+        }
+        let arenaCopy = arena, offsetsCopy = offsets, hashesCopy = hashes
+        return slots.withUnsafeMutableBufferPointer { s in
+            arenaCopy.withUnsafeBufferPointer { a in
+                offsetsCopy.withUnsafeBufferPointer { o in
+                    let base = a.baseAddress ?? emptyBytePointer
+                    for id32 in order {
+                        let id = Int(id32)
+                        let h = hashesCopy[id], p = base + o[id], len = o[id + 1] - o[id]
+                        let meta = TermTable.metaKey(h, len), prefix = TermTable.prefix(p, len)
+                        var i = Int(truncatingIfNeeded: h) & m
+                        while s[2 * i] != 0 {
+                            if checkDuplicates && s[2 * i] & 0xFFFF_FFFF_0000_0000 == meta && s[2 * i + 1] == prefix {
+                                let other = Int(s[2 * i] & 0xFFFF_FFFF) - 1
+                                if o[other + 1] - o[other] == len && memcmpBytes(base + o[other], p, len) { return false }
+                            }
+                            i = (i + 1) & m
+                        }
+                        s[2 * i] = meta | UInt64(id + 1)
+                        s[2 * i + 1] = prefix
+                    }
+                    return true
                 }
             }
         }
@@ -260,12 +293,13 @@ public struct TermTable: Sendable {
         return t
     }
 
-    /// Builds a table from newline-separated terms (the model file's vocabulary block).
+    /// Builds a table from newline-separated terms (the model file's vocabulary block). A repeated term
+    /// keeps its first id (the table then has fewer terms than lines).
     public static func fromNewlineSeparated(_ data: [UInt8]) -> TermTable {
+        if data.isEmpty { return TermTable(capacity: 16) }
         var lines = 1
         for b in data where b == 0x0A { lines += 1 }
         var t = TermTable(capacity: max(16, lines))
-        if data.isEmpty { return t }
         t.arena.reserveCapacity(data.count)
         t.offsets.reserveCapacity(lines + 1)
         t.hashes.reserveCapacity(lines)
@@ -273,11 +307,18 @@ public struct TermTable: Sendable {
             let base = d.baseAddress ?? emptyBytePointer
             var start = 0
             for i in 0...d.count where i == d.count || d[i] == 0x0A {
-                _ = t.intern(base + start, i - start)
+                let n = i - start
+                t.arena.append(contentsOf: UnsafeBufferPointer(start: base + start, count: n))
+                t.offsets.append(t.arena.count)
+                t.hashes.append(TermTable.hashAndPrefix(base + start, n).hash)
                 start = i + 1
             }
         }
-        return t
+        if t.insertAll(checkDuplicates: true) { return t }
+        // A repeated term (never written by `joblabel train`): intern one by one, which keeps first ids.
+        var deduped = TermTable(capacity: max(16, lines))
+        t.forEachTerm { p, n, h in _ = deduped.intern(p, n, hash: h, prefix: TermTable.prefix(p, n)) }
+        return deduped
     }
 
     /// Terms joined by newlines (inverse of `fromNewlineSeparated`).

@@ -249,13 +249,25 @@ public enum ModelBundle {
         func bad(_ message: String) -> JobLabelError {
             .badData(file: weightsPath, line: 0, field: nil, message: message)
         }
-        let (id, blocks, fileCRC) = try WeightsFile.decodeWithChecksum(data, path: weightsPath)
-        guard hex(id) == manifest.trainingId else {
-            throw bad("weights belong to a different training than manifest.json (training id \(hex(id)) vs \(manifest.trainingId)); keep the bundle's files together or retrain")
+        // The weights file's checksum runs alongside parsing and building; the training id is checked first,
+        // then the file against the manifest, then whatever building found.
+        let (model, fileCRC) = try WeightsFile.decodeWithChecksum(data, path: weightsPath) { id, blocks -> Result<JobLabelModel, Error> in
+            guard hex(id) == manifest.trainingId else {
+                throw bad("weights belong to a different training than manifest.json (training id \(hex(id)) vs \(manifest.trainingId)); keep the bundle's files together or retrain")
+            }
+            return Result { try build(manifest: manifest, id: id, blocks: blocks, weightsPath: weightsPath) }
         }
         guard data.count == manifest.weights.bytes,
               String(format: "%08x", fileCRC) == manifest.weights.crc32.lowercased() else {
             throw bad("weights file does not match manifest.json (size \(data.count) bytes, manifest says \(manifest.weights.bytes), or another checksum); keep the bundle's files together or retrain")
+        }
+        return try model.get()
+    }
+
+    /// The model from a weights file's blocks (checked against the manifest's shapes).
+    private static func build(manifest: Manifest, id: [UInt8], blocks: [String: WeightsFile.Block], weightsPath: String) throws -> JobLabelModel {
+        func bad(_ message: String) -> JobLabelError {
+            .badData(file: weightsPath, line: 0, field: nil, message: message)
         }
         guard case .bytes(_, let vocabBytes)? = blocks["vocabulary"],
               case .floats(_, _, let idf)? = blocks["idf"] else {

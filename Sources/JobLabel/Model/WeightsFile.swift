@@ -67,13 +67,14 @@ enum WeightsFile {
 
     /// Parses and verifies a weights file; every failure is a one-line message.
     static func decode(_ data: [UInt8], path: String) throws -> (trainingID: [UInt8], blocks: [String: Block]) {
-        let (id, blocks, _) = try decodeWithChecksum(data, path: path)
-        return (id, blocks)
+        try decodeWithChecksum(data, path: path) { id, blocks in (id, blocks) }.value
     }
 
-    /// `decode`, also returning the CRC-32 of the whole file (trailer included), computed in the same pass
-    /// as the trailer's check.
-    static func decodeWithChecksum(_ data: [UInt8], path: String) throws -> (trainingID: [UInt8], blocks: [String: Block], fileCRC: UInt32) {
+    /// Parses and verifies a weights file and passes its training id and blocks to `build`, also returning the
+    /// CRC-32 of the whole file (trailer included). The checksum runs on a second thread while the blocks are
+    /// parsed and built; a checksum mismatch is reported before any error of parsing or `build`.
+    static func decodeWithChecksum<T>(_ data: [UInt8], path: String,
+                                      _ build: ([UInt8], [String: Block]) throws -> T) throws -> (value: T, fileCRC: UInt32) {
         func bad(_ message: String) -> JobLabelError {
             .badData(file: path, line: 0, field: nil, message: message)
         }
@@ -83,25 +84,48 @@ enum WeightsFile {
         guard Array(data[0..<4]) == magic else {
             throw bad("not a joblabel weights file (bad magic number); point --model at a directory written by 'joblabel train'")
         }
-        var reader = ByteReader(data: data, limit: data.count - 4)
-        reader.offset = 4
-        let fileVersion = try reader.u32(or: bad("truncated header"))
+        var header = ByteReader(data: data, limit: data.count - 4)
+        header.offset = 4
+        let fileVersion = try header.u32(or: bad("truncated header"))
         guard fileVersion <= version else {
             throw bad("weights format version \(fileVersion) is newer than this joblabel supports (\(version)); upgrade joblabel or retrain the model")
         }
         guard fileVersion == version else {
             throw bad("weights format version \(fileVersion) is not supported (expected \(version)); retrain the model")
         }
+        var sums: (stored: UInt32, actual: UInt32, file: UInt32) = (0, 0, 0)
+        var built: Result<T, Error> = .failure(bad("weights file was not parsed"))
+        Parallel.forEachBlock(2) { job in
+            if job == 0 {
+                sums = checksums(data)
+            } else {
+                built = Result { let (id, blocks) = try parseBlocks(data, path: path); return try build(id, blocks) }
+            }
+        }
+        guard sums.stored == sums.actual else {
+            throw bad("weights file is corrupt (checksum mismatch); retrain the model or restore the file")
+        }
+        return (try built.get(), sums.file)
+    }
+
+    /// The stored trailer, the CRC-32 of the bytes before it, and the CRC-32 of the whole file.
+    private static func checksums(_ data: [UInt8]) -> (stored: UInt32, actual: UInt32, file: UInt32) {
         let stored = UInt32(data[data.count - 4]) | UInt32(data[data.count - 3]) << 8
             | UInt32(data[data.count - 2]) << 16 | UInt32(data[data.count - 1]) << 24
         var crc = CRC32()
         data.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<(data.count - 4)])) }
         let actual = crc.value
         data.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[(data.count - 4)...])) }
-        let fileCRC = crc.value
-        guard stored == actual else {
-            throw bad("weights file is corrupt (checksum mismatch); retrain the model or restore the file")
+        return (stored, actual, crc.value)
+    }
+
+    /// The training id and blocks of a weights file whose header (magic, version) has been checked.
+    private static func parseBlocks(_ data: [UInt8], path: String) throws -> ([UInt8], [String: Block]) {
+        func bad(_ message: String) -> JobLabelError {
+            .badData(file: path, line: 0, field: nil, message: message)
         }
+        var reader = ByteReader(data: data, limit: data.count - 4)
+        reader.offset = 8
         let id = try reader.bytes(16, or: bad("truncated header"))
         let count = try reader.u32(or: bad("truncated header"))
         var blocks: [String: Block] = [:]
@@ -143,7 +167,7 @@ enum WeightsFile {
         guard reader.offset == data.count - 4 else {
             throw bad("weights file has \(data.count - 4 - reader.offset) unexpected bytes before the checksum")
         }
-        return (id, blocks, fileCRC)
+        return (id, blocks)
     }
 
     private static func appendLE<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
