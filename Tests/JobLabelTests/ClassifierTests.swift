@@ -115,6 +115,18 @@ final class ClassifierTests: XCTestCase {
         XCTAssertGreaterThan(accuracy, 0.35)
     }
 
+    func testFitsWithoutClassesReturnEmptyModels() {
+        let (x, _) = randomProblem(rows: 40, cols: 10, k: 2, seed: 3)
+        let none = [Int32](repeating: -1, count: x.rowCount)
+        let (lr, report) = LogisticRegression.fit(LogisticRegressionConfig(), x: x, xT: x.transposed(), y: none, classes: [])
+        XCTAssertEqual(lr.classCount, 0)
+        XCTAssertFalse(report.converged)
+        XCTAssertEqual(report.stopReason, "no classes to learn")
+        let nb = NaiveBayes.fit(NaiveBayesConfig(), x: x, y: none, classes: [])
+        XCTAssertEqual(nb.classCount, 0)
+        XCTAssertEqual(nb.featureCount, 10)
+    }
+
     func testStrongerPenaltyShrinksWeights() {
         let (x, y) = randomProblem(rows: 300, cols: 50, k: 3, seed: 5)
         let (weak, _) = LogisticRegression.fit(LogisticRegressionConfig(C: 100), x: x, xT: x.transposed(), y: y, classes: ["a", "b", "c"])

@@ -71,6 +71,13 @@ public enum LogisticRegression {
                            classes: [String], initial: LinearModel? = nil,
                            onIteration: ((Int) -> Void)? = nil) -> (LinearModel, OptimizationReport) {
         let k = classes.count, v = x.columnCount
+        if k == 0 || y.count != x.rowCount {
+            // Nothing to learn (no classes, or labels that do not match the rows): an empty model, not a trap.
+            return (LinearModel(classes: classes, featureCount: v, weights: [Float](repeating: 0, count: v * k),
+                                bias: [Float](repeating: 0, count: k)),
+                    OptimizationReport(iterations: 0, evaluations: 0, finalLoss: 0, gradientMax: 0, converged: false,
+                                       stopReason: k == 0 ? "no classes to learn" : "labels do not match the rows"))
+        }
         let problem = SoftmaxProblem(x: x, xT: xT, y: y, k: k, C: config.C,
                                      sampleWeights: sampleWeights(y, k: k, mode: config.classWeight))
         var theta = [Float](repeating: 0, count: problem.parameterCount)

@@ -27,7 +27,7 @@ public enum NaiveBayes {
         let alpha = max(config.alpha, 1e-10)  // as scikit-learn, never exactly 0
         var counts = [Double](repeating: 0, count: v * k)
         var classCount = [Double](repeating: 0, count: k)
-        for i in 0..<x.rowCount where y[i] >= 0 {
+        for i in 0..<min(x.rowCount, y.count) where y[i] >= 0 && Int(y[i]) < k {
             let c = Int(y[i])
             classCount[c] += 1
             for t in x.row(i) {
