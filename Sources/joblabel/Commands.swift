@@ -318,8 +318,14 @@ enum Commands {
             for spec in specs {
                 let reader = try PostingReader(spec, heads: [])
                 reader.resumesAfterBadRecord = !strict
-                // The next batch is parsed while the current one is labeled.
-                var next = BatchRead(reader, batch)
+                // The next batch is parsed while the current one is labeled. Batches start small and double up
+                // to --batch, so labeling (parallel) starts before much of the input is parsed (serial).
+                var size = min(batch, 256)
+                func nextSize() -> Int {
+                    defer { size = min(batch, size * 2) }
+                    return size
+                }
+                var next = BatchRead(reader, nextSize())
                 reading: while true {
                     switch next.wait() {
                     case .failure(let error as JobLabelError) where reader.lastErrorWasRecordError:
@@ -327,12 +333,12 @@ enum Commands {
                         try stdout.flush()
                         printError("joblabel: \(error.description)")
                         skipped.add(error)
-                        next = BatchRead(reader, batch)
+                        next = BatchRead(reader, nextSize())
                     case .failure(let error):
                         throw error
                     case .success(let postings):
                         if postings.isEmpty { break reading }
-                        next = BatchRead(reader, batch)
+                        next = BatchRead(reader, nextSize())
                         let (out, unknown) = predictor.label(postings, writer: writer)
                         featureless += unknown
                         try stdout.write(out)

@@ -375,16 +375,26 @@ func readFile(_ path: String) throws -> [UInt8] {
     if (st.st_mode & S_IFMT) == S_IFDIR {
         throw JobLabelError.io(path: path, message: "is a directory, expected a file")
     }
-    var out = [UInt8](repeating: 0, count: Int(st.st_size))
-    var done = 0
-    while done < out.count {
-        let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw JobLabelError.io(path: path, message: "read failed: \(String(cString: strerror(errno)))")
+    let size = Int(st.st_size)
+    var failure: Int32 = 0
+    // Read straight into uninitialised storage (no zero-fill pass); a file that shrank is cut at its end.
+    let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        adviseHugePages(buffer.baseAddress, bytes: size)
+        var done = 0
+        while done < size, let base = buffer.baseAddress {
+            let n = read(fd, base + done, size - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                break
+            }
+            if n == 0 { break }
+            done += n
         }
-        if n == 0 { out.removeSubrange(done...); break }
-        done += n
+        initialized = done
+    }
+    if failure != 0 {
+        throw JobLabelError.io(path: path, message: "read failed: \(String(cString: strerror(failure)))")
     }
     return out
 }

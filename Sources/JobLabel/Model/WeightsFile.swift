@@ -149,6 +149,7 @@ enum WeightsFile {
             case 1:
                 let start = try reader.skip(elements * 4, or: bad("block '\(name)' is truncated"))
                 let values = [Float](unsafeUninitializedCapacity: elements) { buffer, initialized in
+                    adviseHugePages(buffer.baseAddress, bytes: elements * 4)
                     data.withUnsafeBytes { src in
                         UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<(start + elements * 4)]))
                     }

@@ -46,18 +46,31 @@ public final class Predictor: @unchecked Sendable {
         self.width = width
         self.inverseTemperatures = components.map { a in model.heads.map { 1 / $0.temperature(a) } }
         let v = model.vectorizer.featureCount
-        var weights = [Float](repeating: 0, count: v * width)
         var bias = [Float](repeating: 0, count: width)
-        for (m, component) in components.enumerated() {
-            for (h, head) in model.heads.enumerated() {
-                let lm = head.model(component), k = lm.classCount, o = offsets[m][h]
-                let rows = min(v, lm.featureCount)
-                lm.weights.withUnsafeBufferPointer { src in
-                    weights.withUnsafeMutableBufferPointer { dst in
-                        for j in 0..<rows { for c in 0..<k { dst[j * width + o + c] = src[j * k + c] } }
+        // Blocks of feature rows in parallel, each zeroing and then filling its own rows (the first touch of
+        // the new memory is spread over the threads too).
+        let weights = [Float](unsafeUninitializedCapacity: v * width) { dst, initialized in
+            guard let base = dst.baseAddress, v * width > 0 else { return }
+            adviseHugePages(base, bytes: v * width * 4)
+            let out = dst
+            Parallel.forEachRange(count: v, blockSize: 16384) { range in
+                (base + range.lowerBound * width).initialize(repeating: 0, count: range.count * width)
+                for (m, component) in components.enumerated() {
+                    for (h, head) in model.heads.enumerated() {
+                        let lm = head.model(component), k = lm.classCount, o = offsets[m][h]
+                        let rows = range.clamped(to: 0..<min(v, lm.featureCount))
+                        lm.weights.withUnsafeBufferPointer { src in
+                            for j in rows { for c in 0..<k { out[j * width + o + c] = src[j * k + c] } }
+                        }
                     }
                 }
-                for c in 0..<k { bias[o + c] = lm.bias[c] }
+            }
+            initialized = v * width
+        }
+        for (m, component) in components.enumerated() {
+            for (h, head) in model.heads.enumerated() {
+                let lm = head.model(component), o = offsets[m][h]
+                for c in 0..<lm.classCount { bias[o + c] = lm.bias[c] }
             }
         }
         self.weights = weights
