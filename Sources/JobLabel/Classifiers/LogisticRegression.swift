@@ -260,24 +260,46 @@ final class SoftmaxProblem {
                 }
                 return (loss, biasSum)
             }
-            for (loss, part) in chunkResults {
-                dataLoss += loss
-                for c in 0..<kp { biasGradient[c] += Double(part[c]) }
-            }
-            let columnParts = Parallel.mapRanges(count: v, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
-                var block = [Float](repeating: 0, count: cols.count * kp)
-                return block.withUnsafeMutableBufferPointer { bb in
-                    let scratch = bb.baseAddress!
-                    Kernels.sumParts(partialBase, count: parts, stride: stride, (cols.lowerBound * kp)..<(cols.upperBound * kp), into: scratch)
-                    return Kernels.gradientEpilogue(scratch, w, sigma, into: g, rows: cols, k: k, kp: kp, a: Float(invS), b: Float(l2))
-                }
-            }
-            for (p, m) in columnParts {
-                penalty += p
-                gradientMax = max(gradientMax, m)
+            dataLoss += SoftmaxProblem.addRowParts(chunkResults, kp: kp, into: &biasGradient)
+            (penalty, gradientMax) = gradientColumns(w: w, sigma: sigma, g: g, invS: invS, l2: l2) { cols, scratch in
+                Kernels.sumParts(partialBase, count: parts, stride: stride, (cols.lowerBound * kp)..<(cols.upperBound * kp), into: scratch)
             }
         }
         return (dataLoss, penalty, gradientMax)
+    }
+
+    /// Adds per-chunk bias-gradient partials (in chunk order) to `biasGradient`; returns the summed loss.
+    private static func addRowParts(_ parts: [(Double, [Float])], kp: Int, into biasGradient: inout [Double]) -> Double {
+        var loss = 0.0
+        for (l, part) in parts {
+            loss += l
+            for c in 0..<kp { biasGradient[c] += Double(part[c]) }
+        }
+        return loss
+    }
+
+    /// ∂f/∂W per fixed block of features: `fill(cols, scratch)` writes (Xᵀ R)[cols, :] (`cols.count × kp`)
+    /// to zeroed scratch, then `Kernels.gradientEpilogue` finishes the block into `g`. Returns Σ w² and
+    /// max |∂f/∂W| over all blocks (summed in block order).
+    private func gradientColumns(w: UnsafePointer<Float>, sigma: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>,
+                                 invS: Double, l2: Double,
+                                 fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> (Double, Float) {
+        let k = self.k, kp = self.kp
+        let columnParts = Parallel.mapRanges(count: x.columnCount, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
+            var block = [Float](repeating: 0, count: cols.count * kp)
+            return block.withUnsafeMutableBufferPointer { bb in
+                let scratch = bb.baseAddress!
+                fill(cols, scratch)
+                return Kernels.gradientEpilogue(scratch, w, sigma, into: g, rows: cols, k: k, kp: kp, a: Float(invS), b: Float(l2))
+            }
+        }
+        var penalty = 0.0
+        var gradientMax: Float = 0
+        for (p, m) in columnParts {
+            penalty += p
+            gradientMax = max(gradientMax, m)
+        }
+        return (penalty, gradientMax)
     }
 
     /// `x` cut into tiles of `rows` rows, each stored by column (offsets per column; entries hold the row
@@ -378,23 +400,10 @@ final class SoftmaxProblem {
                                                 return (loss, biasSum)
                                             }
                                         }
-                                        for (loss, part) in rowParts {
-                                            dataLoss += loss
-                                            for c in 0..<kp { biasGradient[c] += Double(part[c]) }
-                                        }
+                                        dataLoss += SoftmaxProblem.addRowParts(rowParts, kp: kp, into: &biasGradient)
                                         // 2. ∂f/∂W[j,:] = (Xᵀ R)[j,:] / S + W[j,:] / (C S), then ∂f/∂u = σ_j ∂f/∂W, per feature block.
-                                        let columnParts = Parallel.mapRanges(count: v, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
-                                            var block = [Float](repeating: 0, count: cols.count * kp)
-                                            return block.withUnsafeMutableBufferPointer { bb in
-                                                let scratch = bb.baseAddress!
-                                                Kernels.sparseTimesDense(xts, rows: cols, dense: r, kp: kp, out: scratch, firstOutRow: cols.lowerBound)
-                                                return Kernels.gradientEpilogue(scratch, w, sigma, into: g, rows: cols, k: k, kp: kp,
-                                                                                a: Float(invS), b: Float(l2))
-                                            }
-                                        }
-                                        for (p, m) in columnParts {
-                                            penalty += p
-                                            gradientMax = max(gradientMax, m)
+                                        (penalty, gradientMax) = gradientColumns(w: w, sigma: sigma, g: g, invS: invS, l2: l2) { cols, scratch in
+                                            Kernels.sparseTimesDense(xts, rows: cols, dense: r, kp: kp, out: scratch, firstOutRow: cols.lowerBound)
                                         }
                                     }
                                     for c in 0..<k {

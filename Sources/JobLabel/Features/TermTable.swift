@@ -33,32 +33,28 @@ public struct TermTable: Sendable {
     /// 64-bit hash of a byte string (8 bytes at a time, multiply-rotate mixing) and its first 8 bytes.
     @inline(__always)
     static func hashAndPrefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> (hash: UInt64, prefix: UInt64) {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        var prefix: UInt64 = 0
-        while i + 8 <= n {
-            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            if i == 0 { prefix = w }
-            h = (h ^ w) &* 0xFF51_AFD7_ED55_8CCD
-            h = (h << 29) | (h >> 35)
-            i += 8
+        mix(p, n) { i in
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            for k in i..<n { tail |= UInt64(p[k]) << shift; shift += 8 }
+            return tail
         }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < n { tail |= UInt64(p[i]) << shift; shift += 8; i += 1 }
-        if n < 8 { prefix = tail }
-        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
-        h ^= h >> 32
-        h = h &* 0x9E37_79B9_7F4A_7C15
-        h ^= h >> 29
-        return (h, prefix)
     }
 
     /// `hashAndPrefix` for a string followed by at least 7 readable bytes: the last partial word is one
     /// load, masked (same values as `hashAndPrefix`).
     @inline(__always)
     static func hashAndPrefixPadded(_ p: UnsafePointer<UInt8>, _ n: Int) -> (hash: UInt64, prefix: UInt64) {
+        mix(p, n) { i in
+            let rest = n - i
+            return rest == 0 ? 0 : UnsafeRawPointer(p).loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~UInt64(0) >> UInt64(64 - 8 * rest))
+        }
+    }
+
+    /// The hash and prefix of `p[0..<n]`: whole 8-byte words are mixed in, then `tail(i)`, the bytes from `i`
+    /// (fewer than 8) as a zero-padded little-endian word.
+    @inline(__always)
+    private static func mix(_ p: UnsafePointer<UInt8>, _ n: Int, tail: (Int) -> UInt64) -> (hash: UInt64, prefix: UInt64) {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
         var i = 0
         let raw = UnsafeRawPointer(p)
@@ -70,10 +66,9 @@ public struct TermTable: Sendable {
             h = (h << 29) | (h >> 35)
             i += 8
         }
-        let rest = n - i
-        let tail = rest == 0 ? 0 : raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~UInt64(0) >> UInt64(64 - 8 * rest))
-        if n < 8 { prefix = tail }
-        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        let last = tail(i)
+        if n < 8 { prefix = last }
+        h = (h ^ last) &* 0xC4CE_B9FE_1A85_EC53
         h ^= h >> 32
         h = h &* 0x9E37_79B9_7F4A_7C15
         h ^= h >> 29
@@ -118,15 +113,21 @@ public struct TermTable: Sendable {
 
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, prefix: UInt64) -> Int32 {
+        probe(p, n, hash: h, prefix: prefix).id
+    }
+
+    /// The term's id, or -1 and the empty slot where it would go.
+    @inline(__always)
+    private func probe(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, prefix: UInt64) -> (id: Int32, slot: Int) {
         let want = TermTable.metaKey(h, n)
         return slots.withUnsafeBufferPointer { s in
             var i = Int(truncatingIfNeeded: h) & mask
             while true {
                 let meta = s[2 &* i]
-                if meta == 0 { return -1 }
+                if meta == 0 { return (-1, i) }
                 if meta & 0xFFFF_FFFF_0000_0000 == want && s[2 &* i &+ 1] == prefix {
                     let id = Int(meta & 0xFFFF_FFFF) - 1
-                    if tailEqual(id, p, n) { return Int32(id) }
+                    if tailEqual(id, p, n) { return (Int32(id), i) }
                 }
                 i = (i &+ 1) & mask
             }
@@ -142,25 +143,13 @@ public struct TermTable: Sendable {
     /// `intern` with the hash and prefix already computed.
     @inline(__always)
     mutating func intern(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, prefix: UInt64) -> Int32 {
-        let want = TermTable.metaKey(h, n)
-        var i = Int(truncatingIfNeeded: h) & mask
-        let found: Int32 = slots.withUnsafeBufferPointer { s in
-            while true {
-                let meta = s[2 &* i]
-                if meta == 0 { return -1 }
-                if meta & 0xFFFF_FFFF_0000_0000 == want && s[2 &* i &+ 1] == prefix {
-                    let id = Int(meta & 0xFFFF_FFFF) - 1
-                    if tailEqual(id, p, n) { return Int32(id) }
-                }
-                i = (i &+ 1) & mask
-            }
-        }
+        let (found, i) = probe(p, n, hash: h, prefix: prefix)
         if found >= 0 { return found }
         let id = count
         arena.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         offsets.append(arena.count)
         hashes.append(h)
-        slots[2 * i] = want | UInt64(id + 1)
+        slots[2 * i] = TermTable.metaKey(h, n) | UInt64(id + 1)
         slots[2 * i + 1] = prefix
         if count * 10 > (mask + 1) * 7 { grow() }  // load factor at most 0.7
         return Int32(id)

@@ -111,6 +111,12 @@ struct Lanes32: LaneBlock {
     @inline(__always) init(_ p: UnsafePointer<Float>) { a = load8(p); b = load8(p + 8); c = load8(p + 16); d = load8(p + 24) }
 }
 
+/// A loop over sparse entries and dense rows, written once for every lane-block width `L`; run on the lanes
+/// `offset..<offset+L.width` of rows `kp` floats wide (see `Kernels.forEachLaneBlock`).
+protocol LaneKernel {
+    func run<L: LaneBlock>(_: L.Type, offset: Int)
+}
+
 /// A compressed sparse row matrix's three arrays, borrowed for the duration of a kernel call.
 struct SparseRows {
     let offsets: UnsafePointer<Int64>
@@ -139,47 +145,56 @@ enum Kernels {
     private static let placeholder = (columns: UnsafePointer(UnsafeMutablePointer<Int32>.allocate(capacity: 1)),
                                       values: UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 1)))
 
+    /// Runs `kernel` once per lane block covering a padded row of `kp` floats (a multiple of 8): one block
+    /// of 8, 16, 24 or 32 lanes, or for wider rows slabs of 32 and then the 8, 16 or 24 left over.
+    @inline(__always)
+    private static func forEachLaneBlock<K: LaneKernel>(kp: Int, _ kernel: K) {
+        switch kp {
+        case 8: kernel.run(Lanes8.self, offset: 0)
+        case 16: kernel.run(Lanes16.self, offset: 0)
+        case 24: kernel.run(Lanes24.self, offset: 0)
+        case 32: kernel.run(Lanes32.self, offset: 0)
+        default:
+            var offset = 0
+            while offset + 32 <= kp { kernel.run(Lanes32.self, offset: offset); offset += 32 }
+            switch kp - offset {
+            case 8: kernel.run(Lanes8.self, offset: offset)
+            case 16: kernel.run(Lanes16.self, offset: offset)
+            case 24: kernel.run(Lanes24.self, offset: offset)
+            default: break
+            }
+        }
+    }
+
     /// Sparse rows times a dense row-major matrix: for every row `i` in `rows`,
     /// `out[i*kp ..< i*kp+kp] = Σ_t values[t] · dense[columns[t]*kp ..< columns[t]*kp+kp]`.
     /// `kp` must be a multiple of 8. Two interleaved accumulator sets hide the FMA latency.
     /// Output row `i` goes to `out + (i − firstOutRow) * kp`.
     static func sparseTimesDense(_ x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
                                  out: UnsafeMutablePointer<Float>, firstOutRow: Int = 0) {
-        let out = out - firstOutRow * kp
-        switch kp {
-        case 8: gather(Lanes8.self, x, rows, dense, kp, 0, out)
-        case 16: gather(Lanes16.self, x, rows, dense, kp, 0, out)
-        case 24: gather(Lanes24.self, x, rows, dense, kp, 0, out)
-        case 32: gather(Lanes32.self, x, rows, dense, kp, 0, out)
-        default:
-            // Wide rows: slabs of 32 columns, then the 8/16/24 left over.
-            var offset = 0
-            while offset + 32 <= kp { gather(Lanes32.self, x, rows, dense, kp, offset, out); offset += 32 }
-            switch kp - offset {
-            case 8: gather(Lanes8.self, x, rows, dense, kp, offset, out)
-            case 16: gather(Lanes16.self, x, rows, dense, kp, offset, out)
-            case 24: gather(Lanes24.self, x, rows, dense, kp, offset, out)
-            default: break
-            }
-        }
+        forEachLaneBlock(kp: kp, Gather(x: x, rows: rows, dense: dense, kp: kp, out: out - firstOutRow * kp))
     }
 
-    @inline(__always)
-    private static func gather<L: LaneBlock>(_: L.Type, _ x: SparseRows, _ rows: Range<Int>, _ dense: UnsafePointer<Float>,
-                                             _ kp: Int, _ offset: Int, _ out: UnsafeMutablePointer<Float>) {
-        let base = dense + offset
-        for i in rows {
-            var t = Int(x.offsets[i])
-            let end = Int(x.offsets[i + 1])
-            var a = L(), b = L()
-            while t + 2 <= end {
-                a.addProduct(x.values[t], base + Int(x.columns[t]) * kp)
-                b.addProduct(x.values[t + 1], base + Int(x.columns[t + 1]) * kp)
-                t += 2
+    /// The lanes `offset..<offset+L.width` of `sparseTimesDense`.
+    private struct Gather: LaneKernel {
+        let x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, kp: Int, out: UnsafeMutablePointer<Float>
+
+        @inline(__always)
+        func run<L: LaneBlock>(_: L.Type, offset: Int) {
+            let base = dense + offset
+            for i in rows {
+                var t = Int(x.offsets[i])
+                let end = Int(x.offsets[i + 1])
+                var a = L(), b = L()
+                while t + 2 <= end {
+                    a.addProduct(x.values[t], base + Int(x.columns[t]) * kp)
+                    b.addProduct(x.values[t + 1], base + Int(x.columns[t + 1]) * kp)
+                    t += 2
+                }
+                if t < end { a.addProduct(x.values[t], base + Int(x.columns[t]) * kp) }
+                a.add(b)
+                a.store(out + i * kp + offset)
             }
-            if t < end { a.addProduct(x.values[t], base + Int(x.columns[t]) * kp) }
-            a.add(b)
-            a.store(out + i * kp + offset)
         }
     }
 
@@ -189,73 +204,34 @@ enum Kernels {
     /// output rows of its entries; `kp` must be a multiple of 8.
     static func scatterColumns(_ t: SparseRows, columns: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
                                out: UnsafeMutablePointer<Float>) {
-        switch kp {
-        case 8: scatter(Lanes8.self, t, columns, dense, kp, 0, out)
-        case 16: scatter(Lanes16.self, t, columns, dense, kp, 0, out)
-        case 24: scatter(Lanes24.self, t, columns, dense, kp, 0, out)
-        case 32: scatter(Lanes32.self, t, columns, dense, kp, 0, out)
-        default:
-            var offset = 0
-            while offset + 32 <= kp { scatter(Lanes32.self, t, columns, dense, kp, offset, out); offset += 32 }
-            switch kp - offset {
-            case 8: scatter(Lanes8.self, t, columns, dense, kp, offset, out)
-            case 16: scatter(Lanes16.self, t, columns, dense, kp, offset, out)
-            case 24: scatter(Lanes24.self, t, columns, dense, kp, offset, out)
-            default: break
-            }
-        }
-    }
-
-    @inline(__always)
-    private static func scatter<L: LaneBlock>(_: L.Type, _ t: SparseRows, _ columns: Range<Int>, _ dense: UnsafePointer<Float>,
-                                              _ kp: Int, _ offset: Int, _ out: UnsafeMutablePointer<Float>) {
-        let base = out + offset
-        for j in columns {
-            var e = Int(t.offsets[j])
-            let end = Int(t.offsets[j + 1])
-            if e == end { continue }
-            let w = L(dense + j * kp + offset)
-            while e < end {
-                w.addScaled(t.values[e], into: base + Int(t.columns[e]) * kp)
-                e += 1
-            }
-        }
+        forEachLaneBlock(kp: kp, Scatter(m: t, outer: columns, dense: dense, kp: kp, out: out))
     }
 
     /// Rows scattered into a dense matrix: for every row `i` in `rows`, `out[columns[t]*kp ..< +kp] += values[t] ·
-    /// dense[(i − firstRow)*kp ..< +kp]` over the row's entries (`xᵀ · dense` accumulated row by row).
+    /// dense[(i − firstRow)*kp ..< +kp]` over the row's entries (`xᵀ · dense` accumulated row by row). The
+    /// same operation as `scatterColumns` with the roles of rows and columns exchanged.
     static func scatterRows(_ x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, firstRow: Int, kp: Int,
                             out: UnsafeMutablePointer<Float>) {
-        let dense = dense - firstRow * kp
-        switch kp {
-        case 8: scatterRows(Lanes8.self, x, rows, dense, kp, 0, out)
-        case 16: scatterRows(Lanes16.self, x, rows, dense, kp, 0, out)
-        case 24: scatterRows(Lanes24.self, x, rows, dense, kp, 0, out)
-        case 32: scatterRows(Lanes32.self, x, rows, dense, kp, 0, out)
-        default:
-            var offset = 0
-            while offset + 32 <= kp { scatterRows(Lanes32.self, x, rows, dense, kp, offset, out); offset += 32 }
-            switch kp - offset {
-            case 8: scatterRows(Lanes8.self, x, rows, dense, kp, offset, out)
-            case 16: scatterRows(Lanes16.self, x, rows, dense, kp, offset, out)
-            case 24: scatterRows(Lanes24.self, x, rows, dense, kp, offset, out)
-            default: break
-            }
-        }
+        forEachLaneBlock(kp: kp, Scatter(m: x, outer: rows, dense: dense - firstRow * kp, kp: kp, out: out))
     }
 
-    @inline(__always)
-    private static func scatterRows<L: LaneBlock>(_: L.Type, _ x: SparseRows, _ rows: Range<Int>, _ dense: UnsafePointer<Float>,
-                                                  _ kp: Int, _ offset: Int, _ out: UnsafeMutablePointer<Float>) {
-        let base = out + offset
-        for i in rows {
-            var t = Int(x.offsets[i])
-            let end = Int(x.offsets[i + 1])
-            if t == end { continue }
-            let r = L(dense + i * kp + offset)
-            while t < end {
-                r.addScaled(x.values[t], into: base + Int(x.columns[t]) * kp)
-                t += 1
+    /// The lanes `offset..<offset+L.width` of a scatter: for every outer index `o` of `m` in `outer`, dense row
+    /// `o` is read once into registers and `m`'s value times it added to output row `inner` of each entry.
+    private struct Scatter: LaneKernel {
+        let m: SparseRows, outer: Range<Int>, dense: UnsafePointer<Float>, kp: Int, out: UnsafeMutablePointer<Float>
+
+        @inline(__always)
+        func run<L: LaneBlock>(_: L.Type, offset: Int) {
+            let base = out + offset
+            for o in outer {
+                var e = Int(m.offsets[o])
+                let end = Int(m.offsets[o + 1])
+                if e == end { continue }
+                let r = L(dense + o * kp + offset)
+                while e < end {
+                    r.addScaled(m.values[e], into: base + Int(m.columns[e]) * kp)
+                    e += 1
+                }
             }
         }
     }
