@@ -217,36 +217,39 @@ public struct TermTable: Sendable {
     private mutating func insertAll(checkDuplicates: Bool) -> Bool {
         let n = count, m = mask
         if n == 0 { return true }
-        // Counting sort of the ids by the top bits of their home slot.
+        // Counting sort by the top bits of the home slot, moving each term's slot contents (so the insertion
+        // loop below reads them in order): one pass over the terms in id order counts, one places.
         let slotBits = (m + 1).trailingZeroBitCount
         let bucketBits = min(slotBits, 16), shift = slotBits - bucketBits
         var start = [Int32](repeating: 0, count: (1 << bucketBits) + 1)
         for h in hashes { start[((Int(truncatingIfNeeded: h) & m) >> shift) + 1] += 1 }
         for b in 0..<(1 << bucketBits) { start[b + 1] += start[b] }
-        var order = [Int32](repeating: 0, count: n)
-        for (id, h) in hashes.enumerated() {
-            let b = (Int(truncatingIfNeeded: h) & m) >> shift
-            order[Int(start[b])] = Int32(id)
-            start[b] += 1
+        var records = [(meta: UInt64, prefix: UInt64, home: Int)](repeating: (0, 0, 0), count: n)
+        let arenaCopy = arena, offsetsCopy = offsets
+        arenaCopy.withUnsafeBufferPointer { a in
+            let base = a.baseAddress ?? emptyBytePointer
+            for (id, h) in hashes.enumerated() {
+                let home = Int(truncatingIfNeeded: h) & m, b = home >> shift
+                let lo = offsetsCopy[id], len = offsetsCopy[id + 1] - lo
+                records[Int(start[b])] = (TermTable.metaKey(h, len) | UInt64(id + 1), TermTable.prefix(base + lo, len), home)
+                start[b] += 1
+            }
         }
-        let arenaCopy = arena, offsetsCopy = offsets, hashesCopy = hashes
         return slots.withUnsafeMutableBufferPointer { s in
             arenaCopy.withUnsafeBufferPointer { a in
                 offsetsCopy.withUnsafeBufferPointer { o in
                     let base = a.baseAddress ?? emptyBytePointer
-                    for id32 in order {
-                        let id = Int(id32)
-                        let h = hashesCopy[id], p = base + o[id], len = o[id + 1] - o[id]
-                        let meta = TermTable.metaKey(h, len), prefix = TermTable.prefix(p, len)
-                        var i = Int(truncatingIfNeeded: h) & m
+                    for (meta, prefix, home) in records {
+                        var i = home
                         while s[2 * i] != 0 {
-                            if checkDuplicates && s[2 * i] & 0xFFFF_FFFF_0000_0000 == meta && s[2 * i + 1] == prefix {
-                                let other = Int(s[2 * i] & 0xFFFF_FFFF) - 1
-                                if o[other + 1] - o[other] == len && memcmpBytes(base + o[other], p, len) { return false }
+                            if checkDuplicates && s[2 * i] & 0xFFFF_FFFF_0000_0000 == meta & 0xFFFF_FFFF_0000_0000 && s[2 * i + 1] == prefix {
+                                let id = Int(meta & 0xFFFF_FFFF) - 1, other = Int(s[2 * i] & 0xFFFF_FFFF) - 1
+                                let len = o[id + 1] - o[id]
+                                if o[other + 1] - o[other] == len && memcmpBytes(base + o[other], base + o[id], len) { return false }
                             }
                             i = (i + 1) & m
                         }
-                        s[2 * i] = meta | UInt64(id + 1)
+                        s[2 * i] = meta
                         s[2 * i + 1] = prefix
                     }
                     return true

@@ -581,8 +581,9 @@ public struct TfidfVectorizer: Sendable {
             var keys: [SortKey] = []
             shard.table.withTermBytes { term in
                 for id in 0..<shard.table.count where Double(shard.df[id]) >= minDocs && Double(shard.df[id]) <= maxDocs {
-                    let (p, len, _) = term(id)
-                    keys.append(SortKey(prefix: SortKey.bigEndianPrefix(p, len), shard: s, id: id))
+                    let (p, len, h) = term(id)
+                    keys.append(SortKey(prefix: SortKey.bigEndianPrefix(p, len), hash: h, shard: Int32(s), id: Int32(id),
+                                        length: Int32(len), df: Int32(shard.df[id])))
                 }
             }
             keys.sort(by: bytesLess)
@@ -606,15 +607,12 @@ public struct TfidfVectorizer: Sendable {
         var idf = [Float](repeating: 0, count: kept.count)
         var lengths = [Int](repeating: 0, count: kept.count)
         var hashes = [UInt64](repeating: 0, count: kept.count)
+        // Everything per column is in its key (no lookups in the shards: this loop is serial).
         for (column, key) in kept.enumerated() {
             finalOf[key.shard][key.id] = Int32(column)
-            let shard = shards[key.shard]
-            idf[column] = Float(log(Double(1 + n) / Double(1 + shard.df[key.id])) + 1)
-            shard.table.withTermBytes { term in
-                let (_, len, h) = term(key.id)
-                lengths[column] = len
-                hashes[column] = h
-            }
+            idf[column] = Float(log(Double(1 + n) / Double(1 + Int(key.df))) + 1)
+            lengths[column] = Int(key.length)
+            hashes[column] = key.hash
         }
         let vocabulary = TermTable(lengths: lengths, hashes: hashes) { arena, offsets in
             let out = arena
@@ -775,11 +773,27 @@ func smallest(_ keys: inout [UInt64], _ k: Int) -> ArraySlice<UInt64> {
     return keys[..<k]
 }
 
-/// A term of a shard with its first 8 bytes as a big-endian number, for sorting terms by bytes.
+/// A kept term of a shard with what the vocabulary needs of it: its first 8 bytes as a big-endian number
+/// (for sorting terms by bytes), hash, length and document frequency.
 private struct SortKey {
     let prefix: UInt64
-    let shard: Int
-    let id: Int
+    let hash: UInt64
+    let shardIndex: Int32
+    let idInShard: Int32
+    let length: Int32
+    let df: Int32
+
+    init(prefix: UInt64, hash: UInt64, shard: Int32, id: Int32, length: Int32, df: Int32) {
+        self.prefix = prefix
+        self.hash = hash
+        self.shardIndex = shard
+        self.idInShard = id
+        self.length = length
+        self.df = df
+    }
+
+    var shard: Int { Int(shardIndex) }
+    var id: Int { Int(idInShard) }
 
     /// The first 8 bytes (zero-padded) as a big-endian number: comparing numbers compares the bytes.
     static func bigEndianPrefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
