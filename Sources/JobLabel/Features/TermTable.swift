@@ -36,7 +36,7 @@ public struct TermTable: Sendable {
         mix(p, n) { i in
             var tail: UInt64 = 0
             var shift: UInt64 = 0
-            for k in i..<n { tail |= UInt64(p[k]) << shift; shift += 8 }
+            for k in i..<n { tail |= UInt64(p[k]) &<< shift; shift &+= 8 }
             return tail
         }
     }
@@ -47,7 +47,7 @@ public struct TermTable: Sendable {
     static func hashAndPrefixPadded(_ p: UnsafePointer<UInt8>, _ n: Int) -> (hash: UInt64, prefix: UInt64) {
         mix(p, n) { i in
             let rest = n - i
-            return rest == 0 ? 0 : UnsafeRawPointer(p).loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~UInt64(0) >> UInt64(64 - 8 * rest))
+            return rest == 0 ? 0 : UnsafeRawPointer(p).loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~UInt64(0) &>> UInt64(truncatingIfNeeded: 64 &- 8 &* rest))
         }
     }
 
@@ -55,7 +55,7 @@ public struct TermTable: Sendable {
     /// (fewer than 8) as a zero-padded little-endian word.
     @inline(__always)
     private static func mix(_ p: UnsafePointer<UInt8>, _ n: Int, tail: (Int) -> UInt64) -> (hash: UInt64, prefix: UInt64) {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
         var i = 0
         let raw = UnsafeRawPointer(p)
         var prefix: UInt64 = 0
@@ -80,7 +80,7 @@ public struct TermTable: Sendable {
     static func prefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
         if n >= 8 { return UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) }
         var v: UInt64 = 0
-        for i in 0..<n { v |= UInt64(p[i]) << (8 * UInt64(i)) }
+        for i in 0..<n { v |= UInt64(p[i]) &<< UInt64(truncatingIfNeeded: 8 &* i) }
         return v
     }
 
@@ -90,7 +90,7 @@ public struct TermTable: Sendable {
 
     @inline(__always)
     private static func metaKey(_ hash: UInt64, _ n: Int) -> UInt64 {
-        (hash & 0xFFFF_0000_0000_0000) | (UInt64(min(n, 0xFFFF)) << 32)
+        (hash & 0xFFFF_0000_0000_0000) | (UInt64(truncatingIfNeeded: min(n, 0xFFFF)) &<< 32)
     }
 
     /// True when the bytes of term `id` after the first 8 equal `p[8..<n]` (the caller matched length and prefix).

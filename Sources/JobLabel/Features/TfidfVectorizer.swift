@@ -151,12 +151,12 @@ struct TermWalker {
     /// Cues read lowercased tokens of any length; the main tokens serve when they are the same.
     private var cueTokenizer: Tokenizer?
     private var cueText = TokenList(), cueTitle = TokenList()
+    /// Terms built from tokens (title terms, n-grams, cues) of the current posting.
+    private var built = TokenList()
     /// Prefix of title features in namespace mode ("title:" cannot occur in a token).
     static let titlePrefix = Array("title:".utf8)
     /// Prefix of cue features ("cue:" cannot occur in a token).
     static let cuePrefix = Array("cue:".utf8)
-    /// Zero bytes after a term built in `scratch`, so it can be hashed with whole-word loads.
-    static let padding = [UInt8](repeating: 0, count: 8)
 
     init(_ config: VectorizerConfig) {
         self.config = config
@@ -167,11 +167,14 @@ struct TermWalker {
         self.cueTokenizer = config.cues.isEmpty || reuse ? nil : Tokenizer(cueConfig)
     }
 
-    /// Calls `body(termPointer, termLength)` for every term occurrence of `posting`. Every pointer has at
-    /// least 8 readable bytes after the term (`TermTable.hashAndPrefixPadded` may read them).
-    mutating func forEachTerm(_ posting: Posting, _ body: (UnsafePointer<UInt8>, Int) -> Void) {
+    /// Terms of `posting` in runs: `body(base, starts, ends, count)` is called once per run (the text's
+    /// words, then the terms built from them: title terms, n-grams, cues) and term `i` of a run is
+    /// `base[starts[i]..<ends[i]]`. Every term has at least 8 readable bytes after it
+    /// (`TermTable.hashAndPrefixPadded` may read them). The caller's loop over a run is not a call per term.
+    mutating func forEachTermRun(_ posting: Posting, _ body: TermRunBody) {
         titleTokens.removeAll()
         tokens.removeAll()
+        built.removeAll()
         switch config.titleMode {
         case .concatenate:
             tokenizer.tokenize(posting.title, into: &tokens)
@@ -185,57 +188,59 @@ struct TermWalker {
                 emit(titleTokens, prefix: TermWalker.titlePrefix, body)
             }
         }
-        guard let cueExtractor else { return }
-        let names: [String]
-        if cueTokenizer != nil {
-            cueText.removeAll()
-            cueTitle.removeAll()
-            cueTokenizer?.tokenize(posting.text, into: &cueText)
-            cueTokenizer?.tokenize(posting.title, into: &cueTitle)
-            names = cueExtractor.cues(title: cueTitle, text: cueText)
-        } else {
-            names = cueExtractor.cues(title: titleTokens, text: tokens)
+        if let cueExtractor {
+            let names: [String]
+            if cueTokenizer != nil {
+                cueText.removeAll()
+                cueTitle.removeAll()
+                cueTokenizer?.tokenize(posting.text, into: &cueText)
+                cueTokenizer?.tokenize(posting.title, into: &cueTitle)
+                names = cueExtractor.cues(title: cueTitle, text: cueText)
+            } else {
+                names = cueExtractor.cues(title: titleTokens, text: tokens)
+            }
+            for name in names { built.appendTerm(prefix: [], name.utf8) }
         }
-        for name in names {
-            scratch.removeAll(keepingCapacity: true)
-            scratch.append(contentsOf: name.utf8)
-            let n = scratch.count
-            scratch.append(contentsOf: TermWalker.padding)
-            scratch.withUnsafeBufferPointer { body($0.baseAddress!, n) }
+        TermWalker.run(built, body)
+    }
+
+    /// Calls `body` with the terms of `list` as one run (nothing when it is empty).
+    private static func run(_ list: TokenList, _ body: TermRunBody) {
+        if list.count == 0 { return }
+        list.bytes.withUnsafeBufferPointer { b in
+            list.starts.withUnsafeBufferPointer { s in
+                list.ends.withUnsafeBufferPointer { e in
+                    body(b.baseAddress!, s.baseAddress!, e.baseAddress!, list.count)
+                }
+            }
         }
     }
 
-    private mutating func emit(_ tokens: TokenList, prefix: [UInt8], _ body: (UnsafePointer<UInt8>, Int) -> Void) {
+    /// The terms of `tokens`: with unigrams and no prefix the tokens themselves (one run, no copy); otherwise
+    /// each term (prefix, then up to `ngrams` tokens joined by spaces) is built into `built`.
+    private mutating func emit(_ tokens: TokenList, prefix: [UInt8], _ body: TermRunBody) {
         let n = tokens.count
         if n == 0 { return }
         if config.ngrams <= 1 && prefix.isEmpty {
-            // Unigrams: the tokens' own bytes, no copy.
-            tokens.bytes.withUnsafeBufferPointer { b in
-                tokens.starts.withUnsafeBufferPointer { s in
-                    tokens.ends.withUnsafeBufferPointer { e in
-                        let base = b.baseAddress!
-                        for i in 0..<n { body(base + s[i], e[i] - s[i]) }
-                    }
-                }
-            }
+            TermWalker.run(tokens, body)
             return
         }
         let maxN = max(1, config.ngrams)
         for i in 0..<n {
             for g in 1...maxN where i + g <= n {
                 scratch.removeAll(keepingCapacity: true)
-                scratch.append(contentsOf: prefix)
                 for t in i..<(i + g) {
                     if t > i { scratch.append(0x20) }
                     scratch.append(contentsOf: tokens.bytes[tokens.range(t)])
                 }
-                let n = scratch.count
-                scratch.append(contentsOf: TermWalker.padding)
-                scratch.withUnsafeBufferPointer { body($0.baseAddress!, n) }
+                built.appendTerm(prefix: prefix, scratch)
             }
         }
     }
 }
+
+/// The body of `TermWalker.forEachTermRun`: base pointer, term starts, term ends, number of terms.
+typealias TermRunBody = (UnsafePointer<UInt8>, UnsafePointer<Int>, UnsafePointer<Int>, Int) -> Void
 
 /// Per-document term counts without sorting or hashing: a dense counter per id and the ids seen, in
 /// first-seen order. Ids index `counts`, which grows as needed.
@@ -489,11 +494,14 @@ public struct TfidfVectorizer: Sendable {
             var rowOffsets = [0]
             rowOffsets.reserveCapacity(range.count + 1)
             for i in range {
-                walker.forEachTerm(postings[i]) { p, len in
-                    let (h, prefix) = TermTable.hashAndPrefixPadded(p, len)
-                    let id = table.intern(p, len, hash: h, prefix: prefix)
-                    if Int(id) == isShort.count { isShort.append(len <= 8) }
-                    counter.add(id)
+                walker.forEachTermRun(postings[i]) { base, starts, ends, count in
+                    for t in 0..<count {
+                        let p = base + starts[t], len = ends[t] - starts[t]
+                        let (h, prefix) = TermTable.hashAndPrefixPadded(p, len)
+                        let id = table.intern(p, len, hash: h, prefix: prefix)
+                        if Int(id) == isShort.count { isShort.append(len <= 8) }
+                        counter.add(id)
+                    }
                 }
                 // Terms of up to 8 bytes first, then longer ones, each in first-occurrence order (as `transform`).
                 longEntries.removeAll(keepingCapacity: true)
@@ -693,14 +701,17 @@ public struct TfidfVectorizer: Sendable {
         part.rowOffsets.reserveCapacity(range.count + 1)
         var row: [UInt64] = []
         for i in range {
-            walker.forEachTerm(postings[i]) { p, n in
-                if n <= 8 {
-                    // The masked 8-byte load is the term's zero-padded bytes (the walker pads every term).
-                    let prefix = n == 0 ? 0 : UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) & (~UInt64(0) >> UInt64(64 - 8 * n))
-                    short.add(prefix: prefix, n) { column(p, n) }
-                } else {
-                    let id = column(p, n)
-                    if id >= 0 { long.add(id) }
+            walker.forEachTermRun(postings[i]) { base, starts, ends, count in
+                for t in 0..<count {
+                    let p = base + starts[t], n = ends[t] - starts[t]
+                    if n <= 8 {
+                        // The masked 8-byte load is the term's zero-padded bytes (the walker pads every term).
+                        let prefix = n == 0 ? 0 : UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) & (~UInt64(0) &>> UInt64(truncatingIfNeeded: 64 &- 8 &* n))
+                        short.add(prefix: prefix, n) { column(p, n) }
+                    } else {
+                        let id = column(p, n)
+                        if id >= 0 { long.add(id) }
+                    }
                 }
             }
             row.removeAll(keepingCapacity: true)

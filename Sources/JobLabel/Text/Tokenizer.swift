@@ -57,6 +57,19 @@ public struct TokenList {
         }
     }
 
+    /// Appends one term: `prefix` then `body`, with 8 spare bytes after it (so it can be read 8 bytes at a time).
+    mutating func appendTerm<C: Collection>(prefix: [UInt8], _ body: C) where C.Element == UInt8 {
+        let n = prefix.count + body.count
+        reserve(moreBytes: n + 8, moreTokens: 1)
+        var w = byteCount
+        for b in prefix { bytes[w] = b; w += 1 }
+        for b in body { bytes[w] = b; w += 1 }
+        for k in 0..<8 { bytes[w + k] = 0 }
+        starts[count] = byteCount
+        ends[count] = w
+        commit(tokens: count + 1, bytes: w)
+    }
+
     /// Sets the counts after writing the buffers directly.
     mutating func commit(tokens: Int, bytes: Int) {
         count = tokens
@@ -187,11 +200,11 @@ public struct Tokenizer {
                                         close(open, w + lead, openScalars + lead)
                                         open = -1
                                         openScalars = 0
-                                        m &= ~((UInt32(1) << UInt32(lead)) &- 1)
+                                        m &= ~((UInt32(1) &<< UInt32(truncatingIfNeeded: lead)) &- 1)
                                     }
                                     while m != 0 {
                                         let s = m.trailingZeroBitCount
-                                        let run = (~(m >> UInt32(s))).trailingZeroBitCount
+                                        let run = (~(m &>> UInt32(truncatingIfNeeded: s))).trailingZeroBitCount
                                         if s + run == 32 {
                                             open = w + s
                                             openScalars = run
