@@ -4,7 +4,7 @@
 /// and nothing else.
 public struct TermTable: Sendable {
     private(set) var arena: [UInt8] = []
-    /// `offsets[i]..<offsets[i+1]` is term `i` in `arena`.
+    /// `offsets[i]..<offsets[i+1]` is term `i` in `arena` (which may hold unused bytes after the last term).
     private(set) var offsets: [Int] = [0]
     /// Full hash of each term (for growing and merging without rehashing).
     private(set) var hashes: [UInt64] = []
@@ -19,6 +19,8 @@ public struct TermTable: Sendable {
         while size * 7 < capacity * 10 { size <<= 1 }
         slots = [UInt64](repeating: 0, count: 2 * size)
         mask = size - 1
+        offsets.reserveCapacity(capacity + 1)
+        hashes.reserveCapacity(capacity)
     }
 
     /// Number of terms.
@@ -146,8 +148,11 @@ public struct TermTable: Sendable {
         let (found, i) = probe(p, n, hash: h, prefix: prefix)
         if found >= 0 { return found }
         let id = count
-        arena.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
-        offsets.append(arena.count)
+        // The arena may be longer than the bytes in use (offsets' last value); it grows by doubling.
+        let used = offsets[offsets.count - 1]
+        if arena.count < used + n { arena.append(contentsOf: repeatElement(0, count: max(used + n, 2 * arena.count) - arena.count)) }
+        if n > 0 { arena.withUnsafeMutableBufferPointer { ($0.baseAddress! + used).update(from: p, count: n) } }
+        offsets.append(used + n)
         hashes.append(h)
         slots[2 * i] = TermTable.metaKey(h, n) | UInt64(id + 1)
         slots[2 * i + 1] = prefix

@@ -243,27 +243,49 @@ struct TermWalker {
 typealias TermRunBody = (UnsafePointer<UInt8>, UnsafePointer<Int>, UnsafePointer<Int>, Int) -> Void
 
 /// Per-document term counts without sorting or hashing: a dense counter per id and the ids seen, in
-/// first-seen order. Ids index `counts`, which grows as needed.
+/// first-seen order, each with a flag bit. Ids index `counts`, which `reserve` grows.
 struct DocumentCounter {
     private var counts: [Int32] = []
-    private var touched: [Int32] = []
+    private var touched: [UInt32] = []
+    private var touchedCount = 0
 
-    /// Counts one occurrence of `id`.
-    @inline(__always)
-    mutating func add(_ id: Int32) {
-        let i = Int(id)
-        if i >= counts.count { counts.append(contentsOf: repeatElement(0, count: max(i + 1, 2 * counts.count) - counts.count)) }
-        if counts[i] == 0 { touched.append(id) }
-        counts[i] &+= 1
+    /// Makes room for ids below `ids` and for `more` newly seen ids.
+    mutating func reserve(ids: Int, more: Int) {
+        if ids > counts.count { counts.append(contentsOf: repeatElement(0, count: max(ids, 2 * counts.count) - counts.count)) }
+        if touchedCount + more > touched.count {
+            touched.append(contentsOf: repeatElement(0, count: max(touchedCount + more, 2 * touched.count) - touched.count))
+        }
     }
 
-    /// Calls `body(id, count)` for the ids counted since the last drain (first-seen order) and resets.
-    mutating func drain(_ body: (Int32, Int32) -> Void) {
-        for id in touched {
-            body(id, counts[Int(id)])
+    /// Gives `body` an adder: `add(id, flag)` counts one occurrence of `id` (below the reserved ids, at most
+    /// the reserved number of new ones); `flag` is kept with an id's first occurrence.
+    @inline(__always)
+    mutating func withAdder(_ body: ((Int32, Bool) -> Void) -> Void) {
+        var seen = touchedCount
+        counts.withUnsafeMutableBufferPointer { c in
+            touched.withUnsafeMutableBufferPointer { t in
+                let counts = c.baseAddress!, touched = t.baseAddress!
+                body { id, flag in
+                    let i = Int(id)
+                    if counts[i] == 0 {
+                        touched[seen] = UInt32(bitPattern: id) | (flag ? 1 << 31 : 0)
+                        seen += 1
+                    }
+                    counts[i] &+= 1
+                }
+            }
+        }
+        touchedCount = seen
+    }
+
+    /// Calls `body(id, count, flag)` for the ids counted since the last drain (first-seen order) and resets.
+    mutating func drain(_ body: (Int32, Int32, Bool) -> Void) {
+        for k in 0..<touchedCount {
+            let entry = touched[k], id = Int32(bitPattern: entry & 0x7FFF_FFFF)
+            body(id, counts[Int(id)], entry >> 31 != 0)
             counts[Int(id)] = 0
         }
-        touched.removeAll(keepingCapacity: true)
+        touchedCount = 0
     }
 }
 
@@ -487,7 +509,6 @@ public struct TfidfVectorizer: Sendable {
             var table = TermTable(capacity: max(1024, textBytes / 64))
             var walker = TermWalker(config)
             var counter = DocumentCounter()
-            var isShort: [Bool] = []
             var ids: [Int32] = [], counts: [Int32] = [], longEntries: [Int32] = []
             ids.reserveCapacity(textBytes / 8)
             counts.reserveCapacity(textBytes / 8)
@@ -495,18 +516,19 @@ public struct TfidfVectorizer: Sendable {
             rowOffsets.reserveCapacity(range.count + 1)
             for i in range {
                 walker.forEachTermRun(postings[i]) { base, starts, ends, count in
-                    for t in 0..<count {
-                        let p = base + starts[t], len = ends[t] - starts[t]
-                        let (h, prefix) = TermTable.hashAndPrefixPadded(p, len)
-                        let id = table.intern(p, len, hash: h, prefix: prefix)
-                        if Int(id) == isShort.count { isShort.append(len <= 8) }
-                        counter.add(id)
+                    counter.reserve(ids: table.count + count, more: count)
+                    counter.withAdder { add in
+                        for t in 0..<count {
+                            let p = base + starts[t], len = ends[t] - starts[t]
+                            let (h, prefix) = TermTable.hashAndPrefixPadded(p, len)
+                            add(table.intern(p, len, hash: h, prefix: prefix), len <= 8)
+                        }
                     }
                 }
                 // Terms of up to 8 bytes first, then longer ones, each in first-occurrence order (as `transform`).
                 longEntries.removeAll(keepingCapacity: true)
-                counter.drain { id, count in
-                    if isShort[Int(id)] {
+                counter.drain { id, count, isShort in
+                    if isShort {
                         ids.append(id)
                         counts.append(count)
                     } else {
