@@ -87,4 +87,24 @@ final class TfidfTests: XCTestCase {
         XCTAssertEqual(unknown.nonZeroCount, 1)
         XCTAssertEqual(unknown.values[0], 1, accuracy: 1e-6)
     }
+
+    func testTransformOfLongPostingsMatchesFit() throws {
+        // Thousands of distinct short terms in one posting (the per-posting counts grow and are filled in
+        // chunks), repeats far apart, long terms in between; bigrams and a title in namespace mode.
+        let long = (0..<3000).map { "w\($0 % 1500)" + ($0 % 7 == 0 ? " internationalisation\($0 % 11)" : "") }.joined(separator: " ")
+        let docs = [posting(long, title: "w1 senior"), posting("w2 w3 w2 internationalisation3"), posting(long + " tail")]
+        var config = VectorizerConfig.sklearn
+        config.titleMode = .namespace
+        for ngrams in [1, 2] {
+            config.ngrams = ngrams
+            let (v, x) = try TfidfVectorizer.fitTransform(config, docs)
+            let again = v.transform(docs)
+            // Booleans, not the arrays: thousands of columns would flood a failure message.
+            XCTAssertTrue(again.rowOffsets == x.rowOffsets, "row lengths differ from fit's, ngrams \(ngrams)")
+            XCTAssertTrue(again.columns == x.columns, "columns differ from fit's, ngrams \(ngrams)")
+            XCTAssertTrue(zip(again.values, x.values).allSatisfy { abs($0 - $1) <= 1e-6 }, "values differ, ngrams \(ngrams)")
+            // The first posting holds 1500 distinct w-terms, each twice, plus the title's two terms.
+            XCTAssertGreaterThanOrEqual(x.row(0).count, ngrams == 1 ? 1500 + 11 + 2 : 3000)
+        }
+    }
 }
