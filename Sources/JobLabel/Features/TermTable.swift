@@ -201,14 +201,10 @@ public struct TermTable: Sendable {
         }
     }
 
-    /// A table of distinct terms given by their lengths and hashes in id order; `fill(arena, offsets)` writes
-    /// term `i`'s bytes at `arena[offsets[i]..<offsets[i+1]]` (it may do so in parallel).
-    init(lengths: [Int], hashes: [UInt64], fill: (UnsafeMutableBufferPointer<UInt8>, [Int]) -> Void) {
-        self.init(capacity: lengths.count)
-        var offsets = [Int](repeating: 0, count: lengths.count + 1)
-        for (i, n) in lengths.enumerated() { offsets[i + 1] = offsets[i] + n }
-        var arena = [UInt8](repeating: 0, count: offsets[lengths.count])
-        arena.withUnsafeMutableBufferPointer { fill($0, offsets) }
+    /// A table of distinct terms given by their bytes (term `i` is `arena[offsets[i]..<offsets[i+1]]`) and
+    /// hashes, in id order.
+    init(arena: [UInt8], offsets: [Int], hashes: [UInt64]) {
+        self.init(capacity: hashes.count)
         self.arena = arena
         self.offsets = offsets
         self.hashes = hashes

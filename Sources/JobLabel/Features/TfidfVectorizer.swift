@@ -467,29 +467,41 @@ public struct TfidfVectorizer: Sendable {
 
     /// Postings per block of the parallel passes (fixed, so results do not depend on the thread count).
     static let blockSize = 256
+    /// Postings per block of `fitTransform`'s counting pass: larger than `blockSize` because every block's
+    /// distinct terms are merged into the vocabulary afterwards (20 Newsgroups' train file: 252,544 block
+    /// terms instead of 401,408 with 256); fixed, so results do not depend on the thread count.
+    static let fitBlockSize = 1024
 
     /// Creates a vectorizer from fitted parts (used by the model loader).
     public init(config: VectorizerConfig, vocabulary: TermTable, idf: [Float]) {
-        self.config = config
-        self.vocabulary = vocabulary
-        self.idf = idf
-        let title = config.titleMode == .namespace ? TermWalker.titlePrefix : nil
-        let cue = config.cues.isEmpty ? nil : TermWalker.cuePrefix
         var weights = [Float](repeating: 1, count: vocabulary.count)
         vocabulary.withTermBytes { term in
             for id in 0..<vocabulary.count {
                 let (p, n, _) = term(id)
-                func starts(_ prefix: [UInt8]?) -> Bool {
-                    guard let prefix, n >= prefix.count else { return false }
-                    for k in 0..<prefix.count where p[k] != prefix[k] { return false }
-                    return true
-                }
-                var scale: Float = 1
-                if starts(title) { scale = config.titleWeight } else if starts(cue) { scale = config.cueWeight }
-                weights[id] = scale * (id < idf.count ? idf[id] : 1)
+                weights[id] = TfidfVectorizer.scale(config, p, n) * (id < idf.count ? idf[id] : 1)
             }
         }
-        self.columnWeight = weights
+        self.init(config: config, vocabulary: vocabulary, idf: idf, columnWeight: weights)
+    }
+
+    /// The title or cue weight of a term that starts with the title or cue namespace, else 1.
+    static func scale(_ config: VectorizerConfig, _ p: UnsafePointer<UInt8>, _ n: Int) -> Float {
+        func starts(_ prefix: [UInt8]) -> Bool {
+            guard n >= prefix.count else { return false }
+            for k in 0..<prefix.count where p[k] != prefix[k] { return false }
+            return true
+        }
+        if config.titleMode == .namespace && starts(TermWalker.titlePrefix) { return config.titleWeight }
+        if !config.cues.isEmpty && starts(TermWalker.cuePrefix) { return config.cueWeight }
+        return 1
+    }
+
+    /// Creates a vectorizer whose per-column weights (idf times `scale`) are already computed.
+    init(config: VectorizerConfig, vocabulary: TermTable, idf: [Float], columnWeight: [Float]) {
+        self.config = config
+        self.vocabulary = vocabulary
+        self.idf = idf
+        self.columnWeight = columnWeight
         // The most frequent terms: the hotCount lowest idf, ties by column (positive floats order as their
         // bit patterns), found by selection rather than a full sort.
         var keys = (0..<min(vocabulary.count, idf.count)).map { UInt64(idf[$0].bitPattern) << 32 | UInt64($0) }
@@ -526,7 +538,8 @@ public struct TfidfVectorizer: Sendable {
     public static func fitTransform(_ config: VectorizerConfig, _ postings: [Posting]) throws -> (TfidfVectorizer, CSRMatrix) {
         let n = postings.count
         // 1. Count per block.
-        let blocks: [BlockCounts] = Parallel.mapRanges(count: n, blockSize: blockSize) { range in
+        let countBlock = fitBlockSize
+        let blocks: [BlockCounts] = Parallel.mapRanges(count: n, blockSize: countBlock) { range in
             let textBytes = range.reduce(0) { $0 + postings[$1].text.count + postings[$1].title.count }
             // Starts small and grows: sized for 20 Newsgroups' one distinct term per 18 bytes, every block table
             // (all are kept until the merge) would hold 1.6 GB more on the 1,000,000-posting corpus.
@@ -659,27 +672,33 @@ public struct TfidfVectorizer: Sendable {
         }
         var finalOf = shards.map { [Int32](repeating: -1, count: $0.table.count) }
         var idf = [Float](repeating: 0, count: kept.count)
-        var lengths = [Int](repeating: 0, count: kept.count)
+        var offsets = [Int](repeating: 0, count: kept.count + 1)
         var hashes = [UInt64](repeating: 0, count: kept.count)
         // Everything per column is in its key (no lookups in the shards: this loop is serial).
         for (column, key) in kept.enumerated() {
             finalOf[key.shard][key.id] = Int32(column)
             idf[column] = Float(log(Double(1 + n) / Double(1 + Int(key.df))) + 1)
-            lengths[column] = Int(key.length)
+            offsets[column + 1] = offsets[column] + Int(key.length)
             hashes[column] = key.hash
         }
-        let vocabulary = TermTable(lengths: lengths, hashes: hashes) { arena, offsets in
-            let out = arena
-            Parallel.forEachBlock(shardCount) { s in
-                shards[s].table.withTermBytes { term in
-                    for (id, column) in finalOf[s].enumerated() where column >= 0 {
-                        let (p, len, _) = term(id)
-                        (out.baseAddress! + offsets[Int(column)]).update(from: p, count: len)
+        // The vocabulary's bytes and the column weights, in parallel per shard.
+        var columnWeight = [Float](repeating: 0, count: kept.count)
+        let arena = [UInt8](unsafeUninitializedCapacity: offsets[kept.count]) { buffer, initialized in
+            columnWeight.withUnsafeMutableBufferPointer { wb in
+                let out = buffer, weightOut = wb
+                Parallel.forEachBlock(shardCount) { s in
+                    shards[s].table.withTermBytes { term in
+                        for (id, column) in finalOf[s].enumerated() where column >= 0 {
+                            let (p, len, _) = term(id)
+                            let c = Int(column)
+                            (out.baseAddress! + offsets[c]).initialize(from: p, count: len)
+                            weightOut[c] = TfidfVectorizer.scale(config, p, len) * idf[c]
+                        }
                     }
                 }
             }
+            initialized = offsets[kept.count]
         }
-        let vectorizer = TfidfVectorizer(config: config, vocabulary: vocabulary, idf: idf)
 
         // 4. Map each block's local terms to columns and count each row's kept entries; then weight and
         //    normalise the rows straight into the final arrays (blocks write disjoint ranges).
@@ -707,13 +726,21 @@ public struct TfidfVectorizer: Sendable {
         let entries = Int(rowOffsets[n])
         var columns = [Int32](repeating: 0, count: entries)
         var values = [Float](repeating: 0, count: entries)
+        var built: TfidfVectorizer?
         columns.withUnsafeMutableBufferPointer { cb in
             values.withUnsafeMutableBufferPointer { vb in
                 let columnsOut = cb, valuesOut = vb
-                Parallel.forEachBlock(blocks.count) { b in
+                // Job 0 builds the vocabulary's hash table and the vectorizer while the others weight the blocks.
+                Parallel.forEachBlock(blocks.count + 1) { job in
+                    if job == 0 {
+                        let vocabulary = TermTable(arena: arena, offsets: offsets, hashes: hashes)
+                        built = TfidfVectorizer(config: config, vocabulary: vocabulary, idf: idf, columnWeight: columnWeight)
+                        return
+                    }
+                    let b = job - 1
                     let block = blocks[b], localColumn = mapped[b].localColumn
                     var entry: [UInt64] = []
-                    var r0 = b * blockSize
+                    var r0 = b * countBlock
                     for r in 0..<(block.rowOffsets.count - 1) {
                         entry.removeAll(keepingCapacity: true)
                         for t in block.rowOffsets[r]..<block.rowOffsets[r + 1] {
@@ -721,12 +748,15 @@ public struct TfidfVectorizer: Sendable {
                             if column >= 0 { entry.append(UInt64(column) << 32 | UInt64(UInt32(block.counts[t]))) }
                         }
                         let at = Int(rowOffsets[r0])
-                        vectorizer.weightRow(entry, columns: columnsOut.baseAddress! + at, values: valuesOut.baseAddress! + at)
+                        TfidfVectorizer.weightRow(entry, sublinear: config.sublinearTF, weights: columnWeight,
+                                                  columns: columnsOut.baseAddress! + at, values: valuesOut.baseAddress! + at)
                         r0 += 1
                     }
                 }
             }
         }
+        let vectorizer = built ?? TfidfVectorizer(config: config, vocabulary: TermTable(arena: arena, offsets: offsets, hashes: hashes),
+                                                  idf: idf, columnWeight: columnWeight)
         return (vectorizer, CSRMatrix(rowOffsets: rowOffsets, columns: columns, values: values, columnCount: kept.count))
     }
 
@@ -795,8 +825,14 @@ public struct TfidfVectorizer: Sendable {
     /// Writes the weighted, L2-normalised entries of one row (`column << 32 | count`, in order) to
     /// `columns[0..<row.count]` and `values[0..<row.count]`.
     func weightRow(_ row: [UInt64], columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
+        TfidfVectorizer.weightRow(row, sublinear: config.sublinearTF, weights: columnWeight, columns: columns, values: values)
+    }
+
+    /// `weightRow` with the tf transform's setting and the per-column weights (idf times title or cue weight)
+    /// given: v = tf · weight[column], then v / ‖v‖₂ (the norm summed in Double).
+    static func weightRow(_ row: [UInt64], sublinear: Bool, weights columnWeight: [Float],
+                          columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
         var norm2 = 0.0
-        let sublinear = config.sublinearTF
         TfidfVectorizer.sublinearTable.withUnsafeBufferPointer { table in
             columnWeight.withUnsafeBufferPointer { weight in
                 for (t, entry) in row.enumerated() {
