@@ -25,21 +25,43 @@ public enum NaiveBayes {
     public static func fit(_ config: NaiveBayesConfig, x: CSRMatrix, y: [Int32], classes: [String]) -> LinearModel {
         let k = classes.count, v = x.columnCount
         let alpha = max(config.alpha, 1e-10)  // as scikit-learn, never exactly 0
-        var counts = [Double](repeating: 0, count: v * k)
         var classCount = [Double](repeating: 0, count: k)
-        for i in 0..<min(x.rowCount, y.count) where y[i] >= 0 && Int(y[i]) < k {
-            let c = Int(y[i])
-            classCount[c] += 1
-            for t in x.row(i) {
-                counts[Int(x.columns[t]) * k + c] += Double(x.values[t])
+        let rows = min(x.rowCount, y.count)
+        for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k { classCount[Int(y[i])] += 1 }
+        // Feature counts in parts of the feature range, one per thread: each part scans the rows in order and
+        // adds only its own features, so every sum is taken in the same order for any number of parts.
+        var counts = [Double](repeating: 0, count: v * k)
+        let parts = max(1, min(Parallel.threads, 8, v))
+        counts.withUnsafeMutableBufferPointer { cb in
+            x.columns.withUnsafeBufferPointer { columns in
+                x.values.withUnsafeBufferPointer { values in
+                    x.rowOffsets.withUnsafeBufferPointer { offsets in
+                        let out = cb
+                        Parallel.forEachBlock(parts) { part in
+                            let lo = Int32(v * part / parts), hi = Int32(v * (part + 1) / parts)
+                            for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k {
+                                let c = Int(y[i])
+                                for t in Int(offsets[i])..<Int(offsets[i + 1]) where columns[t] >= lo && columns[t] < hi {
+                                    out[Int(columns[t]) * k + c] += Double(values[t])
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         var totals = [Double](repeating: 0, count: k)
         for j in 0..<v { for c in 0..<k { totals[c] += counts[j * k + c] + alpha } }
+        let logTotals = totals.map { log($0) }
+        // One log per weight (V × K of them): in parallel blocks of feature rows (each value is computed
+        // alone, so the result does not depend on the threads).
         var weights = [Float](repeating: 0, count: v * k)
-        for j in 0..<v {
-            for c in 0..<k {
-                weights[j * k + c] = Float(log(counts[j * k + c] + alpha) - log(totals[c]))
+        weights.withUnsafeMutableBufferPointer { wb in
+            let out = wb
+            Parallel.forEachRange(count: v, blockSize: 8192) { rows in
+                for j in rows {
+                    for c in 0..<k { out[j * k + c] = Float(log(counts[j * k + c] + alpha) - logTotals[c]) }
+                }
             }
         }
         let n = classCount.reduce(0, +)
