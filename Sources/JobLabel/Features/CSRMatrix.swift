@@ -68,16 +68,46 @@ public struct CSRMatrix: Sendable, Equatable {
         var counts = [Int64](repeating: 0, count: columnCount + 1)
         for c in columns { counts[Int(c) + 1] += 1 }
         for j in 0..<columnCount { counts[j + 1] += counts[j] }
-        var next = counts
         var cols = [Int32](repeating: 0, count: columns.count)
         var vals = [Float](repeating: 0, count: values.count)
-        for i in 0..<rowCount {
-            for t in row(i) {
-                let j = Int(columns[t])
-                let at = Int(next[j])
-                cols[at] = Int32(i)
-                vals[at] = values[t]
-                next[j] += 1
+        // The output rows (input columns) in parts of about equal entries, one per thread: each part scans the
+        // input in row order and places only its own entries, so the result is the same for any number of parts.
+        let parts = max(1, min(Parallel.threads, 8, columnCount))
+        var bounds = [0]
+        var j = 0
+        for part in 1..<max(1, parts) {
+            let target = Int64(columns.count * part / parts)
+            while j < columnCount && counts[j] < target { j += 1 }
+            bounds.append(max(j, bounds[bounds.count - 1]))
+        }
+        bounds.append(columnCount)
+        let rows = rowCount
+        cols.withUnsafeMutableBufferPointer { cb in
+            vals.withUnsafeMutableBufferPointer { vb in
+                columns.withUnsafeBufferPointer { ic in
+                    values.withUnsafeBufferPointer { iv in
+                        rowOffsets.withUnsafeBufferPointer { ro in
+                            let colsOut = cb, valsOut = vb
+                            Parallel.forEachBlock(bounds.count - 1) { part in
+                                let lo = Int32(bounds[part]), hi = Int32(bounds[part + 1])
+                                var next = Array(counts[bounds[part]..<bounds[part + 1]])
+                                next.withUnsafeMutableBufferPointer { nb in
+                                    for i in 0..<rows {
+                                        for t in Int(ro[i])..<Int(ro[i + 1]) {
+                                            let c = ic[t]
+                                            if c >= lo && c < hi {
+                                                let at = Int(nb[Int(c - lo)])
+                                                colsOut[at] = Int32(i)
+                                                valsOut[at] = iv[t]
+                                                nb[Int(c - lo)] += 1
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         return CSRMatrix(rowOffsets: counts, columns: cols, values: vals, columnCount: rowCount)
