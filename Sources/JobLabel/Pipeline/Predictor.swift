@@ -60,7 +60,8 @@ public final class Predictor: @unchecked Sendable {
                         let lm = head.model(component), k = lm.classCount, o = offsets[m][h]
                         let rows = range.clamped(to: 0..<min(v, lm.featureCount))
                         lm.weights.withUnsafeBufferPointer { src in
-                            for j in rows { for c in 0..<k { out[j * width + o + c] = src[j * k + c] } }
+                            guard let from = src.baseAddress, let to = out.baseAddress else { return }
+                            for j in rows { (to + j * width + o).update(from: from + j * k, count: k) }
                         }
                     }
                 }
