@@ -127,6 +127,32 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(nb.featureCount, 10)
     }
 
+    func testTransposeAndNaiveBayesDoNotDependOnTheThreadCount() {
+        let (square, labels) = randomProblem(rows: 700, cols: 90, k: 5, seed: 23)
+        // 40 more columns that no row uses: some parts of the feature range are empty.
+        let x = CSRMatrix(rowOffsets: square.rowOffsets, columns: square.columns, values: square.values, columnCount: 130)
+        var y = labels
+        y[3] = -1  // an unlabeled row is not counted
+        var expected = [[(Int32, Float)]](repeating: [], count: x.columnCount)
+        for i in 0..<x.rowCount { for t in x.row(i) { expected[Int(x.columns[t])].append((Int32(i), x.values[t])) } }
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        var models: [LinearModel] = []
+        for threads in [1, 2, 3, 8] {
+            Parallel.threads = threads
+            let t = x.transposed()
+            XCTAssertEqual(t.rowCount, 130)
+            XCTAssertEqual(t.columnCount, 700)
+            for j in 0..<x.columnCount {
+                let got = t.row(j).map { (t.columns[$0], t.values[$0]) }
+                XCTAssertTrue(got.elementsEqual(expected[j]) { $0.0 == $1.0 && $0.1 == $1.1 }, "column \(j), \(threads) threads")
+            }
+            models.append(NaiveBayes.fit(NaiveBayesConfig(), x: x, y: y, classes: ["a", "b", "c", "d", "e"]))
+        }
+        for m in models.dropFirst() { XCTAssertEqual(m, models[0], "Naive Bayes weights must not depend on the thread count") }
+        XCTAssertTrue(models[0].weights.allSatisfy { $0.isFinite && $0 < 0 })
+    }
+
     func testStrongerPenaltyShrinksWeights() {
         let (x, y) = randomProblem(rows: 300, cols: 50, k: 3, seed: 5)
         let (weak, _) = LogisticRegression.fit(LogisticRegressionConfig(C: 100), x: x, xT: x.transposed(), y: y, classes: ["a", "b", "c"])
