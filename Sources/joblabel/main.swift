@@ -21,6 +21,15 @@ Exit codes: 0 success, 64 usage, 65 bad data, 66 missing input, 74 I/O error.
 // instead of the process being killed by SIGXFSZ halfway through writing a model.
 signal(SIGXFSZ, SIG_IGN)
 
+// A model's weights are read through a read-only mapping while it loads; if another process truncates the file
+// in place meanwhile, touching the lost pages raises SIGBUS. Report that as an I/O error (exit 74) instead of
+// dying with a crash report. Only async-signal-safe calls here (write, _exit).
+signal(SIGBUS) { _ in
+    let message: StaticString = "joblabel: a file shrank while it was being read (another process rewrote it in place); run again, and replace model files by renaming new ones into place\n"
+    _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
+    _exit(74)
+}
+
 #if canImport(Glibc)
 // Keep freed memory for reuse instead of handing large blocks back to the kernel: every batch of `classify`
 // allocates and frees buffers of a few MiB, and each fresh page costs a fault and a zero-fill (20news test

@@ -57,6 +57,28 @@ final class EndToEndTests: XCTestCase {
         try CLI.run(["train", "--data", dir + "/train.jsonl", "--out", dir + "/model", "--preset", "sklearn"] + extra)
     }
 
+    func testSIGBUSFromATruncatedMappedFileIsAnIOErrorNotACrash() throws {
+        XCTAssertEqual(try train().status, 0)
+        guard let binary = CLI.binary else { throw XCTSkip("joblabel binary not found; build it or set JOBLABEL_BIN") }
+        // SIGBUS is what touching a truncated mapping raises; the process waits on stdin when it arrives.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["classify", "--model", dir + "/model", "-"]
+        let input = Pipe(), err = Pipe()
+        p.standardInput = input
+        p.standardOutput = Pipe()
+        p.standardError = err
+        try p.run()
+        Thread.sleep(forTimeInterval: 1)
+        kill(p.processIdentifier, SIGBUS)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        try? input.fileHandleForWriting.close()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 74)
+        XCTAssertTrue(e.contains("shrank while it was being read"), e)
+    }
+
     func testTrainClassifyEvaluateInspect() throws {
         let t = try train()
         XCTAssertEqual(t.status, 0, t.stderr)

@@ -418,8 +418,9 @@ private func readAll(_ fd: Int32, size: Int, path: String) throws -> [UInt8] {
 
 /// Runs `body` on the bytes of a whole regular file mapped read-only: no copy and no fresh memory, the page
 /// cache backs them (a 28.6 MB weights file: ~15 ms less than reading it). Falls back to reading when the
-/// file cannot be mapped. Known limit: a file truncated by another process while it is mapped ends the
-/// process with SIGBUS; `joblabel train` never does that (it replaces files by renaming).
+/// file cannot be mapped. A file truncated by another process while it is mapped raises SIGBUS (the
+/// `joblabel` executable turns that into an I/O error, exit 74); `joblabel train` never does that, it
+/// replaces files by renaming.
 func withFileBytes<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
     let (fd, size) = try openForReading(path)
     defer { close(fd) }
