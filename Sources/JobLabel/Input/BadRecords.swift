@@ -82,15 +82,17 @@ public func duplicateIDWarnings(_ postings: [Posting], limit: Int = 10) -> [Stri
     var lines: [String] = []
     var unlisted = 0
     func place(_ p: Posting) -> String { (p.file == "-" ? "stdin" : p.file) + ":" + String(p.line) }
-    // The synthesized ids' "<basename>:" per file, worked out once per file rather than once per record.
+    // The synthesized ids' "<basename>:" worked out once per file rather than once per record.
     var idPrefix: [String: String] = [:]
     for (k, p) in postings.enumerated() {
         if !p.idIsNumber {
-            let prefix = idPrefix[p.file] ?? {
-                let made = synthesizedPostingID(file: p.file, line: 0).dropLast(1)  // "<basename>:"
-                idPrefix[p.file] = String(made)
-                return String(made)
-            }()
+            let prefix: String
+            if let known = idPrefix[p.file] {
+                prefix = known
+            } else {
+                prefix = synthesizedIDPrefix(file: p.file)
+                idPrefix[p.file] = prefix
+            }
             if p.id == prefix + String(p.line) { continue }
         }
         guard let earlier = first[p.id] else {

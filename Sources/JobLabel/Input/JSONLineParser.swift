@@ -41,7 +41,12 @@ enum JSONFieldValue {
 
 /// The synthesized id for a record without one: "<basename>:<line>", or "stdin:<line>" for "-".
 func synthesizedPostingID(file: String, line: Int) -> String {
-    (file == "-" ? "stdin" : inputBasename(file)) + ":" + String(line)
+    synthesizedIDPrefix(file: file) + String(line)
+}
+
+/// What every synthesized id of `file` starts with: "<basename>:", or "stdin:" for "-".
+func synthesizedIDPrefix(file: String) -> String {
+    (file == "-" ? "stdin" : inputBasename(file)) + ":"
 }
 
 /// Parses one JSON Lines record (one line, without its "\n"; surrounding whitespace is allowed).
