@@ -726,6 +726,10 @@ public struct TfidfVectorizer: Sendable {
         let entries = Int(rowOffsets[n])
         var columns = [Int32](repeating: 0, count: entries)
         var values = [Float](repeating: 0, count: entries)
+        func makeVectorizer() -> TfidfVectorizer {
+            TfidfVectorizer(config: config, vocabulary: TermTable(arena: arena, offsets: offsets, hashes: hashes),
+                            idf: idf, columnWeight: columnWeight)
+        }
         var built: TfidfVectorizer?
         columns.withUnsafeMutableBufferPointer { cb in
             values.withUnsafeMutableBufferPointer { vb in
@@ -733,8 +737,7 @@ public struct TfidfVectorizer: Sendable {
                 // Job 0 builds the vocabulary's hash table and the vectorizer while the others weight the blocks.
                 Parallel.forEachBlock(blocks.count + 1) { job in
                     if job == 0 {
-                        let vocabulary = TermTable(arena: arena, offsets: offsets, hashes: hashes)
-                        built = TfidfVectorizer(config: config, vocabulary: vocabulary, idf: idf, columnWeight: columnWeight)
+                        built = makeVectorizer()
                         return
                     }
                     let b = job - 1
@@ -755,8 +758,7 @@ public struct TfidfVectorizer: Sendable {
                 }
             }
         }
-        let vectorizer = built ?? TfidfVectorizer(config: config, vocabulary: TermTable(arena: arena, offsets: offsets, hashes: hashes),
-                                                  idf: idf, columnWeight: columnWeight)
+        let vectorizer = built ?? makeVectorizer()  // job 0 always runs; this keeps the code free of a force unwrap
         return (vectorizer, CSRMatrix(rowOffsets: rowOffsets, columns: columns, values: values, columnCount: kept.count))
     }
 
