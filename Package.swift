@@ -33,9 +33,11 @@ let package = Package(
     ],
     targets: [
         .target(name: "JobLabel", swiftSettings: hostCPUSettings + releaseSettings),
-        .executableTarget(name: "joblabel", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings + releaseSettings),
+        // The command line: option tables, output formats, progress display; the executable only calls it.
+        .target(name: "JobLabelCLI", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings + releaseSettings),
+        .executableTarget(name: "joblabel", dependencies: ["JobLabelCLI"], swiftSettings: hostCPUSettings + releaseSettings),
         .executableTarget(name: "joblabel-bench", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings + releaseSettings),
-        .testTarget(name: "JobLabelTests", dependencies: ["JobLabel"]),
+        .testTarget(name: "JobLabelTests", dependencies: ["JobLabel", "JobLabelCLI"]),
         // Uses only the public API (plain `import JobLabel`), as a program depending on the library would.
         .testTarget(name: "LibraryUseTests", dependencies: ["JobLabel"]),
     ],

@@ -8,11 +8,16 @@ public enum JobLabelError: Error, Equatable, CustomStringConvertible {
     case missingInput(path: String, message: String)
     /// Reading or writing failed at the operating-system level (exit 74).
     case io(path: String, message: String)
+    /// A head named in labeling options that the model does not have (exit 64).
+    case unknownHead(String, known: [String])
+    /// Stored thresholds were asked for, but the model has none (`calibrationAsked`: it was trained with
+    /// calibration, yet no head had enough rows) (exit 64).
+    case noStoredThresholds(calibrationAsked: Bool)
 
     /// The sysexits(3) code for this error.
     public var exitCode: Int32 {
         switch self {
-        case .usage: return 64
+        case .usage, .unknownHead, .noStoredThresholds: return 64
         case .badData: return 65
         case .missingInput: return 66
         case .io: return 74
@@ -33,6 +38,10 @@ public enum JobLabelError: Error, Equatable, CustomStringConvertible {
             return "\(path): \(message)"
         case .io(let path, let message):
             return "\(path): \(message)"
+        case .unknownHead(let head, let known):
+            return "the model has no head '\(head)' (its heads: \(known.joined(separator: ", ")))"
+        case .noStoredThresholds:
+            return "this model stores no thresholds"
         }
     }
 }

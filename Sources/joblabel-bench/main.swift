@@ -31,13 +31,14 @@ var heads = ["role", "seniority"]
 var vectorizeOnly = false
 var repeats = 1
 var loadModel: String?
+var threads: Int?
 var args = Array(CommandLine.arguments.dropFirst()).makeIterator()
 while let arg = args.next() {
     switch arg {
     case "--data": data = args.next()
     case "--labels": heads = (args.next() ?? "").split(separator: ",").map(String.init)
     case "--preset": config = args.next() == "sklearn" ? .sklearn : .product
-    case "--threads": Parallel.threads = Int(args.next() ?? "") ?? Parallel.threads
+    case "--threads": threads = Int(args.next() ?? ""); Parallel.threads = threads ?? Parallel.threads
     case "--vectorize-only": vectorizeOnly = true
     case "--load": loadModel = args.next()
     case "--repeat": repeats = max(1, Int(args.next() ?? "") ?? 1)
@@ -85,9 +86,13 @@ do {
         let tLR = seconds { (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes) }
         print(String(format: "%@: NB fit %.3f s; LR fit %.3f s, %.3f s CPU (%d iterations, %d evaluations, loss %.6f, %@)", head, tNB, tLR, lastCPU,
                      report?.iterations ?? 0, report?.evaluations ?? 0, report?.finalLoss ?? 0, report?.stopReason ?? ""))
-        var p: [Float] = []
-        let tPredict = seconds { p = lr!.probabilities(x); _ = nb!.probabilities(x) }
-        print(String(format: "%@: predict NB + LR on the training rows %.3f s (%d values)", head, tPredict, p.count))
+        let model = JobLabelModel(config: config, vectorizer: vectorizer!, heads: [HeadModel(name: head, classes: classes, classCounts: [],
+                                  naiveBayes: nb!, logisticRegression: lr!, optimization: report)],
+                                  info: TrainingInfo(files: [], documents: 0, sha256: "", metrics: [:]), trainingID: [])
+        let predictor = try Predictor(model, options: LabelingOptions(algorithm: .ensemble), threads: threads)
+        var labeled = 0
+        let tPredict = seconds { labeled = predictor.labels(postings).labels.count }
+        print(String(format: "%@: label the training rows with NB + LR (transform included) %.3f s (%d postings)", head, tPredict, labeled))
     }
     if getenvString("JOBLABEL_FIT_ONLY") != nil { exit(0) }
     var tTransform = Double.infinity

@@ -13,7 +13,7 @@ final class CalibrationTests: XCTestCase {
         var scores: [Double] = [], y: [Int] = []
         for _ in 0..<n {
             let s = (0..<k).map { _ in uniform() * 8 - 4 }
-            let p = TemperatureScaling.softmax(s, k: k, temperature: 2)
+            let p = referenceSoftmax(s, k: k, temperature: 2)
             var u = uniform(), c = 0
             while c < k - 1 && u > p[c] { u -= p[c]; c += 1 }
             scores += s
@@ -21,7 +21,7 @@ final class CalibrationTests: XCTestCase {
         }
         let t = TemperatureScaling.fitTemperature(scores: scores, y: y, k: k)
         XCTAssertEqual(t, 2, accuracy: 0.15)
-        let loss = { (t: Double) in TemperatureScaling.logLoss(TemperatureScaling.softmax(scores, k: k, temperature: t), y: y, k: k) }
+        let loss = { (t: Double) in TemperatureScaling.logLoss(calibratedSoftmax(scores, classes: k, inverseTemperature: 1 / t), y: y, k: k) }
         XCTAssertLessThan(loss(t), loss(t * 0.9))
         XCTAssertLessThan(loss(t), loss(t * 1.1))
         XCTAssertLessThan(loss(t), loss(1))
@@ -110,10 +110,11 @@ final class CalibrationTests: XCTestCase {
         XCTAssertNil(cold.heads[0].calibration)
         let x = model.vectorizer.transform(postings)
         for h in 0..<2 {
-            let warm = model.heads[h].logisticRegression.probabilities(x), start = cold.heads[h].logisticRegression.probabilities(x)
+            let warm = referenceSoftmax(referenceScores(model.heads[h].logisticRegression, x), k: 3, temperature: 1)
+            let start = referenceSoftmax(referenceScores(cold.heads[h].logisticRegression, x), k: 3, temperature: 1)
             let gap = zip(warm, start).map { abs($0 - $1) }.max() ?? 1
             XCTAssertLessThan(gap, 0.01, "head \(h): warm and cold starts converge to the same model")
-            XCTAssertEqual(LinearModel.argmaxRows(warm, classes: 3), LinearModel.argmaxRows(start, classes: 3))
+            XCTAssertEqual(argmaxRows(warm.map(Float.init), classes: 3), argmaxRows(start.map(Float.init), classes: 3))
         }
         XCTAssertNotEqual(try ModelBundle.encode(model).manifest, try ModelBundle.encode(cold).manifest)
     }
@@ -132,20 +133,24 @@ final class CalibrationTests: XCTestCase {
         let postings = syntheticCorpus()
         let model = try JobLabelModel.train(calibratedConfig(), postings: postings, files: ["synthetic"])
         let x = model.vectorizer.transform(postings)
-        let nb = model.predict(postings, algorithm: .nb), lr = model.predict(postings, algorithm: .lr)
-        let ensemble = model.predict(postings, algorithm: .ensemble)
+        let nb = model.probabilities(postings, algorithm: .nb), lr = model.probabilities(postings, algorithm: .lr)
+        let ensemble = model.probabilities(postings, algorithm: .ensemble)
         for (h, head) in model.heads.enumerated() {
             let k = head.classes.count
             for (algorithm, predicted) in [(Algorithm.nb, nb[h]), (.lr, lr[h])] {
-                let scores = head.model(algorithm).scores(x).map(Double.init)
-                let expected = TemperatureScaling.softmax(scores, k: k, temperature: head.temperature(algorithm))
-                for i in 0..<expected.count { XCTAssertEqual(Double(predicted.probabilities[i]), expected[i], accuracy: 1e-5) }
+                let expected = referenceSoftmax(referenceScores(head.model(algorithm), x), k: k, temperature: head.temperature(algorithm))
+                for i in 0..<expected.count { XCTAssertEqual(Double(predicted[i]), expected[i], accuracy: 1e-5) }
             }
             for i in 0..<(postings.count * k) {
-                XCTAssertEqual(ensemble[h].probabilities[i], (nb[h].probabilities[i] + lr[h].probabilities[i]) / 2, accuracy: 1e-6)
+                XCTAssertEqual(ensemble[h][i], (nb[h][i] + lr[h][i]) / 2, accuracy: 1e-6)
             }
-            let helper = head.probabilities(x, algorithm: .ensemble)
-            for i in 0..<helper.count { XCTAssertEqual(ensemble[h].probabilities[i], helper[i], accuracy: 1e-5, "the library's helper agrees") }
+            // The decisions the library returns carry those probabilities.
+            let decisions = model.decisions(postings, algorithm: .ensemble)[h]
+            for i in postings.indices {
+                let best = argmax(ensemble[h], row: i, classes: k)
+                XCTAssertEqual(decisions[i].best, head.classes[best])
+                XCTAssertEqual(decisions[i].probability, Double(ensemble[h][i * k + best]))
+            }
         }
     }
 
@@ -157,8 +162,8 @@ final class CalibrationTests: XCTestCase {
         let loaded = try ModelBundle.load(dir + "/m")
         XCTAssertEqual(loaded.heads.map(\.calibration), model.heads.map(\.calibration))
         XCTAssertEqual(loaded.config.calibration, .temperature)
-        XCTAssertEqual(loaded.predict(syntheticCorpus(), algorithm: .ensemble)[1].probabilities,
-                       model.predict(syntheticCorpus(), algorithm: .ensemble)[1].probabilities)
+        XCTAssertEqual(loaded.probabilities(syntheticCorpus(), algorithm: .ensemble)[1],
+                       model.probabilities(syntheticCorpus(), algorithm: .ensemble)[1])
         let manifest = try String(contentsOfFile: dir + "/m/manifest.json", encoding: .utf8)
         for key in ["\"calibration\" : {", "\"held_out_rows\" : 27", "\"ece_before\"", "\"ece_after\"", "\"temperature\"", "\"thresholds\" : ["] {
             XCTAssertTrue(manifest.contains(key), "manifest lacks \(key)")
@@ -182,8 +187,8 @@ final class CalibrationTests: XCTestCase {
         XCTAssertTrue(card.contains("  calibration: none, T = 1"), card)
         // Without calibration the probabilities are the plain softmax of the scores.
         let x = old.vectorizer.transform(syntheticCorpus())
-        let plain = TemperatureScaling.softmax(old.heads[0].model(.lr).scores(x).map(Double.init), k: 3, temperature: 1)
-        let p = old.predict(syntheticCorpus(), algorithm: .lr)[0].probabilities
+        let plain = referenceSoftmax(referenceScores(old.heads[0].model(.lr), x), k: 3, temperature: 1)
+        let p = old.probabilities(syntheticCorpus(), algorithm: .lr)[0]
         for i in 0..<plain.count { XCTAssertEqual(Double(p[i]), plain[i], accuracy: 1e-5) }
     }
 

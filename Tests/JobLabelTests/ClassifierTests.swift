@@ -17,12 +17,12 @@ final class ClassifierTests: XCTestCase {
         // Test document: chinese ×3, tokyo, japan. Scores ∝ 0.0003 vs 0.0001 in the book.
         var d = CSRMatrix(columnCount: 6)
         d.columns = [0, 4, 5]; d.values = [3, 1, 1]; d.rowOffsets = [0, 3]
-        let p = model.probabilities(d)
+        let p = predictor(model, algorithm: .nb).probabilities(d)[0]
         let china = 0.75 * pow(3.0 / 7, 3) * (1.0 / 14) * (1.0 / 14)
         let japan = 0.25 * pow(2.0 / 9, 3) * (2.0 / 9) * (2.0 / 9)
         XCTAssertEqual(Double(p[0]), china / (china + japan), accuracy: 1e-5)
         XCTAssertEqual(Double(p[0] + p[1]), 1, accuracy: 1e-6)
-        XCTAssertEqual(LinearModel.argmaxRows(p, classes: 2), [0])
+        XCTAssertEqual(argmaxRows(p, classes: 2), [0])
         let uniform = NaiveBayes.fit(NaiveBayesConfig(alpha: 1, fitPrior: false), x: x, y: [0, 0, 0, 1], classes: ["china", "japan"])
         XCTAssertEqual(Double(uniform.bias[1]), log(0.5), accuracy: 1e-6)
     }
@@ -110,7 +110,7 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(m1, m3, "weights must not depend on the thread count")
         XCTAssertEqual(r1, r3)
         // The fit beats chance clearly on its training data.
-        let predicted = LinearModel.argmaxRows(m1.scores(x), classes: 4)
+        let predicted = argmaxRows(predictor(m1).probabilities(x)[0], classes: 4)
         let accuracy = Double(zip(predicted, y).filter { $0 == Int($1) }.count) / Double(y.count)
         XCTAssertGreaterThan(accuracy, 0.35)
     }

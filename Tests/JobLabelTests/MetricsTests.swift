@@ -1,5 +1,6 @@
 import XCTest
 @testable import JobLabel
+@testable import JobLabelCLI
 
 final class MetricsTests: XCTestCase {
     /// Figures as sklearn.metrics.classification_report gives for this example.

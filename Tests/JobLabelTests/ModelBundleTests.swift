@@ -11,9 +11,9 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertEqual(loaded.heads.map(\.name), ["role", "seniority"])
         XCTAssertEqual(loaded.vectorizer.idf, model.vectorizer.idf)
         for algorithm in Algorithm.allCases {
-            let a = model.predict(tinyCorpus(), algorithm: algorithm)
-            let b = loaded.predict(tinyCorpus(), algorithm: algorithm)
-            for (ha, hb) in zip(a, b) { XCTAssertEqual(ha.probabilities, hb.probabilities) }
+            let a = model.probabilities(tinyCorpus(), algorithm: algorithm)
+            let b = loaded.probabilities(tinyCorpus(), algorithm: algorithm)
+            XCTAssertEqual(a, b)
         }
         let manifest = try ModelBundle.loadManifest(dir + "/model")
         XCTAssertEqual(manifest.vocabularySize, model.vectorizer.featureCount)
@@ -29,11 +29,11 @@ final class ModelBundleTests: XCTestCase {
         weak var ensemble: Predictor?
         do {
             let model = try JobLabelModel.train(tinyConfig(), postings: tinyCorpus(), files: ["tiny"])
-            _ = model.predict(tinyCorpus(), algorithm: .lr)
-            predictor = model.predictor(.lr)
-            ensemble = model.predictor(.ensemble)
+            _ = model.classify(text: "python code")
+            predictor = model.predictor(LabelingOptions(algorithm: .lr, top: 3))
+            ensemble = model.predictor(LabelingOptions(algorithm: .ensemble))
             XCTAssertNotNil(predictor, "cached while the model lives")
-            XCTAssertTrue(model.predictor(.lr) === predictor, "built once, then shared")
+            XCTAssertTrue(model.predictor(LabelingOptions(algorithm: .lr, top: 3)) === predictor, "built once, then shared")
         }
         XCTAssertNil(predictor)
         XCTAssertNil(ensemble)

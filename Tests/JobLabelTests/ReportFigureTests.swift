@@ -95,13 +95,13 @@ final class ReportFigureTests: XCTestCase {
             let h = model.heads.firstIndex { $0.name == e.head }!
             let rows = postings.indices.filter { postings[$0].labels[h] != nil }
             let algorithm = Algorithm(rawValue: e.algorithm)!
-            let prediction = model.predict(rows.map { postings[$0] }, algorithm: algorithm)[h]
+            let prediction = model.decisions(rows.map { postings[$0] }, algorithm: algorithm)[h]
             XCTAssertEqual(e.report.confidences.count, rows.count)
             for (i, _) in rows.enumerated() {
-                XCTAssertEqual(e.report.confidences[i], Double(prediction.best(i).probability), accuracy: 1e-6)
+                XCTAssertEqual(e.report.confidences[i], prediction[i].probability, accuracy: 1e-6)
             }
             // The scored labels are classify's labels.
-            let right = rows.indices.filter { prediction.best($0).label == postings[rows[$0]].labels[h] }.count
+            let right = rows.indices.filter { prediction[$0].label == postings[rows[$0]].labels[h] }.count
             XCTAssertEqual(e.report.accuracy, Double(right) / Double(rows.count), accuracy: 1e-12)
             XCTAssertEqual(e.report.calibration?.bins.map(\.count).reduce(0, +), rows.count)
             XCTAssertEqual(e.report.coverage.count, 7)

@@ -92,3 +92,54 @@ func calibratedConfig() -> TrainingConfig {
     c.heads = ["role", "seniority"]
     return c
 }
+
+extension JobLabelModel {
+    /// Per head, the probabilities `algorithm` gives `postings` (row-major `postings × classes`), through the
+    /// library's one scoring path.
+    func probabilities(_ postings: [Posting], algorithm: Algorithm) -> [[Float]] {
+        Predictor(vectorizer: vectorizer, heads: heads, options: LabelingOptions(algorithm: algorithm), parallel: Parallel())
+            .probabilities(vectorizer.transform(postings))
+    }
+
+    /// Per head, the decisions `algorithm` gives `postings`.
+    func decisions(_ postings: [Posting], algorithm: Algorithm, top: Int = 1) -> [[LabelDecision]] {
+        let labels = predictor(LabelingOptions(algorithm: algorithm, top: top)).labels(postings).labels
+        return heads.indices.map { h in labels.map { $0.heads[h] } }
+    }
+}
+
+/// The test's own arithmetic: `x · W + b` of a linear model, computed densely in Double, row-major.
+func referenceScores(_ m: LinearModel, _ x: CSRMatrix) -> [Double] {
+    let k = m.classCount
+    var out = [Double](repeating: 0, count: x.rowCount * k)
+    for i in 0..<x.rowCount {
+        for c in 0..<k { out[i * k + c] = Double(m.bias[c]) }
+        for (j, v) in x.entries(ofRow: i) {
+            for c in 0..<k { out[i * k + c] += Double(v) * Double(m.weights[j * k + c]) }
+        }
+    }
+    return out
+}
+
+/// The test's own softmax of `scores / temperature`, row-major.
+func referenceSoftmax(_ scores: [Double], k: Int, temperature: Double) -> [Double] {
+    var p = scores
+    for i in 0..<(scores.count / k) {
+        let row = (0..<k).map { scores[i * k + $0] / temperature }
+        let m = row.max() ?? 0
+        let sum = row.reduce(0) { $0 + exp($1 - m) }
+        for c in 0..<k { p[i * k + c] = exp(row[c] - m) / sum }
+    }
+    return p
+}
+
+/// Index of the largest value in each row (first on ties).
+func argmaxRows(_ p: [Float], classes k: Int) -> [Int] {
+    (0..<(k == 0 ? 0 : p.count / k)).map { i in argmax(p, row: i, classes: k) }
+}
+
+/// A one-head predictor whose classifiers are both `m` (the production scoring path over a bare model).
+func predictor(_ m: LinearModel, algorithm: Algorithm = .lr) -> Predictor {
+    let head = HeadModel(name: "h", classes: m.classes, classCounts: [], naiveBayes: m, logisticRegression: m, optimization: nil)
+    return Predictor(vectorizer: nil, heads: [head], options: LabelingOptions(algorithm: algorithm), parallel: Parallel())
+}

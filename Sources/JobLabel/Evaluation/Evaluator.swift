@@ -3,11 +3,13 @@ public enum Evaluator {
     /// Reports for every head of `model` and each of `algorithms`, on the rows that have that head's label.
     /// Probabilities are those `classify` gives (calibrated, the ensemble's mean); where the bundle has
     /// per-class thresholds for an algorithm, their coverage and accuracy are reported too.
-    public static func evaluate(_ model: JobLabelModel, postings: [Posting], algorithms: [Algorithm]) -> EvaluationResult {
+    public static func evaluate(_ model: JobLabelModel, postings: [Posting], algorithms: [Algorithm], threads: Int? = nil) -> EvaluationResult {
         let x = model.vectorizer.transform(postings)
         // Probabilities, not raw scores: the argmax is the label `classify` gives, and its probability
-        // feeds calibration and coverage.
-        let probabilities = algorithms.map { model.predictor($0).probabilities(matrix: x) }
+        // feeds calibration and coverage. Every algorithm from one scoring pass.
+        let byAlgorithm = Predictor(vectorizer: nil, heads: model.heads, options: LabelingOptions(algorithm: .ensemble),
+                                    parallel: Parallel(threads: threads)).probabilitiesByAlgorithm(matrix: x)
+        let probabilities = algorithms.map { a in model.heads.indices.map { byAlgorithm[$0][a] ?? [] } }
         var result = EvaluationResult()
         for (h, head) in model.heads.enumerated() {
             let rows = postings.indices.filter { h < postings[$0].labels.count && postings[$0].labels[h] != nil }
@@ -16,8 +18,7 @@ public enum Evaluator {
             let k = head.classes.count
             for (a, algorithm) in algorithms.enumerated() {
                 let p = probabilities[a][h]
-                let all = LinearModel.argmaxRows(p, classes: k)
-                let best = rows.map { all[$0] }
+                let best = rows.map { argmax(p, row: $0, classes: k) }
                 let predicted = best.map { head.classes[$0] }
                 let confidence = zip(rows, best).map { Double(p[$0 * k + $1]) }
                 var report = EvaluationReport(truth: truth, predicted: predicted, confidence: confidence,
@@ -36,7 +37,7 @@ public enum Evaluator {
     /// Stratified K-fold: trains on K−1 folds, predicts the held-out fold, and scores the pooled
     /// out-of-fold predictions. Folds are stratified by the first head's label and shuffled with `config.seed`.
     public static func crossValidate(_ config: TrainingConfig, postings: [Posting], folds k: Int, files: [String],
-                                     algorithms: [Algorithm]) throws -> EvaluationResult {
+                                     algorithms: [Algorithm], threads: Int? = nil) throws -> EvaluationResult {
         guard k >= 2 else { throw JobLabelError.usage("--cv needs at least 2 folds") }
         guard postings.count >= k else {
             throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: nil,
@@ -68,17 +69,18 @@ public enum Evaluator {
                 p.labels = trainable.map { h in h < postings[i].labels.count ? postings[i].labels[h] : nil }
                 return p
             }
-            let model = try JobLabelModel.train(foldConfig, postings: foldPostings, files: files)
-            let test = testRows.map { postings[$0] }
+            let model = try JobLabelModel.train(foldConfig, postings: foldPostings, files: files, threads: threads)
+            let x = model.vectorizer.transform(testRows.map { postings[$0] })
+            let byAlgorithm = Predictor(vectorizer: nil, heads: model.heads, options: LabelingOptions(algorithm: .ensemble),
+                                        parallel: Parallel(threads: threads)).probabilitiesByAlgorithm(matrix: x)
             for (a, algorithm) in algorithms.enumerated() {
-                let predictions = model.predict(test, algorithm: algorithm)
-                for (slot, p) in predictions.enumerated() {
-                    let h = trainable[slot]
-                    for c in p.classes where !classOrder[h].contains(c) { classOrder[h].append(c) }
+                for (slot, head) in model.heads.enumerated() {
+                    let h = trainable[slot], p = byAlgorithm[slot][algorithm] ?? [], classes = head.classes
+                    for c in classes where !classOrder[h].contains(c) { classOrder[h].append(c) }
                     for (t, row) in testRows.enumerated() {
-                        let best = p.best(t)
-                        predicted[h][a][row] = best.label
-                        confidence[h][a][row] = Double(best.probability)
+                        let best = argmax(p, row: t, classes: classes.count)
+                        predicted[h][a][row] = classes[best]
+                        confidence[h][a][row] = Double(p[t * classes.count + best])
                     }
                 }
             }

@@ -42,6 +42,18 @@ public struct CSRMatrix: Sendable, Equatable {
     /// The entries of row `i`.
     public func row(_ i: Int) -> Range<Int> { Int(rowOffsets[i])..<Int(rowOffsets[i + 1]) }
 
+    /// Row `i`'s stored (column, value) pairs, in storage order.
+    public func entries(ofRow i: Int) -> [(column: Int, value: Float)] {
+        row(i).map { (Int(columns[$0]), values[$0]) }
+    }
+
+    /// Number of rows without any stored entry.
+    public var emptyRowCount: Int {
+        var n = 0
+        for i in 0..<rowCount where rowOffsets[i] == rowOffsets[i + 1] { n += 1 }
+        return n
+    }
+
     /// Appends all rows of `other` (same column count).
     public mutating func append(_ other: CSRMatrix) {
         let base = rowOffsets[rowOffsets.count - 1]

@@ -11,6 +11,9 @@ public enum Algorithm: String, Sendable, CaseIterable, Codable {
 
     /// The algorithms with a weight matrix of their own in a bundle (the ensemble combines them).
     public static let classifiers: [Algorithm] = [.nb, .lr]
+
+    /// The classifiers whose probabilities make this algorithm's: itself, or both for the ensemble.
+    var components: [Algorithm] { self == .ensemble ? Algorithm.classifiers : [self] }
 }
 
 /// Everything set before training: heads, features and both classifiers' hyper-parameters.
@@ -105,20 +108,6 @@ public struct HeadModel: Sendable {
         guard algorithm != .ensemble, let t = calibration?.algorithm(algorithm).temperature, t.isFinite, t > 0 else { return 1 }
         return t
     }
-
-    /// Calibrated class probabilities of the rows of `x` (row-major `rows × classes`): the softmax of
-    /// scores / T, or for the ensemble the mean of both algorithms' calibrated probabilities.
-    public func probabilities(_ x: CSRMatrix, algorithm: Algorithm) -> [Float] {
-        if algorithm == .ensemble {
-            let nb = probabilities(x, algorithm: .nb), lr = probabilities(x, algorithm: .lr)
-            return zip(nb, lr).map { Float((Double($0) + Double($1)) / 2) }
-        }
-        var s = model(algorithm).scores(x)
-        let t = temperature(algorithm)
-        if t != 1 { for i in s.indices { s[i] = Float(Double(s[i]) / t) } }
-        LinearModel.softmaxRows(&s, classes: classes.count)
-        return s
-    }
 }
 
 /// A step of training, reported to the `progress` callback of `JobLabelModel.train`.
@@ -163,46 +152,13 @@ public struct TrainingInfo: Sendable, Equatable, Codable {
     public var sha256: String
     /// Training-set figures per head and algorithm.
     public var metrics: [String: [String: MetricsSummary]]
-}
 
-/// Probabilities of one head for a batch of postings.
-public struct HeadPrediction: Sendable {
-    /// Head name.
-    public let head: String
-    /// Class labels (columns of `probabilities`).
-    public let classes: [String]
-    /// Row-major `postings × classes`.
-    public let probabilities: [Float]
-    /// Per posting, the features behind its best label, most contributing first (empty unless asked for).
-    public var explanations: [[FeatureContribution]] = []
-
-    /// Creates the predictions of one head.
-    public init(head: String, classes: [String], probabilities: [Float], explanations: [[FeatureContribution]] = []) {
-        self.head = head
-        self.classes = classes
-        self.probabilities = probabilities
-        self.explanations = explanations
-    }
-
-    /// Best label and its probability for posting `i`.
-    public func best(_ i: Int) -> (label: String, probability: Float) {
-        top(i, 1)[0]
-    }
-
-    /// Index in `classes` of posting `i`'s most probable label (first on ties).
-    public func bestIndex(_ i: Int) -> Int {
-        let k = classes.count
-        var best = 0
-        for c in 1..<max(1, k) where probabilities[i * k + c] > probabilities[i * k + best] { best = c }
-        return best
-    }
-
-    /// The `count` most probable labels for posting `i`, most probable first (ties: class order).
-    public func top(_ i: Int, _ count: Int) -> [(label: String, probability: Float)] {
-        let k = classes.count
-        let row = (0..<k).map { (classes[$0], probabilities[i * k + $0], $0) }
-        let sorted = row.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.2 < $1.2 }
-        return sorted.prefix(max(1, count)).map { ($0.0, $0.1) }
+    /// Creates the facts of a training run.
+    public init(files: [String], documents: Int, sha256: String, metrics: [String: [String: MetricsSummary]]) {
+        self.files = files
+        self.documents = documents
+        self.sha256 = sha256
+        self.metrics = metrics
     }
 }
 
@@ -230,17 +186,19 @@ public struct JobLabelModel: Sendable {
         self.trainingID = trainingID
     }
 
-    /// Trains on `postings` (their `labels` aligned with `config.heads`); `progress`, when given, is called
-    /// on the calling thread at each step and L-BFGS iteration.
-    public static func train(_ config: TrainingConfig, postings: [Posting], files: [String],
+    /// Trains on `postings` (their `labels` aligned with `config.heads`) with `threads` worker threads (nil:
+    /// every core; the result does not depend on it); `progress`, when given, is called on the calling thread
+    /// at each step and L-BFGS iteration.
+    public static func train(_ config: TrainingConfig, postings: [Posting], files: [String], threads: Int? = nil,
                              progress: ((TrainingStage) -> Void)? = nil) throws -> JobLabelModel {
+        let parallel = Parallel(threads: threads)
         guard !postings.isEmpty else {
             throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: nil,
                                         message: "no records to train on; give a JSONL or CSV file with postings")
         }
         // The data fingerprint (SHA-256 over every record: 0.15 s for 20 MB, serial) is hashed on a thread of
         // its own while the model is fitted.
-        let fingerprinting = Pending { fingerprintPostings(postings, heads: config.heads.count) }
+        let fingerprinting = Pending(parallel) { fingerprintPostings(postings, heads: config.heads.count) }
         progress?(.vectorizing(postings: postings.count))
         let (vectorizer, x): (TfidfVectorizer, CSRMatrix)
         do {
@@ -296,7 +254,7 @@ public struct JobLabelModel: Sendable {
                                                              onIteration: { progress?(.logisticRegression(head: name, heldOut: true, iteration: $0, maxIterations: maxIterations)) })
                     progress?(.calibrating(head: name, rows: heldOut.count))
                     calibration = TemperatureScaling.calibrate(naiveBayes: nbPart, logisticRegression: lrPart, heldOut: x.rows(heldOut),
-                                                               y: heldOut.map { Int(y[$0]) }, targetPrecision: config.calibration.targetPrecision)
+                                                               y: heldOut.map { Int(y[$0]) }, targetPrecision: config.calibration.targetPrecision, parallel: parallel)
                     if calibration == nil {
                         calibrationNote = "the held-out models gave non-finite scores, so probabilities are not calibrated (T = 1); use moderate --alpha, --C and --title-weight values"
                     } else if lrPart.weights.allSatisfy({ $0.isFinite }) && lrPart.bias.allSatisfy({ $0.isFinite }) {
@@ -322,16 +280,12 @@ public struct JobLabelModel: Sendable {
             let sub = labeled.count == x.rowCount ? x : x.rows(labeled)
             let truth = labeled.map { classes[Int(y[$0])] }
             var perAlgorithm: [String: MetricsSummary] = [:]
-            // One scoring pass per classifier; the ensemble is the mean of their calibrated probabilities.
-            let nbProbabilities = head.probabilities(sub, algorithm: .nb), lrProbabilities = head.probabilities(sub, algorithm: .lr)
+            // One scoring pass for both classifiers; the ensemble is the mean of their calibrated probabilities.
+            let probabilities = Predictor(vectorizer: nil, heads: [head], options: LabelingOptions(algorithm: .ensemble),
+                                          parallel: parallel).probabilitiesByAlgorithm(matrix: sub)[0]
             for algorithm in Algorithm.allCases {
-                let p: [Float]
-                switch algorithm {
-                case .nb: p = nbProbabilities
-                case .lr: p = lrProbabilities
-                case .ensemble: p = zip(nbProbabilities, lrProbabilities).map { Float((Double($0) + Double($1)) / 2) }
-                }
-                let predicted = LinearModel.argmaxRows(p, classes: classes.count).map { classes[$0] }
+                let p = probabilities[algorithm] ?? []
+                let predicted = (0..<sub.rowCount).map { classes[argmax(p, row: $0, classes: classes.count)] }
                 perAlgorithm[algorithm.rawValue] = MetricsSummary(EvaluationReport(truth: truth, predicted: predicted, labelOrder: classes))
             }
             metrics[name] = perAlgorithm
@@ -353,25 +307,25 @@ public struct JobLabelModel: Sendable {
         return JobLabelModel(config: c, vectorizer: vectorizer, heads: picked, info: info, trainingID: trainingID)
     }
 
-    /// The predictor of `algorithm` (built once per model and algorithm, then shared).
-    public func predictor(_ algorithm: Algorithm) -> Predictor {
-        predictors.predictor(self, algorithm)
+    /// A predictor with `options` and no thresholds (built once per model and options, then shared).
+    func predictor(_ options: LabelingOptions) -> Predictor {
+        predictors.predictor(vectorizer: vectorizer, heads: heads, options: options)
     }
+}
 
-    /// The same model with a new, empty predictor cache (the weights are shared, not copied).
-    func withOwnCache() -> JobLabelModel {
-        JobLabelModel(config: config, vectorizer: vectorizer, heads: heads, info: info, trainingID: trainingID)
-    }
+/// The predictors of a model, built on first use and shared (a model is immutable). A predictor holds the
+/// model's vectorizer and heads, not the model, so nothing here refers back to the cache.
+final class PredictorCache: @unchecked Sendable {
+    private var predictors: [LabelingOptions: Predictor] = [:]
+    private let lock = NSLock()
 
-    /// Per-head probabilities for `postings`.
-    public func predict(_ postings: [Posting], algorithm: Algorithm) -> [HeadPrediction] {
-        predictor(algorithm).predict(postings).predictions
-    }
-
-    /// Per-head probabilities, and how many postings had no term of the vocabulary (their labels
-    /// then rest on the class priors / intercepts alone).
-    public func predictCountingUnknown(_ postings: [Posting], algorithm: Algorithm) -> (predictions: [HeadPrediction], featureless: Int) {
-        predictor(algorithm).predict(postings)
+    func predictor(vectorizer: TfidfVectorizer, heads: [HeadModel], options: LabelingOptions) -> Predictor {
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = predictors[options] { return p }
+        let p = Predictor(vectorizer: vectorizer, heads: heads, options: options, parallel: Parallel())
+        predictors[options] = p
+        return p
     }
 }
 

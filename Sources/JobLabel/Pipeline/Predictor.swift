@@ -1,15 +1,29 @@
+// Unsafe: `logits` hands the combined weight matrix and a CSR matrix to `Kernels.sparseTimesDense` through
+// one pointer scope; the kernel's row and column bounds come from the matrix and `width`.
 import Foundation
 
-/// Applies one algorithm of a trained model to postings. All heads are scored in one sparse pass over a
-/// combined weight matrix (`V × width`, each head's classes padded to a multiple of 8; for the ensemble,
-/// Naive Bayes' and logistic regression's columns side by side), in fixed blocks of postings run in
-/// parallel: the result does not depend on the thread count. Scores are divided by the head's temperature
-/// before the softmax (calibration; T = 1 for uncalibrated bundles).
+/// The one place where postings become probabilities and decisions: `classify`, `evaluate`, the training-set
+/// figures, calibration and the library API all score through a `Predictor`.
+///
+/// All heads, and for the ensemble both classifiers, are scored in one sparse pass over a combined weight
+/// matrix (`V × width`: per component and head the class columns padded to a multiple of 8), in fixed
+/// blocks of postings run in parallel, so results do not depend on the thread count. For head `h` and
+/// component `m` with inverse temperature `β = 1/T`:
+///
+///     z_c = (x · W[:, c] + b_c) · β          p_c = exp(z_c − logsumexp(z))
+///
+/// and the ensemble's probability is the mean of its components' `p_c`. The decision then applies the
+/// thresholds (below its threshold a head's label is `unknown`), ranks the top labels and, when asked,
+/// explains the best label.
 public final class Predictor: @unchecked Sendable {
-    /// The model.
-    public let model: JobLabelModel
-    /// The classifier used.
-    public let algorithm: Algorithm
+    /// The heads scored, in output order.
+    public let heads: [HeadModel]
+    /// Algorithm, ranking, explanations and thresholds.
+    public let options: LabelingOptions
+    /// Heads whose stored thresholds `options.thresholds` asked for but the bundle lacks (their labels are
+    /// given whatever their probability).
+    public let notes: [LabelingNote]
+    let vectorizer: TfidfVectorizer?
     /// The linear models combined: `[.nb]`, `[.lr]`, or both for the ensemble.
     let components: [Algorithm]
     /// Row length of `weights`: Σ over components and heads of the padded class count.
@@ -22,21 +36,38 @@ public final class Predictor: @unchecked Sendable {
     let weights: [Float]
     /// Biases, `width` values.
     let bias: [Float]
+    /// Per head and class, the probability the class needs to be given as the label (nil: no thresholds).
+    let thresholds: [[Double]]?
+    /// Worker threads.
+    let parallel: Parallel
 
     /// Postings per parallel block.
     static let blockSize = 256
 
-    /// Builds the combined weight matrix of `algorithm` (cost: one copy of the weights).
-    public init(_ model: JobLabelModel, algorithm: Algorithm) {
-        self.model = model
-        self.algorithm = algorithm
-        let components = algorithm == .ensemble ? Algorithm.classifiers : [algorithm]
+    /// A predictor for `model` (cost: one copy of the weights). Throws `JobLabelError.threshold` when
+    /// `options.thresholds` names a head the model lacks, or asks for stored thresholds it has none of.
+    public convenience init(_ model: JobLabelModel, options: LabelingOptions = LabelingOptions(), threads: Int? = nil) throws {
+        let (thresholds, notes) = try options.thresholds?.resolve(model, algorithm: options.algorithm) ?? (nil, [])
+        self.init(vectorizer: model.vectorizer, heads: model.heads, options: options, thresholds: thresholds, notes: notes,
+                  parallel: Parallel(threads: threads))
+    }
+
+    /// A predictor over already vectorized rows (training figures, calibration, evaluation).
+    init(vectorizer: TfidfVectorizer?, heads: [HeadModel], options: LabelingOptions, thresholds: [[Double]]? = nil,
+         notes: [LabelingNote] = [], parallel: Parallel) {
+        self.vectorizer = vectorizer
+        self.heads = heads
+        self.options = options
+        self.thresholds = thresholds
+        self.notes = notes
+        self.parallel = parallel
+        let components = options.algorithm.components
         self.components = components
         var offsets: [[Int]] = []
         var width = 0
         for _ in components {
             var perHead: [Int] = []
-            for head in model.heads {
+            for head in heads {
                 perHead.append(width)
                 width += paddedWidth(head.classes.count)
             }
@@ -44,8 +75,8 @@ public final class Predictor: @unchecked Sendable {
         }
         self.offsets = offsets
         self.width = width
-        self.inverseTemperatures = components.map { a in model.heads.map { 1 / $0.temperature(a) } }
-        let v = model.vectorizer.featureCount
+        self.inverseTemperatures = components.map { a in heads.map { 1 / $0.temperature(a) } }
+        let v = heads.map { max($0.naiveBayes.featureCount, $0.logisticRegression.featureCount) }.max() ?? 0
         var bias = [Float](repeating: 0, count: width)
         // Blocks of feature rows in parallel, each zeroing and then filling its own rows (the first touch of
         // the new memory is spread over the threads too).
@@ -53,10 +84,10 @@ public final class Predictor: @unchecked Sendable {
             guard let base = dst.baseAddress, v * width > 0 else { return }
             adviseHugePages(base, bytes: v * width * 4)
             let out = dst
-            Parallel.forEachRange(count: v, blockSize: 16384) { range in
+            parallel.forEachRange(count: v, blockSize: 16384) { range in
                 (base + range.lowerBound * width).initialize(repeating: 0, count: range.count * width)
                 for (m, component) in components.enumerated() {
-                    for (h, head) in model.heads.enumerated() {
+                    for (h, head) in heads.enumerated() {
                         let lm = head.model(component), k = lm.classCount, o = offsets[m][h]
                         let rows = range.clamped(to: 0..<min(v, lm.featureCount))
                         lm.weights.withUnsafeBufferPointer { src in
@@ -69,7 +100,7 @@ public final class Predictor: @unchecked Sendable {
             initialized = v * width
         }
         for (m, component) in components.enumerated() {
-            for (h, head) in model.heads.enumerated() {
+            for (h, head) in heads.enumerated() {
                 let lm = head.model(component), o = offsets[m][h]
                 for c in 0..<lm.classCount { bias[o + c] = lm.bias[c] }
             }
@@ -78,68 +109,63 @@ public final class Predictor: @unchecked Sendable {
         self.bias = bias
     }
 
-    /// Per-head probabilities for `postings`, and how many had no term of the vocabulary.
-    public func predict(_ postings: [Posting]) -> (predictions: [HeadPrediction], featureless: Int) {
-        let blocks = Parallel.mapRanges(count: postings.count, blockSize: Predictor.blockSize) { range in
-            probabilities(model.vectorizer.transform(postings, range))
-        }
-        var featureless = 0
-        var perHead = [[Float]](repeating: [], count: model.heads.count)
-        for (part, unknown) in blocks {
-            featureless += unknown
-            for h in perHead.indices { perHead[h].append(contentsOf: part[h]) }
-        }
-        let predictions = model.heads.enumerated().map { h, head in
-            HeadPrediction(head: head.name, classes: head.classes, probabilities: perHead[h])
-        }
-        return (predictions, featureless)
+    // MARK: Decisions
+
+    /// The labels of `postings`, in order, and how many postings had no term of the vocabulary (their labels
+    /// rest on the class priors alone).
+    public func labels(_ postings: [Posting]) -> (labels: [PostingLabels], featureless: Int) {
+        let (blocks, featureless) = mapLabels(postings) { _, labels in labels }
+        return (blocks.flatMap { $0 }, featureless)
     }
 
-    /// Per-head probabilities (row-major `rows × classes`) of the rows of an already vectorized matrix,
-    /// in parallel row blocks.
-    public func probabilities(matrix x: CSRMatrix) -> [[Float]] {
-        let blocks = Parallel.mapRanges(count: x.rowCount, blockSize: Predictor.blockSize) { range in
-            probabilities(x.rows(Array(range))).perHead
+    /// Labels `postings` in fixed blocks run in parallel and hands each block's labels to `body` on the worker
+    /// that made them (so the caller's per-block work, such as formatting output, runs in parallel too);
+    /// returns `body`'s results in block order, and how many postings had no term of the vocabulary.
+    public func mapLabels<T>(_ postings: [Posting], _ body: (Range<Int>, [PostingLabels]) -> T) -> (results: [T], featureless: Int) {
+        guard let vectorizer else { return ([], 0) }
+        let blocks = parallel.mapRanges(count: postings.count, blockSize: Predictor.blockSize) { range -> (T, Int) in
+            let x = vectorizer.transform(postings, range)
+            let labels = self.labels(matrix: x)
+            return (body(range, labels), x.emptyRowCount)
         }
-        var perHead = [[Float]](repeating: [], count: model.heads.count)
-        for part in blocks { for h in perHead.indices { perHead[h].append(contentsOf: part[h]) } }
-        return perHead
+        return (blocks.map(\.0), blocks.reduce(0) { $0 + $1.1 })
     }
 
-    /// Labels `postings` and formats one record per posting with `writer`: the output bytes, in input
-    /// order, and how many postings had no term of the vocabulary. Vectorizing, scoring and formatting
-    /// all run per block in parallel. With `writer.explain > 0` each block's rows also yield the features
-    /// behind each head's best label; otherwise nothing more is computed.
-    public func label(_ postings: [Posting], writer: PredictionWriter) -> (output: [UInt8], featureless: Int) {
-        let blocks = Parallel.mapRanges(count: postings.count, blockSize: Predictor.blockSize) { range -> ([UInt8], Int) in
-            let x = model.vectorizer.transform(postings, range)
-            let (probabilities, unknown) = probabilities(x)
-            var predictions = model.heads.enumerated().map { h, head in
-                HeadPrediction(head: head.name, classes: head.classes, probabilities: probabilities[h])
+    /// The labels of the rows of an already vectorized matrix (one block; callers parallelise).
+    func labels(matrix x: CSRMatrix) -> [PostingLabels] {
+        let probabilities = self.probabilities(x)
+        let perHead = heads.indices.map { h in decisions(x, head: h, probabilities: probabilities[h]) }
+        return (0..<x.rowCount).map { i in PostingLabels(heads: perHead.map { $0[i] }) }
+    }
+
+    /// Head `h`'s decisions for every row of `x`, given its probabilities.
+    private func decisions(_ x: CSRMatrix, head h: Int, probabilities p: [Float]) -> [LabelDecision] {
+        let head = heads[h], k = head.classes.count
+        let best = (0..<x.rowCount).map { argmax(p, row: $0, classes: k) }
+        let explanations = options.explain > 0 ? explain(x, head: h, best: best, count: options.explain) : []
+        return (0..<x.rowCount).map { i in
+            guard k > 0 else {
+                return LabelDecision(head: head.name, label: "", best: "", probability: 0, isKnown: true, top: [], explanation: [])
             }
-            if writer.explain > 0 {
-                for h in predictions.indices {
-                    predictions[h].explanations = explain(x, head: h, probabilities: probabilities[h], count: writer.explain)
-                }
-            }
-            var out: [UInt8] = []
-            out.reserveCapacity(range.count * 128)
-            writer.append(postings[range], predictions, to: &out)
-            return (out, unknown)
+            let c = best[i], probability = p[i * k + c]
+            // Compared as Float, the probability's own precision: a printed 0.7000 reaches a threshold of 0.7.
+            var known = true
+            if let thresholds, h < thresholds.count, c < thresholds[h].count, !(probability >= Float(thresholds[h][c])) { known = false }
+            let order = (0..<k).sorted { p[i * k + $0] != p[i * k + $1] ? p[i * k + $0] > p[i * k + $1] : $0 < $1 }
+            let top = order.prefix(max(1, options.top)).map { LabelProbability(label: head.classes[$0], probability: Double(p[i * k + $0])) }
+            return LabelDecision(head: head.name, label: known ? head.classes[c] : LabelDecision.unknown, best: head.classes[c],
+                                 probability: Double(probability), isKnown: known, top: top,
+                                 explanation: explanations.isEmpty ? [] : explanations[i])
         }
-        var output: [UInt8] = []
-        output.reserveCapacity(blocks.reduce(0) { $0 + $1.0.count })
-        var featureless = 0
-        for (bytes, unknown) in blocks {
-            output.append(contentsOf: bytes)
-            featureless += unknown
-        }
-        return (output, featureless)
     }
 
-    /// Calibrated softmax probabilities of the rows of `x` per head (row-major `rows × classes`; for the
-    /// ensemble the mean over its components), and the number of empty rows.
-    func probabilities(_ x: CSRMatrix) -> (perHead: [[Float]], featureless: Int) {
+    // MARK: Scores and probabilities
+
+    /// `x · W + b` for every component and head: row-major `rows × width`. Columns `offsets[m][h] ..< +
+    /// classes` belong to component `m` of head `h`. The bias is added in Double, as the probabilities use it;
+    /// with `floatBias` it is added in Float, as the calibration's temperatures and thresholds are fitted
+    /// (scores in the precision the weights are stored in).
+    func logits(_ x: CSRMatrix, floatBias: Bool = false) -> [Double] {
         let n = x.rowCount, width = self.width
         var scores = [Float](repeating: 0, count: n * width)
         if n > 0 && width > 0 {
@@ -147,64 +173,97 @@ public final class Predictor: @unchecked Sendable {
                 weights.withUnsafeBufferPointer { wb in
                     Kernels.withSparseRows(x) { xs in
                         let out = sb.baseAddress!
-                        Kernels.sparseTimesDense(xs, rows: 0..<n, dense: wb.baseAddress ?? UnsafePointer(out), kp: width, out: out)
+                        let dense = wb.baseAddress ?? UnsafePointer(out)  // no features: the rows are empty and it is never read
+                        // Rows are independent: blocks in parallel give the same values on any thread count.
+                        parallel.forEachRange(count: n, blockSize: 512) { rows in
+                            Kernels.sparseTimesDense(xs, rows: rows, dense: dense, kp: width, out: out)
+                        }
                     }
                 }
             }
         }
-        var featureless = 0
-        for i in 0..<n where x.rowOffsets[i] == x.rowOffsets[i + 1] { featureless += 1 }
-        let share = 1 / Double(components.count)
-        let perHead: [[Float]] = model.heads.enumerated().map { h, head in
-            let k = head.classes.count
-            var p = [Float](repeating: 0, count: n * k)
-            var row = [Double](repeating: 0, count: k)
-            var mean = [Double](repeating: 0, count: k)
-            for i in 0..<n {
-                for m in components.indices {
-                    let o = offsets[m][h], beta = inverseTemperatures[m][h]
-                    var top = -Double.infinity
-                    for c in 0..<k {
-                        // (score + bias) / T; with T = 1 exactly the uncalibrated value.
-                        row[c] = (Double(scores[i * width + o + c]) + Double(bias[o + c])) * beta
-                        top = max(top, row[c])
-                    }
-                    var sum = 0.0
-                    for c in 0..<k { sum += exp(row[c] - top) }
-                    let lse = top + log(sum)
-                    if components.count == 1 {
-                        for c in 0..<k { p[i * k + c] = Float(exp(row[c] - lse)) }
-                    } else {
-                        for c in 0..<k { mean[c] = (m == 0 ? 0 : mean[c]) + exp(row[c] - lse) * share }
-                    }
-                }
-                if components.count > 1 { for c in 0..<k { p[i * k + c] = Float(mean[c]) } }
+        var out = [Double](repeating: 0, count: n * width)
+        for i in 0..<n {
+            for c in 0..<width {
+                let s = scores[i * width + c]
+                out[i * width + c] = floatBias ? Double(s + bias[c]) : Double(s) + Double(bias[c])
             }
-            return p
         }
-        return (perHead, featureless)
+        return out
     }
 
-    /// For every row of `x`, the `count` features that contribute most to head `h`'s most probable label,
+    /// Head `h`'s logits of component `m` (row-major `rows × classes`), taken from `logits`.
+    func componentLogits(_ logits: [Double], component m: Int, head h: Int) -> [Double] {
+        let k = heads[h].classes.count, o = offsets[m][h], n = width == 0 ? 0 : logits.count / width
+        var out = [Double](repeating: 0, count: n * k)
+        for i in 0..<n { for c in 0..<k { out[i * k + c] = logits[i * width + o + c] } }
+        return out
+    }
+
+    /// Per head, the probabilities of the predictor's algorithm for the rows of `x` (row-major `rows ×
+    /// classes`): the calibrated softmax of each component, and for the ensemble their mean.
+    func probabilities(_ x: CSRMatrix) -> [[Float]] {
+        let z = logits(x), n = x.rowCount
+        return heads.indices.map { h in
+            let k = heads[h].classes.count
+            let perComponent = components.indices.map { m in
+                calibratedSoftmax(componentLogits(z, component: m, head: h), classes: k, inverseTemperature: inverseTemperatures[m][h])
+            }
+            let p = ensembleMean(perComponent)
+            return (0..<(n * k)).map { Float(p[$0]) }
+        }
+    }
+
+    /// Per head and algorithm (the predictor's components, then the ensemble when there are two), the
+    /// probabilities of the rows of `x`: every algorithm's figures from one sparse pass.
+    func probabilitiesByAlgorithm(_ x: CSRMatrix) -> [[Algorithm: [Float]]] {
+        let z = logits(x)
+        return heads.indices.map { h in
+            let k = heads[h].classes.count
+            let perComponent = components.indices.map { m in
+                calibratedSoftmax(componentLogits(z, component: m, head: h), classes: k, inverseTemperature: inverseTemperatures[m][h])
+            }
+            var out: [Algorithm: [Float]] = [:]
+            for (m, a) in components.enumerated() { out[a] = perComponent[m].map(Float.init) }
+            if components.count > 1 { out[.ensemble] = ensembleMean(perComponent).map(Float.init) }
+            return out
+        }
+    }
+
+    /// `probabilitiesByAlgorithm` of every row of `x`, in parallel row blocks, concatenated.
+    func probabilitiesByAlgorithm(matrix x: CSRMatrix) -> [[Algorithm: [Float]]] {
+        let blocks = parallel.mapRanges(count: x.rowCount, blockSize: Predictor.blockSize) { range in
+            probabilitiesByAlgorithm(x.rows(Array(range)))
+        }
+        var out = [[Algorithm: [Float]]](repeating: [:], count: heads.count)
+        for block in blocks {
+            for (h, byAlgorithm) in block.enumerated() {
+                for (a, p) in byAlgorithm { out[h][a, default: []].append(contentsOf: p) }
+            }
+        }
+        return out
+    }
+
+    // MARK: Explanations
+
+    /// For every row of `x`, the `count` features that contribute most to head `h`'s label `best[i]`,
     /// largest first (ties: feature order). Contribution of feature j to class c: logistic regression
     /// `x_j · W[j,c]`; Naive Bayes `x_j · (log P(j|c) − mean_k log P(j|k))` (its ratio to the average
     /// class, as raw log-probabilities are all negative); the ensemble the mean of both, each divided by
     /// its temperature.
-    func explain(_ x: CSRMatrix, head h: Int, probabilities p: [Float], count: Int) -> [[FeatureContribution]] {
-        let head = model.heads[h], k = head.classes.count
-        let vocabulary = model.vectorizer.vocabulary
+    func explain(_ x: CSRMatrix, head h: Int, best: [Int], count: Int) -> [[FeatureContribution]] {
+        guard let vectorizer else { return [] }
+        let head = heads[h], k = head.classes.count
+        let vocabulary = vectorizer.vocabulary
         let parts = components.enumerated().map { m, a in
             (model: head.model(a), relative: a == .nb, scale: components.count == 1 ? 1.0 : inverseTemperatures[m][h] / Double(components.count))
         }
-        let best = LinearModel.argmaxRows(p, classes: k)
         var out: [[FeatureContribution]] = []
         out.reserveCapacity(x.rowCount)
         for i in 0..<x.rowCount {
             let c = best[i]
             var items: [(weight: Double, feature: Int)] = []
-            for t in x.row(i) {
-                let j = Int(x.columns[t])
-                let value = Double(x.values[t])
+            for (j, value) in x.entries(ofRow: i) {
                 var total = 0.0
                 for part in parts where j < part.model.featureCount {
                     let w = part.model.weights, base = j * k
@@ -214,7 +273,7 @@ public final class Predictor: @unchecked Sendable {
                         for q in 0..<k { mean += Double(w[base + q]) }
                         weight -= mean / Double(k)
                     }
-                    total += value * weight * part.scale
+                    total += Double(value) * weight * part.scale
                 }
                 items.append((total, j))
             }
@@ -223,6 +282,43 @@ public final class Predictor: @unchecked Sendable {
         }
         return out
     }
+}
+
+/// Row-wise softmax of `logits · β` (row-major `rows × classes`), computed as `exp(z − logsumexp(z))` in
+/// Double: the one softmax of the library (prediction, calibration and its held-out figures use it).
+func calibratedSoftmax(_ logits: [Double], classes k: Int, inverseTemperature beta: Double) -> [Double] {
+    var p = [Double](repeating: 0, count: logits.count)
+    guard k > 0 else { return p }
+    var row = [Double](repeating: 0, count: k)
+    for i in 0..<(logits.count / k) {
+        var top = -Double.infinity
+        for c in 0..<k {
+            // With β = 1 exactly the uncalibrated value.
+            row[c] = logits[i * k + c] * beta
+            top = max(top, row[c])
+        }
+        var sum = 0.0
+        for c in 0..<k { sum += exp(row[c] - top) }
+        let lse = top + log(sum)
+        for c in 0..<k { p[i * k + c] = exp(row[c] - lse) }
+    }
+    return p
+}
+
+/// The ensemble's probabilities: the mean of its components' (one component: itself).
+func ensembleMean(_ components: [[Double]]) -> [Double] {
+    guard components.count > 1, let first = components.first else { return components.first ?? [] }
+    let share = 1 / Double(components.count)
+    var mean = [Double](repeating: 0, count: first.count)
+    for component in components { for i in mean.indices { mean[i] += component[i] * share } }
+    return mean
+}
+
+/// Index of the largest value of row `i` of a row-major matrix (first on ties, as numpy's argmax).
+func argmax<T: Comparable>(_ p: [T], row i: Int, classes k: Int) -> Int {
+    var best = 0
+    for c in 1..<max(1, k) where p[i * k + c] > p[i * k + best] { best = c }
+    return best
 }
 
 /// A feature and how much it added to a label's score for one posting.
@@ -236,23 +332,5 @@ public struct FeatureContribution: Sendable, Equatable {
     public init(feature: String, weight: Double) {
         self.feature = feature
         self.weight = weight
-    }
-}
-
-/// The predictors of a model, built on first use and shared (a model is immutable).
-final class PredictorCache: @unchecked Sendable {
-    private var predictors: [Algorithm: Predictor] = [:]
-    private let lock = NSLock()
-
-    /// The predictor of `algorithm` for `model`. It holds a copy of the model with a cache of its own:
-    /// holding `model` itself, whose cache is this one, would be a reference cycle, and neither the
-    /// model's cache nor its predictors would ever be freed.
-    func predictor(_ model: JobLabelModel, _ algorithm: Algorithm) -> Predictor {
-        lock.lock()
-        defer { lock.unlock() }
-        if let p = predictors[algorithm] { return p }
-        let p = Predictor(model.withOwnCache(), algorithm: algorithm)
-        predictors[algorithm] = p
-        return p
     }
 }

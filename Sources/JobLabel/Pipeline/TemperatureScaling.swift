@@ -151,22 +151,6 @@ public enum TemperatureScaling {
         return min(max((t * 10_000).rounded() / 10_000, temperatureRange.lowerBound), temperatureRange.upperBound)
     }
 
-    /// Row-wise softmax of `scores / temperature` (row-major `rows × k`).
-    public static func softmax(_ scores: [Double], k: Int, temperature: Double) -> [Double] {
-        var p = [Double](repeating: 0, count: scores.count)
-        guard k > 0 else { return p }
-        let beta = 1 / temperature
-        for i in 0..<(scores.count / k) {
-            var m = -Double.infinity
-            for c in 0..<k { m = max(m, scores[i * k + c] * beta) }
-            var sum = 0.0
-            for c in 0..<k { sum += exp(scores[i * k + c] * beta - m) }
-            let lse = m + log(sum)
-            for c in 0..<k { p[i * k + c] = exp(scores[i * k + c] * beta - lse) }
-        }
-        return p
-    }
-
     /// Mean negative log-probability of the true classes (probabilities floored at 1e-15, as scikit-learn).
     public static func logLoss(_ p: [Double], y: [Int], k: Int) -> Double {
         guard !y.isEmpty else { return 0 }
@@ -181,7 +165,7 @@ public enum TemperatureScaling {
     public static func thresholds(_ p: [Double], y: [Int], k: Int, targetPrecision: Double) -> [Double?] {
         var byClass = [[(confidence: Double, right: Bool)]](repeating: [], count: k)
         for i in y.indices {
-            let c = argmax(p, row: i, k: k)
+            let c = argmax(p, row: i, classes: k)
             byClass[c].append((p[i * k + c], c == y[i]))
         }
         return byClass.map { rows in
@@ -199,23 +183,16 @@ public enum TemperatureScaling {
         }
     }
 
-    /// Index of the largest value of row `i` (first on ties).
-    static func argmax(_ p: [Double], row i: Int, k: Int) -> Int {
-        var best = 0
-        for c in 1..<max(1, k) where p[i * k + c] > p[i * k + best] { best = c }
-        return best
-    }
-
     /// Held-out figures of probabilities `before` (T = 1) and `after` calibration.
     static func figures(before: [Double], after: [Double], y: [Int], k: Int, temperature: Double?,
                         targetPrecision: Double) -> AlgorithmCalibration {
         func ece(_ p: [Double]) -> Double {
-            let best = y.indices.map { argmax(p, row: $0, k: k) }
+            let best = y.indices.map { argmax(p, row: $0, classes: k) }
             let cal = Calibration(correct: y.indices.map { best[$0] == y[$0] },
                                   confidence: y.indices.map { p[$0 * k + best[$0]] })
             return cal.ece
         }
-        let right = y.indices.filter { argmax(after, row: $0, k: k) == y[$0] }.count
+        let right = y.indices.filter { argmax(after, row: $0, classes: k) == y[$0] }.count
         func r(_ x: Double) -> Double { (x * 1_000_000).rounded() / 1_000_000 }
         return AlgorithmCalibration(
             temperature: temperature, eceBefore: r(ece(before)), eceAfter: r(ece(after)),
@@ -226,17 +203,20 @@ public enum TemperatureScaling {
 
     /// Fits both temperatures on the held-out rows `x` (true classes `y`) of models trained without them,
     /// and derives the ensemble's figures and every algorithm's thresholds. Nil when a score is not finite.
-    public static func calibrate(naiveBayes nb: LinearModel, logisticRegression lr: LinearModel, heldOut x: CSRMatrix,
-                                 y: [Int], targetPrecision: Double) -> HeadCalibration? {
+    static func calibrate(naiveBayes nb: LinearModel, logisticRegression lr: LinearModel, heldOut x: CSRMatrix,
+                          y: [Int], targetPrecision: Double, parallel: Parallel) -> HeadCalibration? {
         let k = lr.classCount
-        let nbScores = nb.scores(x).map(Double.init), lrScores = lr.scores(x).map(Double.init)
+        let head = HeadModel(name: "", classes: lr.classes, classCounts: [], naiveBayes: nb, logisticRegression: lr, optimization: nil)
+        let predictor = Predictor(vectorizer: nil, heads: [head], options: LabelingOptions(algorithm: .ensemble), parallel: parallel)
+        let logits = predictor.logits(x, floatBias: true)
+        let nbScores = predictor.componentLogits(logits, component: 0, head: 0)
+        let lrScores = predictor.componentLogits(logits, component: 1, head: 0)
         guard nbScores.allSatisfy({ $0.isFinite }), lrScores.allSatisfy({ $0.isFinite }) else { return nil }
         let tNB = fitTemperature(scores: nbScores, y: y, k: k)
         let tLR = fitTemperature(scores: lrScores, y: y, k: k)
-        let nbBefore = softmax(nbScores, k: k, temperature: 1), nbAfter = softmax(nbScores, k: k, temperature: tNB)
-        let lrBefore = softmax(lrScores, k: k, temperature: 1), lrAfter = softmax(lrScores, k: k, temperature: tLR)
-        let ensembleBefore = zip(nbBefore, lrBefore).map { ($0 + $1) / 2 }
-        let ensembleAfter = zip(nbAfter, lrAfter).map { ($0 + $1) / 2 }
+        let nbBefore = calibratedSoftmax(nbScores, classes: k, inverseTemperature: 1), nbAfter = calibratedSoftmax(nbScores, classes: k, inverseTemperature: 1 / tNB)
+        let lrBefore = calibratedSoftmax(lrScores, classes: k, inverseTemperature: 1), lrAfter = calibratedSoftmax(lrScores, classes: k, inverseTemperature: 1 / tLR)
+        let ensembleBefore = ensembleMean([nbBefore, lrBefore]), ensembleAfter = ensembleMean([nbAfter, lrAfter])
         return HeadCalibration(
             heldOutRows: y.count, targetPrecision: targetPrecision,
             nb: figures(before: nbBefore, after: nbAfter, y: y, k: k, temperature: tNB, targetPrecision: targetPrecision),

@@ -87,7 +87,7 @@ enum FuzzEntry {
             let model = try ModelBundle.decode(manifest: parsed, weights: w, weightsPath: "fuzz/weights.bin")
             if !restamped && (m != manifest || w != weights) { return "a damaged bundle loaded" }
             // Whatever loaded must predict without trapping.
-            _ = model.predict([Posting(id: "x", text: Array("sales python brand".utf8))], algorithm: .lr)
+            _ = model.predictor(LabelingOptions()).labels([Posting(id: "x", text: Array("sales python brand".utf8))])
             return nil
         } catch is JobLabelError {
             return nil

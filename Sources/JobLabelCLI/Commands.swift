@@ -264,6 +264,7 @@ enum Commands {
         var top = 0
         var explain = 0
         var threshold: ThresholdSpec?
+        var threads: Int?
         var format = PredictionFormat.jsonl
         var batch = 4096
         var strict = false
@@ -286,7 +287,9 @@ enum Commands {
             case "--format":
                 format = try args.choice(option, inline: inline, as: PredictionFormat.self)
             case "--batch": batch = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
-            case "--threads": Parallel.threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
+            case "--threads":
+                threads = try parseInt(try args.value(for: option, inline: inline), option, min: 1)
+                Parallel.threads = threads ?? 1
             case "--strict": strict = true
             case "--quiet": quiet = true
             case "-h", "--help": print(classifyHelp); return
@@ -297,18 +300,19 @@ enum Commands {
         }
         let model = try ModelBundle.load(try modelPath ?? defaultModelPath())
         let specs = try expandInputs(inputs.isEmpty ? ["-"] : inputs)
-        var thresholds: [[Double]]?
-        if let threshold {
-            let (resolved, notes) = try threshold.resolve(model, algorithm: algorithm)
-            for note in notes { printError(note) }
-            thresholds = resolved
+        let predictor: Predictor
+        do {
+            predictor = try Predictor(model, options: LabelingOptions(algorithm: algorithm, top: top, explain: explain, thresholds: threshold),
+                                      threads: threads)
+        } catch let error as JobLabelError {
+            throw thresholdUsageError(error)
         }
-        let writer = PredictionWriter(format: format, heads: model.heads.map(\.name), top: top, explain: explain, thresholds: thresholds)
+        for note in predictor.notes { printError(message(note)) }
+        let writer = PredictionWriter(format: format, heads: model.heads.map(\.name), top: top, explain: explain, thresholds: threshold != nil)
         let stdout = StandardOutput()
         var featureless = 0
         var skipped = SkippedRecords()
         try stdout.write(writer.header())
-        let predictor = model.predictor(algorithm)
         let meter = startProgress("classify", quiet: quiet)
         defer { finishProgress(meter) }
         let files = FileReadProgress(paths: specs.map(\.path))
@@ -339,9 +343,14 @@ enum Commands {
                     case .success(let postings):
                         if postings.isEmpty { break reading }
                         next = BatchRead(reader, nextSize())
-                        let (out, unknown) = predictor.label(postings, writer: writer)
+                        let (blocks, unknown) = predictor.mapLabels(postings) { range, labels in
+                            var out: [UInt8] = []
+                            out.reserveCapacity(range.count * 128)
+                            writer.append(postings[range], labels, to: &out)
+                            return out
+                        }
                         featureless += unknown
-                        try stdout.write(out)
+                        for bytes in blocks { try stdout.write(bytes) }
                         meter.update { $0.items += postings.count }
                     }
                 }
@@ -358,6 +367,28 @@ enum Commands {
         if skipped.count > 0 {
             throw JobLabelError.badData(file: displayNames(specs), line: 0, field: nil,
                 message: "\(skipped.count) malformed record\(skipped.count == 1 ? " was" : "s were") skipped (\(skipped.breakdown)) and \(skipped.count == 1 ? "has" : "have") no output line; fix \(skipped.count == 1 ? "it" : "them") (listed above), or use --strict to stop at the first")
+        }
+    }
+
+    /// The threshold errors of the library, as usage errors naming `--threshold`.
+    static func thresholdUsageError(_ error: JobLabelError) -> JobLabelError {
+        switch error {
+        case .unknownHead(let head, let known):
+            return .usage("--threshold: the model has no head '\(head)' (its heads: \(known.joined(separator: ", ")))")
+        case .noStoredThresholds(let calibrationAsked):
+            let why = calibrationAsked ? "no head had enough labeled rows to calibrate (see 'joblabel inspect')"
+                                       : "trained with --calibration none, or before calibration existed"
+            return .usage("--threshold manifest: this model stores no thresholds (\(why)); give a probability such as --threshold 0.6, or retrain with more data")
+        default:
+            return error
+        }
+    }
+
+    /// A labeling note as a line for stderr.
+    static func message(_ note: LabelingNote) -> String {
+        switch note {
+        case .headWithoutStoredThresholds(let head, let reason):
+            return "note: head '\(head)' has no stored thresholds (\(reason ?? "not calibrated")); its labels are given whatever their probability"
         }
     }
 

@@ -1,0 +1,151 @@
+import Foundation
+import JobLabel
+
+/// Output format of `classify`.
+enum PredictionFormat: String, Sendable, CaseIterable {
+    /// One JSON object per posting.
+    case jsonl
+    /// CSV with a header: id, then label and probability per head.
+    case csv
+    /// Tab-separated, human-readable.
+    case text
+}
+
+/// Formats the library's decisions, one record per posting, in input order.
+struct PredictionWriter {
+    /// Output format.
+    let format: PredictionFormat
+    /// Heads in output order.
+    let heads: [String]
+    /// How many ranked labels to add per head (0 = none).
+    let top: Int
+    /// How many contributing features to add per head (0 = none).
+    let explain: Int
+    /// True when thresholds apply (CSV then has a `HEAD_best` column).
+    let thresholds: Bool
+
+    init(format: PredictionFormat, heads: [String], top: Int, explain: Int = 0, thresholds: Bool = false) {
+        self.format = format
+        self.heads = heads
+        self.top = top
+        self.explain = explain
+        self.thresholds = thresholds
+    }
+
+    /// Header bytes (CSV only).
+    func header() -> [UInt8] {
+        guard format == .csv else { return [] }
+        var cols = ["id"]
+        for h in heads {
+            cols += [h, h + "_probability"]
+            if thresholds { cols.append(h + "_best") }
+            if top > 0 { cols.append(h + "_top") }
+            if explain > 0 { cols.append(h + "_explain") }
+        }
+        return Array((cols.map(csvField).joined(separator: ",") + "\n").utf8)
+    }
+
+    /// Appends the records of a batch; `labels[i]` belongs to the `i`-th posting of the slice.
+    func append(_ postings: ArraySlice<Posting>, _ labels: [PostingLabels], to out: inout [UInt8]) {
+        for (posting, decisions) in zip(postings, labels) {
+            switch format {
+            case .jsonl: appendJSON(posting, decisions.heads, &out)
+            case .csv: appendCSV(posting, decisions.heads, &out)
+            case .text: appendText(posting, decisions.heads, &out)
+            }
+        }
+    }
+
+    private func appendJSON(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
+        out += Array("{\"id\": ".utf8)
+        if p.idIsNumber { out += Array(p.id.utf8) } else { JSONText.appendString(p.id, to: &out) }
+        for d in decisions {
+            out += Array(", ".utf8)
+            JSONText.appendString(d.head, to: &out)
+            out += Array(": {\"label\": ".utf8)
+            JSONText.appendString(d.label, to: &out)
+            out += Array(", \"probability\": ".utf8)
+            JSONText.appendProbability(Float(d.probability), to: &out)
+            if !d.isKnown {
+                out += Array(", \"best\": ".utf8)
+                JSONText.appendString(d.best, to: &out)
+            }
+            if top > 0 {
+                out += Array(", \"top\": [".utf8)
+                for (r, entry) in d.top.prefix(top).enumerated() {
+                    if r > 0 { out += Array(", ".utf8) }
+                    out += Array("{\"label\": ".utf8)
+                    JSONText.appendString(entry.label, to: &out)
+                    out += Array(", \"probability\": ".utf8)
+                    JSONText.appendProbability(Float(entry.probability), to: &out)
+                    out.append(UInt8(ascii: "}"))
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            if explain > 0 {
+                out += Array(", \"explain\": [".utf8)
+                for (r, item) in d.explanation.enumerated() {
+                    if r > 0 { out += Array(", ".utf8) }
+                    out += Array("{\"feature\": ".utf8)
+                    JSONText.appendString(item.feature, to: &out)
+                    out += Array(", \"weight\": ".utf8)
+                    out += Array(weightString(item.weight).utf8)
+                    out.append(UInt8(ascii: "}"))
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out += Array("}\n".utf8)
+    }
+
+    private func appendCSV(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
+        var fields = [p.id]
+        for d in decisions {
+            fields.append(d.label)
+            fields.append(probabilityString(d.probability))
+            if thresholds { fields.append(d.best) }
+            if top > 0 {
+                fields.append(d.top.prefix(top).map { "\($0.label):\(probabilityString($0.probability))" }.joined(separator: ";"))
+            }
+            if explain > 0 {
+                fields.append(d.explanation.map { "\($0.feature):\(weightString($0.weight))" }.joined(separator: ";"))
+            }
+        }
+        out += Array((fields.map(csvField).joined(separator: ",") + "\n").utf8)
+    }
+
+    private func appendText(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
+        // Tabs and line breaks inside an id would break the one-record-per-line layout.
+        var line = String(p.id.unicodeScalars.map { $0.value == 9 || $0.value == 10 || $0.value == 13 ? " " : Character($0) })
+        for d in decisions {
+            line += "\t\(d.head)=" + (d.isKnown ? "" : "\(LabelDecision.unknown); best ")
+                + d.top.prefix(max(1, top)).map { "\($0.label) (\(probabilityString($0.probability)))" }.joined(separator: ", ")
+            if explain > 0 {
+                line += " [" + d.explanation.map { "\($0.feature) \(weightString($0.weight))" }.joined(separator: ", ") + "]"
+            }
+        }
+        out += Array((line + "\n").utf8)
+    }
+
+    private func probabilityString(_ p: Double) -> String {
+        var b: [UInt8] = []
+        JSONText.appendProbability(Float(p), to: &b)
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    /// A contribution with four decimals ("1.7312", "-0.0400").
+    func weightString(_ w: Double) -> String {
+        guard w.isFinite else { return "0.0000" }
+        let s = String(format: "%.4f", w)
+        return s == "-0.0000" ? "0.0000" : s
+    }
+}
+
+/// Quotes a CSV field when it holds a comma, quote or line break (RFC 4180).
+func csvField(_ s: String) -> String {
+    if s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+    return s
+}
