@@ -22,6 +22,22 @@ final class ModelBundleTests: XCTestCase {
         XCTAssertEqual(manifest.training.sha256.count, 64)
     }
 
+    /// A bundle directory may hold its model card, README.md; retraining into it keeps the card, and any
+    /// other file still makes the directory unusable as --out.
+    func testRetrainingKeepsTheModelCard() throws {
+        let dir = makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try JobLabelModel.train(tinyConfig(), postings: tinyCorpus(), files: ["tiny"])
+        try ModelBundle.save(model, to: dir + "/model")
+        try "# The card\n".write(toFile: dir + "/model/README.md", atomically: true, encoding: .utf8)
+        try ModelBundle.save(model, to: dir + "/model")
+        XCTAssertEqual(try String(contentsOfFile: dir + "/model/README.md", encoding: .utf8), "# The card\n")
+        XCTAssertNoThrow(try ModelBundle.load(dir + "/model"))
+        try "x".write(toFile: dir + "/model/notes.txt", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ModelBundle.save(model, to: dir + "/model"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/model/notes.txt"))
+    }
+
     /// A model's cached predictors go away with the model (no reference cycle through the cache; the
     /// model loader's fuzz target failed LeakSanitizer on it).
     func testPredictorsAreFreedWithTheirModel() throws {

@@ -75,6 +75,8 @@ public enum ModelBundle {
     public static let joblabelVersion = "0.1.0"
     static let manifestName = "manifest.json"
     static let weightsName = "weights.bin"
+    /// The model card a bundle directory may hold beside its two files; `save` carries it over.
+    static let cardName = "README.md"
 
     /// Writes `model` to `directory` atomically: everything goes to a temporary directory beside it,
     /// which then replaces `directory` by rename, so readers see the old bundle or the new one, never a mix.
@@ -100,6 +102,8 @@ public enum ModelBundle {
         do {
             try writeFile(temp + "/" + weightsName, weights)
             try writeFile(temp + "/" + manifestName, manifest)
+            // The model card of the bundle being replaced stays with the directory.
+            if let card = try? readFile(url.path + "/" + cardName) { try writeFile(temp + "/" + cardName, card) }
             try syncPath(temp)
             try replaceDirectory(url.path, with: temp)
             try? syncPath(parent)
@@ -114,7 +118,8 @@ public enum ModelBundle {
     }
 
     /// Throws unless a bundle may be written at `directory`: its parent exists, and it is absent, empty,
-    /// or an earlier bundle holding nothing but `manifest.json` and `weights.bin` (never other data).
+    /// or an earlier bundle holding nothing but `manifest.json`, `weights.bin` and a model card `README.md`
+    /// (never other data).
     /// `train` calls this before reading any data, so a bad `--out` fails at once.
     public static func checkReplaceable(_ directory: String) throws {
         let url = URL(fileURLWithPath: directory).standardizedFileURL
@@ -133,7 +138,7 @@ public enum ModelBundle {
         guard (try? loadManifest(url.path)) != nil else {
             throw JobLabelError.io(path: directory, message: "exists and is not a joblabel model; choose another --out (an empty or new directory)")
         }
-        let others = entries.filter { $0 != manifestName && $0 != weightsName }.sorted()
+        let others = entries.filter { $0 != manifestName && $0 != weightsName && $0 != cardName }.sorted()
         guard others.isEmpty else {
             throw JobLabelError.io(path: directory, message: "holds files besides the model (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : "")); move them out or choose another --out")
         }
