@@ -37,7 +37,9 @@ let package = Package(
         .target(name: "JobLabelCLI", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings + releaseSettings),
         .executableTarget(name: "joblabel", dependencies: ["JobLabelCLI"], swiftSettings: hostCPUSettings + releaseSettings),
         .executableTarget(name: "joblabel-bench", dependencies: ["JobLabel"], swiftSettings: hostCPUSettings + releaseSettings),
-        .testTarget(name: "JobLabelTests", dependencies: ["JobLabel", "JobLabelCLI"]),
+        // The fuzz targets' entry points; scripts/fuzz links them with Fuzz/FuzzMain.swift into a libFuzzer binary.
+        .target(name: "JobLabelFuzz", dependencies: ["JobLabel"], path: "Fuzz", exclude: ["corpus", "FuzzMain.swift"]),
+        .testTarget(name: "JobLabelTests", dependencies: ["JobLabel", "JobLabelCLI", "JobLabelFuzz"]),
         // Uses only the public API (plain `import JobLabel`), as a program depending on the library would.
         .testTarget(name: "LibraryUseTests", dependencies: ["JobLabel"]),
     ],

@@ -1,47 +1,236 @@
-/// Errors raised by the library; the executable maps each kind to a sysexits-style exit code.
-public enum JobLabelError: Error, Equatable, CustomStringConvertible {
-    /// The command line is wrong (exit 64).
-    case usage(String)
-    /// A record or file has bad content (exit 65). `line` is 1-based; 0 when not line-specific.
-    case badData(file: String, line: Int, field: String?, message: String)
-    /// An input path does not exist or holds nothing usable (exit 66).
-    case missingInput(path: String, message: String)
-    /// Reading or writing failed at the operating-system level (exit 74).
+/// What the library reports when it cannot do what was asked, in the library's terms: which input, record,
+/// field, setting or file, and what is wrong with it. Each case's `description` is one line for a person;
+/// a program maps the cases to its own words (the `joblabel` executable adds option names and exit codes).
+public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
+    // MARK: Inputs
+
+    /// An input path does not exist.
+    case inputNotFound(path: String)
+    /// A directory holds no file of a readable type (`acceptsText`: `.txt` files would have counted).
+    case noInputFiles(directory: String, acceptsText: Bool)
+    /// A file's extension is not one of the input types.
+    case unknownInputType(path: String, extension: String)
+    /// A `.txt` file was given as labeled data (it has no labels).
+    case textFileHasNoLabels(path: String)
+    /// One record of an input is malformed; a reader can go on with the next one.
+    case badRecord(RecordError, file: String, line: Int)
+    /// A CSV file's header names no text column (`column`: the name looked for).
+    case csvHeaderWithoutText(file: String, line: Int, column: String)
+    /// A quoted CSV field never closes: the rest of the file would be inside it, so reading stops.
+    case csvUnterminatedQuote(file: String, line: Int, field: String?)
+    /// The operating system refused a read or write (`message` says what and why).
     case io(path: String, message: String)
-    /// A head named in labeling options that the model does not have (exit 64).
+
+    // MARK: Training
+
+    /// There are no records to train on.
+    case noRecords(files: [String])
+    /// No record has a value for a head's label field.
+    case noLabeledRecords(head: String, files: [String])
+    /// A head's labels have a single value; a classifier needs two.
+    case singleClass(head: String, label: String, files: [String])
+    /// The document-frequency bounds contradict each other (`maxDF` keeps fewer documents than `minDF`).
+    case conflictingDocumentFrequencyBounds(minDF: String, maxDF: String)
+    /// The document-frequency bounds removed every one of `terms` terms.
+    case everyTermPruned(terms: Int, minDF: String, maxDF: String, files: [String])
+    /// Every training text is empty after tokenization.
+    case noTokens(files: [String])
+    /// Training produced weights that are not finite numbers (extreme settings).
+    case nonFiniteWeights(head: String)
+    /// Cross-validation with fewer than two folds.
+    case tooFewFolds(Int)
+    /// Fewer records than folds.
+    case tooFewRecordsForFolds(records: Int, folds: Int, files: [String])
+    /// A fold's training part has fewer than two classes for every head.
+    case foldWithoutTwoClasses(fold: Int, folds: Int, files: [String])
+
+    // MARK: Model bundles
+
+    /// No model at a path.
+    case modelNotFound(directory: String)
+    /// A model path is a file, not a bundle directory.
+    case modelIsAFile(path: String)
+    /// One of a bundle's files is missing.
+    case modelFileMissing(path: String)
+    /// A bundle's file is damaged, edited or not what `train` writes (`field`: the manifest key or weights
+    /// block concerned, when known).
+    case modelDamaged(file: String, field: String?, problem: String)
+    /// A bundle from a newer joblabel.
+    case modelTooNew(file: String, version: Int, supported: Int)
+
+    // MARK: Outputs
+
+    /// The parent directory of an output does not exist.
+    case outputParentMissing(path: String, parent: String)
+    /// An output path may not be written (`reason` says why).
+    case outputRefused(path: String, reason: OutputRefusal)
+    /// Writing a model bundle failed; `previousKept` says whether an earlier bundle is still there.
+    case modelWriteFailed(directory: String, message: String, previousKept: Bool)
+
+    // MARK: Labeling
+
+    /// Labeling options name a head the model does not have.
     case unknownHead(String, known: [String])
     /// Stored thresholds were asked for, but the model has none (`calibrationAsked`: it was trained with
-    /// calibration, yet no head had enough rows) (exit 64).
+    /// calibration, yet no head had enough rows).
     case noStoredThresholds(calibrationAsked: Bool)
 
-    /// The sysexits(3) code for this error.
-    public var exitCode: Int32 {
+    /// One line for a person, naming the file, line and field where known.
+    public var description: String {
+        func location(_ file: String, _ line: Int, _ field: String?) -> String {
+            var s = file == "-" ? "stdin" : file
+            if line > 0 { s += ":\(line)" }
+            if let field { s += ": field '\(field)'" }
+            return s
+        }
+        func files(_ f: [String]) -> String { f.isEmpty ? "input" : f.joined(separator: ", ") }
         switch self {
-        case .usage, .unknownHead, .noStoredThresholds: return 64
-        case .badData: return 65
-        case .missingInput: return 66
-        case .io: return 74
+        case .inputNotFound(let path):
+            return "\(path): no such file or directory"
+        case .noInputFiles(let directory, let acceptsText):
+            return "\(directory): " + (acceptsText ? "directory has no .jsonl, .csv or .txt files" : "directory has no .jsonl or .csv files")
+        case .unknownInputType(let path, let ext):
+            return "\(path): unknown input type '.\(ext)'; give .jsonl, .csv or .txt files (or '-' for JSON Lines on stdin)"
+        case .textFileHasNoLabels(let path):
+            return "\(path): a .txt file has no labels; labeled data must be .jsonl or .csv"
+        case .badRecord(let record, let file, let line):
+            return "\(location(file, line, record.field)): \(record.message)"
+        case .csvHeaderWithoutText(let file, let line, let column):
+            return "\(location(file, line, column)): CSV header has no '\(column)' column; add one (columns: id, title, text, and label columns)"
+        case .csvUnterminatedQuote(let file, let line, let field):
+            return "\(location(file, line, field)): unterminated quoted field; a '\"' inside a field must be doubled (reading stops here: the rest of the file would be inside this field)"
+        case .io(let path, let message):
+            return "\(path): \(message)"
+        case .noRecords(let f):
+            return "\(files(f)): no records to train on; give a JSONL or CSV file with postings"
+        case .noLabeledRecords(let head, let f):
+            return "\(location(files(f), 0, head)): no record has a value for label '\(head)'"
+        case .singleClass(let head, let label, let f):
+            return "\(location(files(f), 0, head)): label '\(head)' has only one value ('\(label)'); a classifier needs at least two classes"
+        case .conflictingDocumentFrequencyBounds(let minDF, let maxDF):
+            return "the maximum document frequency \(maxDF) keeps fewer documents than the minimum \(minDF)"
+        case .everyTermPruned(let terms, let minDF, let maxDF, let f):
+            return "\(files(f)): the document-frequency bounds (minimum \(minDF), maximum \(maxDF)) pruned away all \(terms) terms"
+        case .noTokens(let f):
+            return "\(location(files(f), 0, "text")): no tokens in the training texts: every document is empty after tokenization"
+        case .nonFiniteWeights(let head):
+            return "head '\(head)': training produced non-finite weights (the settings are too extreme)"
+        case .tooFewFolds(let k):
+            return "cross-validation needs at least 2 folds, got \(k)"
+        case .tooFewRecordsForFolds(let records, let folds, let f):
+            return "\(files(f)): \(records) records cannot be split into \(folds) folds"
+        case .foldWithoutTwoClasses(let fold, let folds, let f):
+            return "\(files(f)): fold \(fold) of \(folds) has fewer than two classes for every label; use fewer folds or more data"
+        case .modelNotFound(let directory):
+            return "\(directory): no model here"
+        case .modelIsAFile(let path):
+            return "\(path): is a file, not a model directory; pass the directory that holds manifest.json"
+        case .modelFileMissing(let path):
+            return "\(path): no such file; the model bundle is incomplete, retrain it"
+        case .modelDamaged(let file, let field, let problem):
+            return "\(location(file, 0, field)): \(problem)"
+        case .modelTooNew(let file, let version, let supported):
+            return "\(location(file, 0, "format_version")): model format version \(version) is newer than this joblabel supports (\(supported)); upgrade joblabel"
+        case .outputParentMissing(let path, let parent):
+            return "\(path): parent directory \(parent) does not exist"
+        case .outputRefused(let path, let reason):
+            return "\(path): \(reason.description)"
+        case .modelWriteFailed(let directory, let message, let previousKept):
+            return "\(directory): cannot write the model (\(message)); \(previousKept ? "the previous model is kept" : "nothing was written")"
+        case .unknownHead(let head, let known):
+            return "the model has no head '\(head)' (its heads: \(known.joined(separator: ", ")))"
+        case .noStoredThresholds(let calibrationAsked):
+            return "this model stores no thresholds (" + (calibrationAsked
+                ? "no head had enough labeled rows to calibrate"
+                : "trained without calibration, or before calibration existed") + ")"
+        }
+    }
+}
+
+/// Why an output path may not be written.
+public enum OutputRefusal: Sendable, Equatable, CustomStringConvertible {
+    /// A model bundle would go where a file is.
+    case notADirectory
+    /// The directory holds something that is not a joblabel model.
+    case notAModel
+    /// The bundle directory holds files the bundle does not (first few named).
+    case holdsOtherFiles([String])
+    /// A file would go where a directory is.
+    case isADirectory
+
+    /// What is wrong, in a few words.
+    public var description: String {
+        switch self {
+        case .notADirectory: return "exists and is not a directory"
+        case .notAModel: return "exists and is not a joblabel model"
+        case .holdsOtherFiles(let names):
+            return "holds files besides the model (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : ""))"
+        case .isADirectory: return "is a directory"
+        }
+    }
+}
+
+/// What is wrong with one record of an input.
+public enum RecordError: Error, Sendable, Equatable {
+    /// The line is not valid JSON (`column`: 1-based byte column of the problem).
+    case notJSON(reason: String, column: Int)
+    /// The line is valid JSON but not an object (`type`: what it is).
+    case notAnObject(type: String)
+    /// The text field is absent.
+    case missingText(field: String)
+    /// The text field is not a string.
+    case textNotString(field: String, got: String)
+    /// The id field is neither a string nor a number.
+    case idNotStringOrNumber(field: String, got: String)
+    /// The title field is neither a string nor null.
+    case titleNotString(field: String, got: String)
+    /// A label field is neither a string nor null.
+    case labelNotString(field: String, got: String)
+    /// A CSV row's field count differs from the header's.
+    case raggedRow(fields: Int, headerFields: Int)
+
+    /// The field concerned, when there is one.
+    public var field: String? {
+        switch self {
+        case .notJSON, .notAnObject, .raggedRow: return nil
+        case .missingText(let f), .textNotString(let f, _), .idNotStringOrNumber(let f, _), .titleNotString(let f, _),
+             .labelNotString(let f, _): return f
         }
     }
 
-    /// One line for stderr, naming the file, line and field where known.
-    public var description: String {
+    /// A short name of the problem, for tallies of skipped records ("not JSON", "text not a string", ...).
+    public var problem: String {
         switch self {
-        case .usage(let message):
-            return "usage error: \(message)"
-        case .badData(let file, let line, let field, let message):
-            var location = file == "-" ? "stdin" : file
-            if line > 0 { location += ":\(line)" }
-            if let field { location += ": field '\(field)'" }
-            return "\(location): \(message)"
-        case .missingInput(let path, let message):
-            return "\(path): \(message)"
-        case .io(let path, let message):
-            return "\(path): \(message)"
-        case .unknownHead(let head, let known):
-            return "the model has no head '\(head)' (its heads: \(known.joined(separator: ", ")))"
-        case .noStoredThresholds:
-            return "this model stores no thresholds"
+        case .notJSON: return "not JSON"
+        case .notAnObject: return "not a JSON object"
+        case .missingText: return "text missing"
+        case .textNotString: return "text not a string"
+        case .idNotStringOrNumber: return "id not a string or number"
+        case .titleNotString: return "title not a string"
+        case .labelNotString: return "label not a string"
+        case .raggedRow: return "wrong number of CSV fields"
+        }
+    }
+
+    /// What is wrong and how to fix it.
+    public var message: String {
+        switch self {
+        case .notJSON(let reason, let column):
+            return "not valid JSON: \(reason) at column \(column); each line must hold one complete JSON object"
+        case .notAnObject(let type):
+            return "expected a JSON object, got \(type)"
+        case .missingText(let field):
+            return "missing required field '\(field)'; every record needs the posting body as a string"
+        case .textNotString(let field, let got):
+            return "'\(field)' must be a string, got \(got); put the posting body in quotes"
+        case .idNotStringOrNumber(_, let got):
+            return "id must be a string or number, got \(got); use a string id or drop the field"
+        case .titleNotString(_, let got):
+            return "title must be a string or null, got \(got); use a string title or null"
+        case .labelNotString(_, let got):
+            return "label must be a string or null, got \(got); write the label as a string, or null for none"
+        case .raggedRow(let fields, let headerFields):
+            return "row has \(fields) fields but the header has \(headerFields); quote fields that contain commas"
         }
     }
 }

@@ -15,6 +15,10 @@ public enum CommandLineTool {
       evaluate   score a model on labeled postings, or cross-validate settings
       inspect    show what a model bundle contains
 
+    OPTIONS:
+      -h, --help             show this help
+      --version              print joblabel's version
+
     Run 'joblabel <command> --help' for the options of a command.
     Exit codes: 0 success, 64 usage, 65 bad data, 66 missing input, 74 I/O error.
     """
@@ -29,20 +33,21 @@ public enum CommandLineTool {
         argv.removeFirst()
         do {
             switch command {
-            case "train": try Commands.train(argv)
-            case "classify": try Commands.classify(argv)
-            case "evaluate": try Commands.evaluate(argv)
-            case "inspect": try Commands.inspect(argv)
+            case "train": try TrainCommand.run(argv)
+            case "classify": try ClassifyCommand.run(argv)
+            case "evaluate": try EvaluateCommand.run(argv)
+            case "inspect": try InspectCommand.run(argv)
             case "-h", "--help", "help": print(usage)
             case "--version", "version": print("joblabel \(ModelBundle.joblabelVersion)")
-            default: throw JobLabelError.usage("unknown command '\(command)'; commands are train, classify, evaluate, inspect")
+            default:
+                let commands = ["train", "classify", "evaluate", "inspect"]
+                let hint = suggestion(for: command, among: commands + ["--help", "--version"]).map { "did you mean '\($0)'? " } ?? ""
+                throw UsageError("unknown command '\(command)'; \(hint)commands are \(commands.joined(separator: ", "))")
             }
-        } catch let error as JobLabelError {
-            printError("joblabel: \(error.description)")
-            return error.exitCode
         } catch {
-            printError("joblabel: \(error)")
-            return 70
+            let (message, code) = Messages.describe(error)
+            printError("joblabel: \(message)")
+            return code
         }
         return 0
     }

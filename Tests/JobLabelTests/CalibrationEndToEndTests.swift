@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobLabel
+@testable import JobLabelCLI
 
 /// Calibration, thresholds, explanations, the ensemble and progress, through the built binary.
 final class CalibrationEndToEndTests: XCTestCase {
@@ -48,7 +49,7 @@ final class CalibrationEndToEndTests: XCTestCase {
             let r = try train(flags, out: "plain")
             XCTAssertFalse(r.stderr.contains("calibrated on"), r.stderr)
             XCTAssertEqual(try ModelBundle.loadManifest(dir + "/plain").calibration?.method, CalibrationMethod.none, "\(flags)")
-            XCTAssertTrue(try CLI.run(["inspect", dir + "/plain"]).stdout.contains("calibration: none (T = 1, no thresholds): trained with --calibration none"))
+            XCTAssertTrue(try CLI.run(["inspect", dir + "/plain"]).stdout.contains("calibration: none (T = 1, no thresholds): trained without calibration"))
         }
         // Options of the split and the thresholds are checked and stored.
         _ = try train(["--held-out", "0.2", "--target-precision", "0.9"], out: "other")

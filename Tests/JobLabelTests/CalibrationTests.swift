@@ -207,7 +207,7 @@ final class CalibrationTests: XCTestCase {
         object["heads"] = heads
         try writeManifest(object, to: dir + "/m/manifest.json")
         XCTAssertThrowsError(try ModelBundle.load(dir + "/m")) { error in
-            XCTAssertEqual((error as? JobLabelError)?.exitCode, 65)
+            XCTAssertEqual(exitCode(of: error), 65)
             XCTAssertTrue("\(error)".contains("heads.seniority.calibration"), "\(error)")
         }
     }

@@ -81,7 +81,7 @@ final class ExplainThresholdTests: XCTestCase {
         XCTAssertEqual(try ThresholdSpec.all(0.5).resolve(uncalibrated, algorithm: .lr).thresholds, [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]])
         XCTAssertEqual(try ThresholdSpec.perHead(["seniority": 0.7]).resolve(uncalibrated, algorithm: .lr).thresholds, [[0, 0, 0], [0.7, 0.7, 0.7]])
         XCTAssertThrowsError(try ThresholdSpec.perHead(["level": 0.7]).resolve(uncalibrated, algorithm: .lr)) { error in
-            XCTAssertEqual((error as? JobLabelError)?.exitCode, 64)
+            XCTAssertEqual(exitCode(of: error), 64)
             XCTAssertTrue("\(error)".contains("no head 'level' (its heads: role, seniority)"), "\(error)")
         }
         XCTAssertThrowsError(try ThresholdSpec.manifest.resolve(uncalibrated, algorithm: .lr)) { error in

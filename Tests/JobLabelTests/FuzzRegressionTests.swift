@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobLabel
+import JobLabelFuzz
 
 /// Replays the fuzz seeds and every crasher kept in Fuzz/corpus/<target>/ through the same entry points
 /// the libFuzzer targets use (scripts/fuzz): each input must be handled without a failure.

@@ -174,8 +174,7 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: dir + "/a.txt", encoding: .utf8), "two")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["a.txt"])
         XCTAssertThrowsError(try writeFileAtomically(dir + "/missing/a.txt", [1])) { error in
-            guard case JobLabelError.io(let path, _) = error else { return XCTFail("\(error)") }
-            XCTAssertEqual(path, dir + "/missing/a.txt")
+            XCTAssertEqual(error as? JobLabelError, .outputParentMissing(path: dir + "/missing/a.txt", parent: dir + "/missing"))
         }
     }
 }

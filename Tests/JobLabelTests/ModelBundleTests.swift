@@ -83,7 +83,7 @@ final class ModelBundleTests: XCTestCase {
         let dir = makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         XCTAssertThrowsError(try ModelBundle.load(dir + "/missing")) { error in
-            XCTAssertEqual((error as? JobLabelError)?.exitCode, 66)
+            XCTAssertEqual(exitCode(of: error), 66)
         }
         XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/file", contents: Data("x".utf8)))
         XCTAssertThrowsError(try ModelBundle.load(dir + "/file")) { error in

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobLabel
+@testable import JobLabelCLI
 
 /// The progress meter of `train` and `classify`, with a fake clock and a string sink.
 final class ProgressTests: XCTestCase {
@@ -97,29 +98,26 @@ final class ProgressTests: XCTestCase {
     }
 
     /// Bytes read are the read position of the descriptor open on the current file, after the earlier files.
-    func testFileReadProgressFollowsTheOpenDescriptor() throws {
-        #if os(Linux)
+    /// The stream says how far it has read: bytes of the records handed out, never a read-ahead chunk more,
+    /// and the inputs' total (none for standard input).
+    func testRecordStreamCountsTheBytesOfTheRecordsHandedOut() throws {
         let dir = makeTempDirectory("joblabel-progress")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data(repeating: 65, count: 1000).write(to: URL(fileURLWithPath: dir + "/a.jsonl"))
-        try Data(repeating: 66, count: 500).write(to: URL(fileURLWithPath: dir + "/b.jsonl"))
-        let progress = FileReadProgress(paths: [dir + "/a.jsonl", dir + "/b.jsonl"])
-        XCTAssertEqual(progress.totalBytes, 1500)
-        XCTAssertEqual(progress.bytesRead(), 0)
-        do {
-            let a = try XCTUnwrap(FileHandle(forReadingAtPath: dir + "/a.jsonl"))
-            _ = a.readData(ofLength: 300)
-            XCTAssertEqual(progress.bytesRead(), 300)
-            try a.close()
-        }
-        let b = try XCTUnwrap(FileHandle(forReadingAtPath: dir + "/b.jsonl"))
-        _ = b.readData(ofLength: 120)
-        XCTAssertEqual(progress.bytesRead(), 1120)
-        try b.close()
-        XCTAssertEqual(progress.bytesRead(), 1120, "never decreases once a file is closed")
-        XCTAssertNil(FileReadProgress(paths: ["-"]).totalBytes, "standard input has no size")
-        #else
-        throw XCTSkip("read positions come from /proc (Linux)")
-        #endif
+        let a = String(repeating: "{\"text\": \"a\"}\n", count: 10), b = String(repeating: "{\"text\": \"bb\"}\n", count: 5)
+        try a.write(toFile: dir + "/a.jsonl", atomically: true, encoding: .utf8)
+        try b.write(toFile: dir + "/b.jsonl", atomically: true, encoding: .utf8)
+        let stream = RecordStream([InputSpec(path: dir + "/a.jsonl", format: .jsonl), InputSpec(path: dir + "/b.jsonl", format: .jsonl)], heads: [])
+        XCTAssertEqual(stream.totalBytes, Int64(a.utf8.count + b.utf8.count))
+        XCTAssertEqual(stream.bytesConsumed, 0)
+        XCTAssertEqual(try stream.next(maxCount: 4).count, 4)
+        XCTAssertEqual(stream.bytesConsumed, 4 * 14)
+        XCTAssertEqual(try stream.next(maxCount: 100).count, 6)
+        XCTAssertEqual(stream.bytesConsumed, 10 * 14)
+        XCTAssertEqual(try stream.next(maxCount: 2).count, 2)
+        XCTAssertEqual(stream.bytesConsumed, 10 * 14 + 2 * 15)
+        XCTAssertEqual(try stream.next(maxCount: 100).count, 3)
+        XCTAssertTrue(try stream.next(maxCount: 100).isEmpty)
+        XCTAssertEqual(stream.bytesConsumed, stream.totalBytes, "all of it at the end, and only then")
+        XCTAssertNil(RecordStream([InputSpec(path: "-", format: .jsonl)], heads: []).totalBytes, "standard input has no size")
     }
 }

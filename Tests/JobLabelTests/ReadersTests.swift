@@ -15,6 +15,11 @@ private func utf8Bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 private func utf8String(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
 
 /// The error thrown by `body`, or a test failure.
+/// The flat form of the error `body` throws.
+private func flatError(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> FlatError? {
+    thrownError(body, file: file, line: line)?.flat
+}
+
 private func thrownError(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> JobLabelError? {
     do {
         _ = try body()
@@ -143,36 +148,36 @@ final class ReadersTests: XCTestCase {
     func testJSONLabelOfWrongTypeNamesFieldTypeAndLine() throws {
         let doc = "{\"text\": \"a\", \"role\": \"x\"}\n{\"text\": \"b\", \"role\": 3}\n"
         let e = thrownError { try parseJSONLines(utf8Bytes(doc), heads: ["role"], file: "in.jsonl") }
-        XCTAssertEqual(e, .badData(file: "in.jsonl", line: 2, field: "role",
+        XCTAssertEqual(e?.flat, .badData(file: "in.jsonl", line: 2, field: "role",
                                    message: "label must be a string or null, got number; write the label as a string, or null for none"))
         for (value, type) in [("true", "boolean"), ("[\"a\"]", "array"), ("{}", "object")] {
             let f = thrownError { try parseJSONLine(utf8Bytes("{\"text\": \"a\", \"seniority\": \(value)}"),
                                                     heads: ["role", "seniority"], file: "f", line: 4) }
-            XCTAssertEqual(f, .badData(file: "f", line: 4, field: "seniority",
+            XCTAssertEqual(f?.flat, .badData(file: "f", line: 4, field: "seniority",
                                        message: "label must be a string or null, got \(type); write the label as a string, or null for none"))
         }
     }
 
     func testJSONMissingText() throws {
         let e = thrownError { try parseJSONLine(utf8Bytes(#"{"id": 1, "title": "t"}"#), heads: [], file: "f", line: 9) }
-        XCTAssertEqual(e, .badData(file: "f", line: 9, field: "text",
+        XCTAssertEqual(e?.flat, .badData(file: "f", line: 9, field: "text",
                                    message: "missing required field 'text'; every record needs the posting body as a string"))
     }
 
     func testJSONTextIDAndTitleOfWrongType() throws {
-        guard case .badData(_, _, let f1, let m1)? = thrownError({ try parseJSONLine(utf8Bytes(#"{"text": 12}"#), heads: []) })
+        guard case .badData(_, _, let f1, let m1)? = flatError({ try parseJSONLine(utf8Bytes(#"{"text": 12}"#), heads: []) })
         else { return XCTFail("expected badData") }
         XCTAssertEqual(f1, "text")
         XCTAssertTrue(m1.contains("number"), m1)
-        guard case .badData(_, _, let f2, let m2)? = thrownError({ try parseJSONLine(utf8Bytes(#"{"text": null}"#), heads: []) })
+        guard case .badData(_, _, let f2, let m2)? = flatError({ try parseJSONLine(utf8Bytes(#"{"text": null}"#), heads: []) })
         else { return XCTFail("expected badData") }
         XCTAssertEqual(f2, "text")
         XCTAssertTrue(m2.contains("null"), m2)
-        guard case .badData(_, _, let f3, let m3)? = thrownError({ try parseJSONLine(utf8Bytes(#"{"text": "", "id": [1]}"#), heads: []) })
+        guard case .badData(_, _, let f3, let m3)? = flatError({ try parseJSONLine(utf8Bytes(#"{"text": "", "id": [1]}"#), heads: []) })
         else { return XCTFail("expected badData") }
         XCTAssertEqual(f3, "id")
         XCTAssertTrue(m3.contains("array"), m3)
-        guard case .badData(_, _, let f4, let m4)? = thrownError({ try parseJSONLine(utf8Bytes(#"{"text": "", "title": false}"#), heads: []) })
+        guard case .badData(_, _, let f4, let m4)? = flatError({ try parseJSONLine(utf8Bytes(#"{"text": "", "title": false}"#), heads: []) })
         else { return XCTFail("expected badData") }
         XCTAssertEqual(f4, "title")
         XCTAssertTrue(m4.contains("boolean"), m4)
@@ -180,14 +185,14 @@ final class ReadersTests: XCTestCase {
 
     func testJSONNonObjectLine() throws {
         let e = thrownError { try parseJSONLines(utf8Bytes("{\"text\": \"a\"}\n[1, 2]\n"), heads: [], file: "x.jsonl") }
-        XCTAssertEqual(e, .badData(file: "x.jsonl", line: 2, field: nil, message: "expected a JSON object, got array"))
+        XCTAssertEqual(e?.flat, .badData(file: "x.jsonl", line: 2, field: nil, message: "expected a JSON object, got array"))
         let s = thrownError { try parseJSONLine(utf8Bytes(#"  "just a string"  "#), heads: [], file: "x", line: 1) }
-        XCTAssertEqual(s, .badData(file: "x", line: 1, field: nil, message: "expected a JSON object, got string"))
+        XCTAssertEqual(s?.flat, .badData(file: "x", line: 1, field: nil, message: "expected a JSON object, got string"))
     }
 
     func testJSONInvalidSyntaxReportsColumn() throws {
         let e = thrownError { try parseJSONLine(utf8Bytes(#"{"text" "a"}"#), heads: [], file: "x", line: 3) }
-        XCTAssertEqual(e, .badData(file: "x", line: 3, field: nil,
+        XCTAssertEqual(e?.flat, .badData(file: "x", line: 3, field: nil,
                                    message: "not valid JSON: expected ':' after object key at column 9; each line must hold one complete JSON object"))
         let cases = [
             #"{"text": "a",}"#, #"{"text": "a""#, #"{"text": "unterminated}"#, #"{"text": "a", "x": tru}"#,
@@ -196,7 +201,7 @@ final class ReadersTests: XCTestCase {
         ]
         for c in cases {
             guard case .badData(let file, let line, let field, let message)? =
-                    thrownError({ try parseJSONLine(utf8Bytes(c), heads: [], file: "x", line: 5) })
+                    flatError({ try parseJSONLine(utf8Bytes(c), heads: [], file: "x", line: 5) })
             else { XCTFail("no error for \(c)"); continue }
             XCTAssertEqual(file, "x")
             XCTAssertEqual(line, 5)
@@ -208,7 +213,7 @@ final class ReadersTests: XCTestCase {
 
     func testJSONTrailingGarbage() throws {
         let e = thrownError { try parseJSONLine(utf8Bytes(#"{"text": "a"} x"#), heads: [], file: "x", line: 1) }
-        guard case .badData(_, 1, nil, let message)? = e else { return XCTFail("wrong error \(String(describing: e))") }
+        guard case .badData(_, 1, nil, let message)? = e?.flat else { return XCTFail("wrong error \(String(describing: e))") }
         XCTAssertTrue(message.hasPrefix("not valid JSON: unexpected data after the object"), message)
         XCTAssertTrue(message.contains("column 15"), message)
         // Two objects on one line are also rejected.
@@ -248,11 +253,11 @@ final class ReadersTests: XCTestCase {
         // Through a real file with a 7-byte chunk, in batches of 2.
         let path = makeTestFile("span.jsonl", utf8Bytes(doc))
         let reader = try PostingReader(InputSpec(path: path, format: .jsonl), heads: ["role"], chunkSize: 7)
-        let first = try reader.next(maxCount: 2)
+        let first = try reader.next(maxCount: 2).map { try $0.get() }
         XCTAssertEqual(first.count, 2)
-        let second = try reader.next(maxCount: 2)
+        let second = try reader.next(maxCount: 2).map { try $0.get() }
         XCTAssertEqual(second.count, 1)
-        XCTAssertEqual(try reader.next(maxCount: 2), [])
+        XCTAssertTrue(try reader.next(maxCount: 2).isEmpty)
         XCTAssertEqual((first + second).map(\.text), reference.map(\.text))
         XCTAssertEqual((first + second).map(\.id), [ "1", "two", "span.jsonl:4"])
     }
@@ -263,7 +268,7 @@ final class ReadersTests: XCTestCase {
         let doc = utf8Bytes("{\"text\": \"") + body + utf8Bytes("\"}\n{\"text\": \"tail\"}\n")
         let path = makeTestFile("large.jsonl", doc)
         let reader = try PostingReader(InputSpec(path: path, format: .jsonl), heads: [], chunkSize: 64 << 10)
-        let posts = try reader.next(maxCount: 10)
+        let posts = try reader.next(maxCount: 10).map { try $0.get() }
         XCTAssertEqual(posts.count, 2)
         XCTAssertEqual(posts[0].text, body)
         XCTAssertEqual(posts[1].text, utf8Bytes("tail"))
@@ -273,7 +278,7 @@ final class ReadersTests: XCTestCase {
     func testReaderMissingFileAndDirectory() throws {
         let missing = tempDirectory + "/nope.jsonl"
         let e = thrownError { try PostingReader(InputSpec(path: missing, format: .jsonl), heads: []) }
-        XCTAssertEqual(e, .missingInput(path: missing, message: "no such file or directory"))
+        XCTAssertEqual(e, .inputNotFound(path: missing))
         guard case .io(let path, _)? = thrownError({ try PostingReader(InputSpec(path: self.tempDirectory, format: .jsonl), heads: []) })
         else { return XCTFail("expected .io for a directory") }
         XCTAssertEqual(path, tempDirectory)
@@ -323,20 +328,20 @@ final class ReadersTests: XCTestCase {
 
     func testCSVRaggedRow() throws {
         let e = thrownError { try parseCSV(utf8Bytes("id,text\n1,a\n2,b,extra\n"), heads: [], file: "r.csv") }
-        XCTAssertEqual(e, .badData(file: "r.csv", line: 3, field: nil, message: "row has 3 fields but the header has 2; quote fields that contain commas"))
+        XCTAssertEqual(e?.flat, .badData(file: "r.csv", line: 3, field: nil, message: "row has 3 fields but the header has 2; quote fields that contain commas"))
         let f = thrownError { try parseCSV(utf8Bytes("id,text,role\n\"multi\nline\",x\n"), heads: [], file: "r.csv") }
-        XCTAssertEqual(f, .badData(file: "r.csv", line: 2, field: nil, message: "row has 2 fields but the header has 3; quote fields that contain commas"))
+        XCTAssertEqual(f?.flat, .badData(file: "r.csv", line: 2, field: nil, message: "row has 2 fields but the header has 3; quote fields that contain commas"))
     }
 
     func testCSVUnterminatedQuote() throws {
         let e = thrownError { try parseCSV(utf8Bytes("id,text\n1,ok\n2,\"never closed\nmore\n"), heads: [], file: "u.csv") }
-        XCTAssertEqual(e, .badData(file: "u.csv", line: 3, field: "text",
+        XCTAssertEqual(e?.flat, .badData(file: "u.csv", line: 3, field: "text",
                                    message: "unterminated quoted field; a '\"' inside a field must be doubled (reading stops here: the rest of the file would be inside this field)"))
     }
 
     func testCSVMissingTextColumn() throws {
         let e = thrownError { try parseCSV(utf8Bytes("id,body\n1,a\n"), heads: [], file: "m.csv") }
-        XCTAssertEqual(e, .badData(file: "m.csv", line: 1, field: "text",
+        XCTAssertEqual(e?.flat, .badData(file: "m.csv", line: 1, field: "text",
                                    message: "CSV header has no 'text' column; add one (columns: id, title, text, and label columns)"))
         // Matching is case-sensitive.
         XCTAssertNotNil(thrownError { try parseCSV(utf8Bytes("Text\na\n"), heads: []) })
@@ -379,7 +384,7 @@ final class ReadersTests: XCTestCase {
             let batch = try reader.next(maxCount: 3)
             if batch.isEmpty { break }
             XCTAssertLessThanOrEqual(batch.count, 3)
-            all += batch
+            all += try batch.map { try $0.get() }
         }
         XCTAssertEqual(all.map(\.text), reference.map(\.text))
         XCTAssertEqual(all.map(\.line), reference.map(\.line))
@@ -434,21 +439,21 @@ final class ReadersTests: XCTestCase {
             InputSpec(path: txt, format: .txt),
         ])
         XCTAssertThrowsError(try expandInputs([other])) { error in
-            XCTAssertEqual((error as? JobLabelError)?.exitCode, 64)
+            XCTAssertEqual(exitCode(of: error), 64)
         }
     }
 
     func testExpandInputsMissingPathAndEmptyDirectory() throws {
         let missing = tempDirectory + "/does-not-exist"
         XCTAssertEqual(thrownError { try expandInputs([missing]) },
-                       .missingInput(path: missing, message: "no such file or directory"))
+                       .inputNotFound(path: missing))
         let empty = tempDirectory + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         XCTAssertEqual(thrownError { try expandInputs([empty]) },
-                       .missingInput(path: empty, message: "directory has no .jsonl, .csv or .txt files"))
+                       .noInputFiles(directory: empty, acceptsText: true))
         _ = FileManager.default.createFile(atPath: empty + "/readme.md", contents: Data())
         XCTAssertEqual(thrownError { try expandInputs([empty]) },
-                       .missingInput(path: empty, message: "directory has no .jsonl, .csv or .txt files"))
+                       .noInputFiles(directory: empty, acceptsText: true))
     }
 
     func testReadAllPostingsKeepsSpecOrder() throws {
@@ -461,13 +466,16 @@ final class ReadersTests: XCTestCase {
         XCTAssertEqual(posts.map(\.id), ["c.txt", "a.jsonl:1", "a.jsonl:2", "b.csv:2"])
     }
 
-    func testRecordsBeforeABadOneComeFirstThenTheError() throws {
+    /// A malformed record comes in its place among the good ones, typed, and reading goes on after it.
+    func testBadRecordsComeInTheirPlaceAndReadingGoesOn() throws {
         let bytes = Array("{\"text\": \"one\"}\n{\"text\": \"two\"}\n[1]\n{\"text\": \"four\"}\n".utf8)
         let reader = PostingReader(bytes: bytes, spec: InputSpec(path: "b.jsonl", format: .jsonl), heads: [])
-        XCTAssertEqual(try reader.next(maxCount: 10).map(\.id), ["b.jsonl:1", "b.jsonl:2"])
-        XCTAssertThrowsError(try reader.next(maxCount: 10)) { error in
-            XCTAssertEqual(error as? JobLabelError, .badData(file: "b.jsonl", line: 3, field: nil, message: "expected a JSON object, got array"))
-        }
+        let batch = try reader.next(maxCount: 10)
+        XCTAssertEqual(batch.count, 4)
+        XCTAssertEqual(batch.compactMap { try? $0.get().id }, ["b.jsonl:1", "b.jsonl:2", "b.jsonl:4"])
+        guard case .failure(let error) = batch[2] else { return XCTFail("the third record is the bad one") }
+        XCTAssertEqual(error, .badRecord(.notAnObject(type: "array"), file: "b.jsonl", line: 3))
+        XCTAssertEqual(error.flat, .badData(file: "b.jsonl", line: 3, field: nil, message: "expected a JSON object, got array"))
         XCTAssertEqual(try reader.next(maxCount: 10).count, 0)
         XCTAssertThrowsError(try readAllPostingsFromBytes(bytes))
     }

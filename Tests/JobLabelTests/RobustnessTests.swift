@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobLabel
+@testable import JobLabelCLI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -82,7 +83,7 @@ final class RobustnessReaderTests: XCTestCase {
         _ = FileManager.default.createFile(atPath: dir + "/notes.txt", contents: Data("x".utf8))
         XCTAssertThrowsError(try expandInputs([dir], allowText: false)) { error in
             XCTAssertEqual((error as? JobLabelError)?.description, "\(dir): directory has no .jsonl or .csv files")
-            XCTAssertEqual((error as? JobLabelError)?.exitCode, 66)
+            XCTAssertEqual(exitCode(of: error), 66)
         }
     }
 
@@ -101,25 +102,24 @@ final class RobustnessReaderTests: XCTestCase {
         handle.write(Data("\"}\n{\"text\": \"tail\"}\n".utf8))
         try handle.close()
         let reader = try PostingReader(InputSpec(path: path, format: .jsonl), heads: [])
-        let posts = try reader.next(maxCount: 10)
+        let posts = try reader.next(maxCount: 10).map { try $0.get() }
         XCTAssertEqual(posts.map(\.text.count), [size << 20, 4])
         XCTAssertEqual(posts.map(\.line), [1, 2])
     }
 
-    func testReaderResumesAfterABadJSONLineWhenAsked() throws {
+    func testReaderGoesOnAfterABadJSONLine() throws {
         let bytes = Array("{\"text\": \"one\"}\nnope\n{\"text\": \"three\"}\n[4]\n{\"text\": 5}\n{\"text\": \"six\"}\n".utf8)
         let reader = PostingReader(bytes: bytes, spec: InputSpec(path: "r.jsonl", format: .jsonl), heads: [])
-        reader.resumesAfterBadRecord = true
         var good: [String] = []
         var bad: [String] = []
         for _ in 0..<20 {
-            do {
-                let batch = try reader.next(maxCount: 100)
-                if batch.isEmpty { break }
-                good += batch.map { String(decoding: $0.text, as: UTF8.self) }
-            } catch let e as JobLabelError {
-                XCTAssertTrue(reader.lastErrorWasRecordError)
-                bad.append(e.description)
+            let batch = try reader.next(maxCount: 2)
+            if batch.isEmpty { break }
+            for record in batch {
+                switch record {
+                case .success(let p): good.append(String(decoding: p.text, as: UTF8.self))
+                case .failure(let e): bad.append(e.description)
+                }
             }
         }
         XCTAssertEqual(good, ["one", "three", "six"])
@@ -133,14 +133,19 @@ final class RobustnessReaderTests: XCTestCase {
     func testCSVRaggedRowIsSkippableButAnUnterminatedQuoteEndsTheFile() throws {
         let bytes = Array("text,role\na,x\nb,y,z\nc,w\n\"d,v\ne,u\n".utf8)
         let reader = PostingReader(bytes: bytes, spec: InputSpec(path: "r.csv", format: .csv), heads: ["role"])
-        reader.resumesAfterBadRecord = true
-        XCTAssertEqual(try reader.next(maxCount: 100).map(\.id), ["r.csv:2"])
-        XCTAssertThrowsError(try reader.next(maxCount: 100)) { XCTAssertEqual(($0 as? JobLabelError)?.description, "r.csv:3: row has 3 fields but the header has 2; quote fields that contain commas") }
-        XCTAssertTrue(reader.lastErrorWasRecordError)
-        XCTAssertEqual(try reader.next(maxCount: 100).map(\.id), ["r.csv:4"])
-        XCTAssertThrowsError(try reader.next(maxCount: 100)) { XCTAssertTrue("\($0)".hasPrefix("r.csv:5: field 'text': unterminated quoted field"), "\($0)") }
-        XCTAssertFalse(reader.lastErrorWasRecordError)
-        XCTAssertEqual(try reader.next(maxCount: 100), [])
+        // The ragged row is one failure among the records; the unterminated quote ends the file, after the
+        // records before it.
+        let batch = try reader.next(maxCount: 100)
+        XCTAssertEqual(batch.count, 3)
+        XCTAssertEqual(batch.compactMap { try? $0.get().id }, ["r.csv:2", "r.csv:4"])
+        guard case .failure(let ragged) = batch[1] else { return XCTFail("the second record is ragged") }
+        XCTAssertEqual(ragged, .badRecord(.raggedRow(fields: 3, headerFields: 2), file: "r.csv", line: 3))
+        XCTAssertEqual(ragged.description, "r.csv:3: row has 3 fields but the header has 2; quote fields that contain commas")
+        XCTAssertThrowsError(try reader.next(maxCount: 100)) {
+            XCTAssertEqual($0 as? JobLabelError, .csvUnterminatedQuote(file: "r.csv", line: 5, field: "text"))
+            XCTAssertTrue("\($0)".hasPrefix("r.csv:5: field 'text': unterminated quoted field"), "\($0)")
+        }
+        XCTAssertTrue(try reader.next(maxCount: 100).isEmpty)
     }
 
     func testSkippingCountsEachProblem() throws {
@@ -151,7 +156,7 @@ final class RobustnessReaderTests: XCTestCase {
         var reported: [Int] = []
         let specs = [InputSpec(path: dir + "/s.jsonl", format: .jsonl)]
         let (posts, skipped) = try readAllPostings(specs, heads: ["role"], skipBad: true) { error in
-            if case .badData(_, let line, _, _) = error { reported.append(line) }
+            if case .badRecord(_, _, let line) = error { reported.append(line) }
         }
         XCTAssertEqual(posts.map(\.line), [1])
         XCTAssertEqual(reported, [2, 3, 4, 5, 6])
@@ -167,24 +172,28 @@ final class RobustnessReaderTests: XCTestCase {
         XCTAssertEqual(j.map(\.labels), [["Sales"], [nil]])
         guard case .success(let c) = read("text,role\nx, sales \ny,\"\t\"\n", .csv) else { return XCTFail() }
         XCTAssertEqual(c.map(\.labels), [["sales"], [nil]])
-        XCTAssertEqual(labelCaseWarnings(head: "role", labels: ["IT", "Sales", "it", "sales", "SALES", "x"]), [
+        XCTAssertEqual(caseVariantLabels(["IT", "Sales", "it", "sales", "SALES", "x"]), [["IT", "it"], ["SALES", "Sales", "sales"]])
+        XCTAssertEqual(Messages.describe(caseVariants: caseVariantLabels(["IT", "Sales", "it", "sales", "SALES", "x"]), head: "role"), [
             "warning: head 'role': labels 'IT' and 'it' differ only in case; they are different classes (labels are case-sensitive), write them the same way if they mean the same",
             "warning: head 'role': labels 'SALES' and 'Sales' and 'sales' differ only in case; they are different classes (labels are case-sensitive), write them the same way if they mean the same",
         ])
-        XCTAssertEqual(labelCaseWarnings(head: "role", labels: ["a", "b"]), [])
+        XCTAssertEqual(caseVariantLabels(["a", "b"]), [])
     }
 
     func testDuplicateIDsAreWarnedOncePerIDWithBothLinesAndCapped() throws {
         var posts = (1...30).map { Posting(id: "id\($0 % 14)", text: [], file: "d.jsonl", line: $0) }
         posts.append(Posting(id: "d.jsonl:1", text: [], file: "d.jsonl", line: 1))  // synthesized ids are not checked
         posts.append(Posting(id: "d.jsonl:1", text: [], file: "other/d.jsonl", line: 1))
-        let warnings = duplicateIDWarnings(posts, limit: 10)
+        let duplicates = duplicateIDs(posts, limit: 10)
+        XCTAssertEqual(duplicates.listed.first, DuplicateID(id: "id1", first: ("d.jsonl", 1), second: ("d.jsonl", 15)))
+        XCTAssertEqual(duplicates.more, 4)
+        let warnings = Messages.describe(duplicates: duplicates)
         XCTAssertEqual(warnings.count, 11)
         // In the order of their second use; each id once although 'id1' is used three times.
         XCTAssertEqual(warnings[0], "warning: id 'id1' is used more than once (d.jsonl:1 and d.jsonl:15); both records are used, give each posting its own id")
         XCTAssertEqual(warnings[1], "warning: id 'id2' is used more than once (d.jsonl:2 and d.jsonl:16); both records are used, give each posting its own id")
         XCTAssertEqual(warnings[10], "warning: 4 more ids are used more than once (not listed)")
-        XCTAssertEqual(duplicateIDWarnings([Posting(id: "a", text: []), Posting(id: "b", text: [])]), [])
+        XCTAssertEqual(duplicateIDs([Posting(id: "a", text: []), Posting(id: "b", text: [])]).listed, [])
     }
 }
 
@@ -253,7 +262,9 @@ final class RobustnessModelTests: XCTestCase {
         let (manifest, weights) = try ModelBundle.encode(model)
         // Missing bundle, a file instead of a directory, a missing weights file.
         XCTAssertThrowsError(try ModelBundle.load(dir + "/none")) {
-            XCTAssertEqual("\($0)", "\(dir)/none: no model here; train one with 'joblabel train --data FILE --out \(dir)/none'")
+            XCTAssertEqual($0 as? JobLabelError, .modelNotFound(directory: dir + "/none"))
+            XCTAssertEqual(Messages.describe($0).message, "\(dir)/none: no model here; train one with 'joblabel train --data FILE --out \(dir)/none'")
+            XCTAssertEqual(exitCode(of: $0), 66)
         }
         FileManager.default.createFile(atPath: dir + "/file", contents: Data("x".utf8))
         XCTAssertThrowsError(try ModelBundle.load(dir + "/file")) {
@@ -281,7 +292,7 @@ final class RobustnessModelTests: XCTestCase {
         chmod(dir + "/m/weights.bin", 0)
         XCTAssertThrowsError(try ModelBundle.load(dir + "/m")) {
             XCTAssertEqual("\($0)", "\(dir)/m/weights.bin: cannot open: Permission denied; make it readable (chmod +r) or run as its owner")
-            XCTAssertEqual(($0 as? JobLabelError)?.exitCode, 74)
+            XCTAssertEqual(exitCode(of: $0), 74)
         }
     }
 }

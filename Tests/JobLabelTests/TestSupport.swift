@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobLabel
+@testable import JobLabelCLI
 
 /// A fresh temporary directory, removed by the caller.
 func makeTempDirectory(_ name: String = "joblabel-test") -> String {
@@ -143,3 +144,37 @@ func predictor(_ m: LinearModel, algorithm: Algorithm = .lr) -> Predictor {
     let head = HeadModel(name: "h", classes: m.classes, classCounts: [], naiveBayes: m, logisticRegression: m, optimization: nil)
     return Predictor(vectorizer: nil, heads: [head], options: LabelingOptions(algorithm: algorithm), parallel: Parallel())
 }
+
+/// An input or record error as (file, line, field, message), the way the command line prints it: for
+/// compact assertions of all four at once.
+enum FlatError: Equatable {
+    case badData(file: String, line: Int, field: String?, message: String)
+}
+
+extension JobLabelError {
+    /// The error's file, line, field and message, for errors about a place in an input.
+    var flat: FlatError? {
+        switch self {
+        case .badRecord(let record, let file, let line): return .badData(file: file, line: line, field: record.field, message: record.message)
+        case .csvHeaderWithoutText, .csvUnterminatedQuote:
+            // "file:line: field 'x': message" -> the parts.
+            let text = description
+            var rest = Substring(text)
+            guard let colon = rest.firstIndex(of: ":") else { return nil }
+            let file = String(rest[..<colon])
+            rest = rest[rest.index(after: colon)...]
+            guard let colon2 = rest.firstIndex(of: ":"), let line = Int(rest[..<colon2]) else { return nil }
+            rest = rest[rest.index(after: colon2)...].dropFirst()
+            var field: String?
+            if rest.hasPrefix("field '"), let end = rest.range(of: "': ") {
+                field = String(rest[rest.index(rest.startIndex, offsetBy: 7)..<end.lowerBound])
+                rest = rest[end.upperBound...]
+            }
+            return .badData(file: file, line: line, field: field, message: String(rest))
+        default: return nil
+        }
+    }
+}
+
+/// The exit code the command line gives an error.
+func exitCode(of error: Error) -> Int32 { Messages.describe(error).exitCode }

@@ -58,7 +58,7 @@ final class LibraryUseTests: XCTestCase {
 
     func testMissingModelIsATypedError() {
         XCTAssertThrowsError(try JobLabelModel.load("/nonexistent/joblabel-model")) { error in
-            guard case JobLabelError.missingInput = error else { return XCTFail("expected missingInput, got \(error)") }
+            guard case JobLabelError.modelNotFound(let directory) = error, directory == "/nonexistent/joblabel-model" else { return XCTFail("expected modelNotFound, got \(error)") }
         }
     }
 

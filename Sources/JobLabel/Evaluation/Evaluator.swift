@@ -38,11 +38,8 @@ public enum Evaluator {
     /// out-of-fold predictions. Folds are stratified by the first head's label and shuffled with `config.seed`.
     public static func crossValidate(_ config: TrainingConfig, postings: [Posting], folds k: Int, files: [String],
                                      algorithms: [Algorithm], threads: Int? = nil) throws -> EvaluationResult {
-        guard k >= 2 else { throw JobLabelError.usage("--cv needs at least 2 folds") }
-        guard postings.count >= k else {
-            throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: nil,
-                                        message: "\(postings.count) records cannot be split into \(k) folds; use a smaller --cv")
-        }
+        guard k >= 2 else { throw JobLabelError.tooFewFolds(k) }
+        guard postings.count >= k else { throw JobLabelError.tooFewRecordsForFolds(records: postings.count, folds: k, files: files) }
         let fold = stratifiedFolds(postings.map { $0.labels.first ?? nil }, k: k, seed: config.seed)
         // truth/predicted per (head, algorithm), pooled over folds in original row order.
         var predicted = [[[String?]]](repeating: [[String?]](repeating: [String?](repeating: nil, count: postings.count),
@@ -59,8 +56,7 @@ public enum Evaluator {
                 Set(trainRows.compactMap { h < postings[$0].labels.count ? postings[$0].labels[h] : nil }).count >= 2
             }
             guard !trainable.isEmpty else {
-                throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: nil,
-                    message: "fold \(f + 1) of \(k) has fewer than two classes for every label; use fewer folds or more data")
+                throw JobLabelError.foldWithoutTwoClasses(fold: f + 1, folds: k, files: files)
             }
             var foldConfig = config
             foldConfig.heads = trainable.map { config.heads[$0] }

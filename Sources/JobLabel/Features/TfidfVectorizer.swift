@@ -137,6 +137,8 @@ public struct EmptyVocabularyError: Error, CustomStringConvertible {
     public var kind: Kind
     /// Why, with the fix.
     public var description: String
+    /// Terms before pruning (`prunedEverything`).
+    public var terms = 0
 }
 
 /// Walks the terms (tokens and n-grams, with the title namespace and cue features) of postings.
@@ -668,7 +670,7 @@ public struct TfidfVectorizer: Sendable {
             if provisional == 0 {
                 throw EmptyVocabularyError(kind: .noTokens, description: "no tokens in the training texts: every document is empty after tokenization")
             }
-            throw EmptyVocabularyError(kind: .prunedEverything, description: "--min-df/--max-df pruned away all \(provisional) terms; lower --min-df or raise --max-df")
+            throw EmptyVocabularyError(kind: .prunedEverything, description: "--min-df/--max-df pruned away all \(provisional) terms; lower --min-df or raise --max-df", terms: provisional)
         }
         var finalOf = shards.map { [Int32](repeating: -1, count: $0.table.count) }
         var idf = [Float](repeating: 0, count: kept.count)

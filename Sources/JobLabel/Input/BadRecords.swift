@@ -1,6 +1,49 @@
-/// A malformed record: the reader consumed it and can go on with the next one.
-struct BadRecord: Error {
-    var error: JobLabelError
+import Foundation
+
+/// The records of several inputs, read one input after the other in batches: the one loop over inputs that
+/// `train`, `evaluate` and `classify` share. A batch holds good postings and malformed records in input
+/// order; errors about a whole input are thrown (after the records read before them).
+public final class RecordStream {
+    /// The inputs, in reading order.
+    public let specs: [InputSpec]
+    let heads: [String]
+    private var index = 0
+    private var reader: PostingReader?
+    private var finishedBytes: Int64 = 0
+    /// The inputs' total size in bytes; nil when one is not a regular file (standard input, a pipe).
+    public let totalBytes: Int64?
+
+    /// A stream over `specs`, with label fields `heads`.
+    public init(_ specs: [InputSpec], heads: [String]) {
+        self.specs = specs
+        self.heads = heads
+        var total: Int64? = 0
+        for spec in specs {
+            var st = stat()
+            if spec.path != "-", stat(spec.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+                total = total.map { $0 + Int64(st.st_size) }
+            } else {
+                total = nil
+            }
+        }
+        totalBytes = total
+    }
+
+    /// Bytes of the inputs consumed by the records handed out so far (the progress of a run through them).
+    public var bytesConsumed: Int64 { finishedBytes + (reader?.bytesConsumed ?? 0) }
+
+    /// The next batch of at most `maxCount` records; [] once every input is read.
+    public func next(maxCount: Int) throws -> [RecordResult] {
+        while index < specs.count {
+            if reader == nil { reader = try PostingReader(specs[index], heads: heads) }
+            let batch = try reader?.next(maxCount: maxCount) ?? []
+            if !batch.isEmpty { return batch }
+            finishedBytes += reader?.bytesConsumed ?? 0
+            reader = nil
+            index += 1
+        }
+        return []
+    }
 }
 
 /// Malformed records that were skipped (`--skip-bad`, or classify's report-and-continue), by problem.
@@ -33,55 +76,65 @@ public struct SkippedRecords: Sendable, Equatable {
 
     /// A short name for what is wrong with a record.
     static func problem(of error: JobLabelError) -> String {
-        guard case .badData(_, _, let field, let message) = error else { return "unreadable" }
-        switch field {
-        case nil:
-            if message.hasPrefix("not valid JSON") { return "not JSON" }
-            if message.hasPrefix("expected a JSON object") { return "not a JSON object" }
-            if message.hasPrefix("row has") { return "wrong number of CSV fields" }
-            return "malformed"
-        case "text"?:
-            return message.hasPrefix("missing") ? "text missing" : "text not a string"
-        case "id"?: return "id not a string or number"
-        case "title"?: return "title not a string"
-        default: return "label not a string"
-        }
+        if case .badRecord(let record, _, _) = error { return record.problem }
+        return "unreadable"
     }
 }
 
+/// Reads every posting of every spec, in order; the first malformed record is thrown.
+public func readAllPostings(_ specs: [InputSpec], heads: [String]) throws -> [Posting] {
+    try readAllPostings(specs, heads: heads, skipBad: false).postings
+}
+
 /// Reads every posting of every spec, in order. With `skipBad`, malformed records are left out and
-/// tallied (each is passed to `report`); without it the first one is thrown.
+/// tallied (each is passed to `report`); without it the first one is thrown. `progress` gets the bytes
+/// read so far and the inputs' total size (nil when unknown) after every batch.
 public func readAllPostings(_ specs: [InputSpec], heads: [String], skipBad: Bool,
-                            report: (JobLabelError) -> Void = { _ in }) throws -> (postings: [Posting], skipped: SkippedRecords) {
+                            report: (JobLabelError) -> Void = { _ in },
+                            progress: (_ bytesRead: Int64, _ totalBytes: Int64?) -> Void = { _, _ in })
+    throws -> (postings: [Posting], skipped: SkippedRecords) {
     var all: [Posting] = []
     var skipped = SkippedRecords()
-    for spec in specs {
-        let reader = try PostingReader(spec, heads: heads)
-        reader.resumesAfterBadRecord = skipBad
-        while true {
-            let batch: [Posting]
-            do {
-                batch = try reader.next(maxCount: 8192)
-            } catch let error as JobLabelError where skipBad && reader.lastErrorWasRecordError {
+    let stream = RecordStream(specs, heads: heads)
+    progress(0, stream.totalBytes)
+    while true {
+        let batch = try stream.next(maxCount: 8192)
+        if batch.isEmpty { break }
+        defer { progress(stream.bytesConsumed, stream.totalBytes) }
+        for record in batch {
+            switch record {
+            case .success(let posting): all.append(posting)
+            case .failure(let error):
+                guard skipBad else { throw error }
                 skipped.add(error)
                 report(error)
-                continue
             }
-            if batch.isEmpty { break }
-            all.append(contentsOf: batch)
         }
     }
     return (all, skipped)
 }
 
-/// Warnings for ids that occur more than once (ids synthesized from file and line are not checked):
-/// one line per id naming its first two places, at most `limit` lines, then one line with the rest's count.
-public func duplicateIDWarnings(_ postings: [Posting], limit: Int = 10) -> [String] {
+/// An id used by more than one record.
+public struct DuplicateID: Sendable, Equatable {
+    /// The id.
+    public var id: String
+    /// Where it is first used, and where again: (file, line).
+    public var first: (file: String, line: Int)
+    /// The second record with it.
+    public var second: (file: String, line: Int)
+
+    public static func == (a: DuplicateID, b: DuplicateID) -> Bool {
+        a.id == b.id && a.first == b.first && a.second == b.second
+    }
+}
+
+/// Ids that occur more than once (ids synthesized from file and line are not checked), in order of their
+/// second use: at most `limit`, and how many more there are.
+public func duplicateIDs(_ postings: [Posting], limit: Int = 10) -> (listed: [DuplicateID], more: Int) {
     var first: [String: Int] = [:]
     var reported = Set<String>()
-    var lines: [String] = []
-    var unlisted = 0
-    func place(_ p: Posting) -> String { (p.file == "-" ? "stdin" : p.file) + ":" + String(p.line) }
+    var listed: [DuplicateID] = []
+    var more = 0
     // The synthesized ids' "<basename>:" worked out once per file rather than once per record.
     var idPrefix: [String: String] = [:]
     for (k, p) in postings.enumerated() {
@@ -100,22 +153,19 @@ public func duplicateIDWarnings(_ postings: [Posting], limit: Int = 10) -> [Stri
             continue
         }
         guard reported.insert(p.id).inserted else { continue }
-        if lines.count < limit {
-            lines.append("warning: id '\(p.id.prefix(80))' is used more than once (\(place(postings[earlier])) and \(place(p))); both records are used, give each posting its own id")
+        if listed.count < limit {
+            listed.append(DuplicateID(id: p.id, first: (postings[earlier].file, postings[earlier].line), second: (p.file, p.line)))
         } else {
-            unlisted += 1
+            more += 1
         }
     }
-    if unlisted > 0 { lines.append("warning: \(unlisted) more id\(unlisted == 1 ? " is" : "s are") used more than once (not listed)") }
-    return lines
+    return (listed, more)
 }
 
-/// Warnings for labels of one head that differ only in letter case ("Sales" and "sales"): they are kept
-/// as different classes, which is rarely what was meant.
-public func labelCaseWarnings(head: String, labels: [String]) -> [String] {
+/// Groups of labels of one head that differ only in letter case ("Sales" and "sales"): they are kept as
+/// different classes, which is rarely what was meant. Each group is sorted; groups by their first label.
+public func caseVariantLabels(_ labels: [String]) -> [[String]] {
     var groups: [String: [String]] = [:]
     for label in labels { groups[label.lowercased(), default: []].append(label) }
-    return groups.values.filter { $0.count > 1 }.map { $0.sorted() }.sorted { $0[0] < $1[0] }.map { group in
-        "warning: head '\(head)': labels \(group.map { "'\($0)'" }.joined(separator: " and ")) differ only in case; they are different classes (labels are case-sensitive), write them the same way if they mean the same"
-    }
+    return groups.values.filter { $0.count > 1 }.map { $0.sorted() }.sorted { $0[0] < $1[0] }
 }

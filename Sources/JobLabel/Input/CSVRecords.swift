@@ -189,8 +189,7 @@ struct CSVLayout {
         var index: [String: Int] = [:]
         for (k, name) in names.enumerated() { index[name] = k }
         guard let text = index["text"] else {
-            throw JobLabelError.badData(file: file, line: line, field: "text",
-                                        message: "CSV header has no 'text' column; add one (columns: id, title, text, and label columns)")
+            throw JobLabelError.csvHeaderWithoutText(file: file, line: line, column: "text")
         }
         textColumn = text
         idColumn = index["id"]
@@ -206,6 +205,5 @@ struct CSVLayout {
 
 /// The error for a quoted field that never closes.
 func csvUnterminatedError(file: String, line: Int, field: String?) -> JobLabelError {
-    .badData(file: file, line: line, field: field,
-             message: "unterminated quoted field; a '\"' inside a field must be doubled (reading stops here: the rest of the file would be inside this field)")
+    .csvUnterminatedQuote(file: file, line: line, field: field)
 }

@@ -6,7 +6,7 @@ import Darwin
 #endif
 
 /// Default read size for inputs: large enough for throughput, small enough to keep memory bounded.
-let defaultInputChunkSize = 8 << 20
+package let defaultInputChunkSize = 8 << 20
 
 /// A growable byte window over a file descriptor (or, for tests, an in-memory array) that is filled
 /// `chunkSize` bytes at a time. Bytes in `start..<end` are read but not yet consumed. `fill()` moves the
@@ -68,7 +68,7 @@ final class ChunkedInput {
         if fd < 0 {
             let code = errno
             if code == ENOENT || code == ENOTDIR {
-                throw JobLabelError.missingInput(path: path, message: "no such file or directory")
+                throw JobLabelError.inputNotFound(path: path)
             }
             throw JobLabelError.io(path: path, message: "cannot open: \(String(cString: strerror(code)))")
         }
@@ -87,6 +87,11 @@ final class ChunkedInput {
 
     /// Number of unconsumed bytes.
     @inline(__always) var pending: Int { end - start }
+
+    /// Bytes taken from the source so far.
+    private(set) var bytesRead: Int64 = 0
+    /// Bytes handed to the reader so far: read, and no longer pending.
+    var bytesConsumed: Int64 { bytesRead - Int64(end - start) }
 
     /// Reads up to `chunkSize` more bytes after the pending ones. Returns false (and sets `eof`) when the
     /// source has no more data. Moves pending bytes to offset 0 first.
@@ -115,6 +120,7 @@ final class ChunkedInput {
             }
             memoryOffset += n
             end += n
+            bytesRead += Int64(n)
             return true
         }
         while true {
@@ -129,6 +135,7 @@ final class ChunkedInput {
                 return false
             }
             end += n
+            bytesRead += Int64(n)
             return true
         }
     }

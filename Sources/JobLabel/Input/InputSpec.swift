@@ -49,7 +49,7 @@ func inputFormat(forFile path: String) throws -> InputFormat {
     case "txt": return .txt
     case "jsonl", "ndjson", "json", "": return .jsonl
     case let other:
-        throw JobLabelError.usage("\(path): unknown input type '.\(other)'; give .jsonl, .csv or .txt files (or '-' for JSON Lines on stdin)")
+        throw JobLabelError.unknownInputType(path: path, extension: other)
     }
 }
 
@@ -86,12 +86,12 @@ public func expandInputs(_ paths: [String], allowText: Bool) throws -> [InputSpe
         }
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw JobLabelError.missingInput(path: path, message: "no such file or directory")
+            throw JobLabelError.inputNotFound(path: path)
         }
         guard isDirectory.boolValue else {
             let format = try inputFormat(forFile: path)
             if format == .txt && !allowText {
-                throw JobLabelError.usage("\(path): a .txt file has no labels; labeled data must be .jsonl or .csv")
+                throw JobLabelError.textFileHasNoLabels(path: path)
             }
             specs.append(InputSpec(path: path, format: format))
             continue
@@ -112,8 +112,7 @@ public func expandInputs(_ paths: [String], allowText: Bool) throws -> [InputSpe
             found.append((name, format))
         }
         if found.isEmpty {
-            throw JobLabelError.missingInput(path: path, message: allowText
-                ? "directory has no .jsonl, .csv or .txt files" : "directory has no .jsonl or .csv files")
+            throw JobLabelError.noInputFiles(directory: path, acceptsText: allowText)
         }
         found.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         for entry in found {
@@ -123,7 +122,3 @@ public func expandInputs(_ paths: [String], allowText: Bool) throws -> [InputSpe
     return specs
 }
 
-/// Reads every posting of every spec, in order; the first malformed record is thrown.
-public func readAllPostings(_ specs: [InputSpec], heads: [String]) throws -> [Posting] {
-    try readAllPostings(specs, heads: heads, skipBad: false).postings
-}

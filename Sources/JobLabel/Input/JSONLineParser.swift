@@ -70,11 +70,9 @@ func parseJSONLine(_ bytes: UnsafeBufferPointer<UInt8>, schema: RecordSchema, fi
         do {
             try parser.parseRecord(schema: schema, into: &record)
         } catch let e as JSONSyntaxError {
-            throw JobLabelError.badData(file: file, line: line, field: nil,
-                                        message: "not valid JSON: \(e.reason) at column \(e.offset + 1); each line must hold one complete JSON object")
+            throw JobLabelError.badRecord(.notJSON(reason: e.reason, column: e.offset + 1), file: file, line: line)
         } catch let e as JSONNotObject {
-            throw JobLabelError.badData(file: file, line: line, field: nil,
-                                        message: "expected a JSON object, got \(e.typeName)")
+            throw JobLabelError.badRecord(.notAnObject(type: e.typeName), file: file, line: line)
         }
         return try record.posting(schema: schema, file: file, line: line)
     }
@@ -97,16 +95,12 @@ struct JSONRecordFields {
     }
 
     func posting(schema: RecordSchema, file: String, line: Int) throws -> Posting {
-        func bad(_ field: String, _ message: String) -> JobLabelError {
-            .badData(file: file, line: line, field: field, message: message)
-        }
+        func bad(_ problem: RecordError) -> JobLabelError { .badRecord(problem, file: file, line: line) }
         let textBytes: [UInt8]
         switch text {
         case .string(let b): textBytes = b
-        case .absent:
-            throw bad("text", "missing required field 'text'; every record needs the posting body as a string")
-        default:
-            throw bad("text", "'text' must be a string, got \(text.typeName); put the posting body in quotes")
+        case .absent: throw bad(.missingText(field: "text"))
+        default: throw bad(.textNotString(field: "text", got: text.typeName))
         }
         let idString: String
         var idIsNumber = false
@@ -114,13 +108,13 @@ struct JSONRecordFields {
         case .string(let b): idString = String(decoding: b, as: UTF8.self)
         case .number(let s): idString = s; idIsNumber = true
         case .absent, .null: idString = synthesizedPostingID(file: file, line: line)
-        default: throw bad("id", "id must be a string or number, got \(id.typeName); use a string id or drop the field")
+        default: throw bad(.idNotStringOrNumber(field: "id", got: id.typeName))
         }
         var titleBytes: [UInt8] = []
         switch title {
         case .string(let b): titleBytes = b
         case .absent, .null: break
-        default: throw bad("title", "title must be a string or null, got \(title.typeName); use a string title or null")
+        default: throw bad(.titleNotString(field: "title", got: title.typeName))
         }
         var values: [String?] = []
         values.reserveCapacity(labels.count)
@@ -128,7 +122,7 @@ struct JSONRecordFields {
             switch v {
             case .string(let b): values.append(labelValue(b))
             case .absent, .null: values.append(nil)
-            default: throw bad(schema.heads[k], "label must be a string or null, got \(v.typeName); write the label as a string, or null for none")
+            default: throw bad(.labelNotString(field: schema.heads[k], got: v.typeName))
             }
         }
         return Posting(id: idString, idIsNumber: idIsNumber, title: titleBytes, text: textBytes,

@@ -1,4 +1,8 @@
-/// Streaming reader: yields postings in file order, in batches, reading the file in chunks
+/// One record read from an input: the posting, or what is wrong with it (always `JobLabelError.badRecord`;
+/// the reader goes on with the next record).
+public typealias RecordResult = Result<Posting, JobLabelError>
+
+/// Streaming reader: yields the records of one input in file order, in batches, reading the file in chunks
 /// (8 MiB by default) so memory stays bounded for huge files; records may span chunk boundaries.
 ///
 /// Formats:
@@ -7,6 +11,10 @@
 /// - txt: the whole file is one posting with id = the file's basename ("stdin" for "-"), an empty title
 ///   and no labels. Ill-formed UTF-8 is replaced by U+FFFD, as in the other formats, so every posting's
 ///   text is valid UTF-8.
+///
+/// A malformed record (bad JSON line, wrong field type, ragged CSV row) is returned in its place as a
+/// failure and reading goes on after it. Errors about the whole input (I/O, CSV header, an unterminated
+/// quote that swallows the rest of a CSV file) are thrown, after the records read before them.
 public final class PostingReader {
     /// The input being read.
     public let spec: InputSpec
@@ -18,19 +26,11 @@ public final class PostingReader {
     private var lineNumber = 0
     private var csvLayout: CSVLayout?
     private var csvFields: [[UInt8]?] = []
-    /// An error met after some records of a batch, thrown by the next call.
-    private var pendingError: Error?
-    /// True when `pendingError` concerns one record only, so reading can go on after it.
-    private var pendingIsRecordError = false
-    /// When true, a malformed record (bad JSON line, wrong field type, ragged CSV row) is thrown as its
-    /// own error and the next call goes on with the record after it. When false (the default) the reader
-    /// ends at the first error. Errors about the whole input (I/O, CSV header, an unterminated quote that
-    /// swallows the rest of a CSV file) always end it.
-    public var resumesAfterBadRecord = false
-    /// True when the last error thrown was about one record and the next call goes on after it.
-    public private(set) var lastErrorWasRecordError = false
+    /// A whole-input error met after some records of a batch: thrown by the next call, so the records
+    /// before it are handed out first.
+    private var fatal: Error?
 
-    /// Opens the input (missing file -> `.missingInput`, unreadable -> `.io`).
+    /// Opens the input (missing file -> `.inputNotFound`, unreadable -> `.io`).
     public convenience init(_ spec: InputSpec, heads: [String]) throws {
         try self.init(spec, heads: heads, chunkSize: defaultInputChunkSize)
     }
@@ -43,68 +43,56 @@ public final class PostingReader {
     }
 
     /// Reads `bytes` as if they were the contents of `spec.path` (for tests).
-    init(bytes: [UInt8], spec: InputSpec, heads: [String], chunkSize: Int = defaultInputChunkSize) {
+    package init(bytes: [UInt8], spec: InputSpec, heads: [String], chunkSize: Int = defaultInputChunkSize) {
         self.spec = spec
         self.schema = RecordSchema(heads: heads)
         self.input = ChunkedInput(bytes: bytes, path: spec.path, chunkSize: chunkSize)
     }
 
-    /// Up to `maxCount` postings (at least one is attempted when `maxCount < 1`); [] at end of input.
-    public func next(maxCount: Int) throws -> [Posting] {
+    /// Up to `maxCount` records (at least one is attempted when `maxCount < 1`); [] at end of input.
+    public func next(maxCount: Int) throws -> [RecordResult] {
+        if let fatal {
+            self.fatal = nil
+            finished = true
+            throw fatal
+        }
         if finished { return [] }
         let limit = max(1, maxCount)
         if !started {
             started = true
             try input.skipByteOrderMark()
         }
-        if let pending = pendingError {
-            pendingError = nil
-            lastErrorWasRecordError = pendingIsRecordError && resumesAfterBadRecord
-            if !lastErrorWasRecordError { finished = true }
-            throw pending
-        }
-        // Records parsed before a bad one are returned first; the error follows on the next call,
-        // so callers can act on everything that preceded it (e.g. classify writes those labels).
-        var out: [Posting] = []
+        var out: [RecordResult] = []
         do {
             switch spec.format {
             case .jsonl: try nextJSONLines(limit, into: &out)
             case .csv: try nextCSV(limit, into: &out)
             case .txt: return try nextText()
             }
-        } catch let bad as BadRecord {
-            if out.isEmpty {
-                lastErrorWasRecordError = resumesAfterBadRecord
-                if !resumesAfterBadRecord { finished = true }
-                throw bad.error
-            }
-            pendingError = bad.error
-            pendingIsRecordError = true
         } catch {
-            if out.isEmpty {
-                lastErrorWasRecordError = false
-                finished = true
-                throw error
-            }
-            pendingError = error
-            pendingIsRecordError = false
+            finished = true
+            if out.isEmpty { throw error }
+            fatal = error
         }
         return out
     }
 
-    /// Reads all remaining postings.
+    /// Bytes of the input consumed by the records handed out so far.
+    public var bytesConsumed: Int64 { input.bytesConsumed }
+
+    /// Reads all remaining postings; the first malformed record is thrown.
     func readAll() throws -> [Posting] {
         var all: [Posting] = []
         while true {
             let batch = try next(maxCount: 8192)
             if batch.isEmpty { return all }
-            all.append(contentsOf: batch)
+            for record in batch { all.append(try record.get()) }
         }
     }
 
     // MARK: JSON Lines
 
-    private func nextJSONLines(_ limit: Int, into out: inout [Posting]) throws {
+    private func nextJSONLines(_ limit: Int, into out: inout [RecordResult]) throws {
         out.reserveCapacity(min(limit, 1024))
         while out.count < limit {
             guard let (lo, hi) = try input.nextLine() else {
@@ -119,19 +107,19 @@ public final class PostingReader {
                 if c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A { a += 1 } else { break }
             }
             if a == hi { continue }  // blank line
+            // The line is consumed either way: reading goes on after a bad record.
             do {
-                let posting = try parseJSONLine(UnsafeBufferPointer(start: p + lo, count: hi - lo), schema: schema,
-                                                file: spec.path, line: lineNumber)
-                out.append(posting)
+                out.append(.success(try parseJSONLine(UnsafeBufferPointer(start: p + lo, count: hi - lo), schema: schema,
+                                                      file: spec.path, line: lineNumber)))
             } catch let error as JobLabelError {
-                throw BadRecord(error: error)  // the line is consumed: reading can resume after it
+                out.append(.failure(error))
             }
         }
     }
 
     // MARK: CSV
 
-    private func nextCSV(_ limit: Int, into out: inout [Posting]) throws {
+    private func nextCSV(_ limit: Int, into out: inout [RecordResult]) throws {
         let file = spec.path
         if csvLayout == nil {
             lineNumber = 1
@@ -175,8 +163,8 @@ public final class PostingReader {
                 throw csvUnterminatedError(file: file, line: line, field: k < layout.names.count ? layout.names[k] : nil)
             }
             if split.count != layout.columnCount {
-                throw BadRecord(error: .badData(file: file, line: line, field: nil,
-                                            message: "row has \(split.count) fields but the header has \(layout.columnCount); quote fields that contain commas"))
+                out.append(.failure(.badRecord(.raggedRow(fields: split.count, headerFields: layout.columnCount), file: file, line: line)))
+                continue
             }
             var id = ""
             if let c = layout.idColumn, let v = csvFields[c], !v.isEmpty { id = String(decoding: v, as: UTF8.self) }
@@ -188,19 +176,19 @@ public final class PostingReader {
                 guard let c = column, let v = csvFields[c] else { return nil }
                 return labelValue(v)
             }
-            out.append(Posting(id: id, idIsNumber: false, title: title, text: text, labels: labels,
-                               file: file, line: line))
+            out.append(.success(Posting(id: id, idIsNumber: false, title: title, text: text, labels: labels,
+                                        file: file, line: line)))
         }
     }
 
     // MARK: txt
 
-    private func nextText() throws -> [Posting] {
+    private func nextText() throws -> [RecordResult] {
         let bytes = try input.readRest()
         finished = true
         let id = spec.path == "-" ? "stdin" : inputBasename(spec.path)
-        return [Posting(id: id, idIsNumber: false, title: [], text: repairedUTF8(bytes),
-                        labels: Array(repeating: nil, count: schema.heads.count), file: spec.path, line: 1)]
+        return [.success(Posting(id: id, idIsNumber: false, title: [], text: repairedUTF8(bytes),
+                                 labels: Array(repeating: nil, count: schema.heads.count), file: spec.path, line: 1))]
     }
 }
 

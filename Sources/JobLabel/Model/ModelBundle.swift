@@ -90,8 +90,7 @@ public enum ModelBundle {
         do {
             (manifest, weights) = try encode(model)
         } catch {
-            throw JobLabelError.badData(file: directory, line: 0, field: nil,
-                message: "the trained model has non-finite numbers (\(error)); check --alpha, --C and --title-weight")
+            throw JobLabelError.nonFiniteWeights(head: "\(error)")
         }
         let temp = parent + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
@@ -109,8 +108,7 @@ public enum ModelBundle {
             try? syncPath(parent)
         } catch let JobLabelError.io(_, message) {
             try? fm.removeItem(atPath: temp)
-            let kept = fm.fileExists(atPath: url.path) ? "the previous model is kept" : "nothing was written"
-            throw JobLabelError.io(path: directory, message: "cannot write the model (\(message)); \(kept); free disk space or choose another --out")
+            throw JobLabelError.modelWriteFailed(directory: directory, message: message, previousKept: fm.fileExists(atPath: url.path))
         } catch {
             try? fm.removeItem(atPath: temp)
             throw error
@@ -127,20 +125,20 @@ public enum ModelBundle {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
-            throw JobLabelError.io(path: directory, message: "parent directory \(parent) does not exist; create it first")
+            throw JobLabelError.outputParentMissing(path: directory, parent: parent)
         }
         guard fm.fileExists(atPath: url.path, isDirectory: &isDir) else { return }
         guard isDir.boolValue else {
-            throw JobLabelError.io(path: directory, message: "exists and is not a directory; choose another --out")
+            throw JobLabelError.outputRefused(path: directory, reason: .notADirectory)
         }
         let entries = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
         if entries.isEmpty { return }
         guard (try? loadManifest(url.path)) != nil else {
-            throw JobLabelError.io(path: directory, message: "exists and is not a joblabel model; choose another --out (an empty or new directory)")
+            throw JobLabelError.outputRefused(path: directory, reason: .notAModel)
         }
         let others = entries.filter { $0 != manifestName && $0 != weightsName && $0 != cardName }.sorted()
         guard others.isEmpty else {
-            throw JobLabelError.io(path: directory, message: "holds files besides the model (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", ..." : "")); move them out or choose another --out")
+            throw JobLabelError.outputRefused(path: directory, reason: .holdsOtherFiles(others))
         }
     }
 
@@ -158,7 +156,7 @@ public enum ModelBundle {
     }
 
     /// Serialises a model into manifest JSON and weights bytes.
-    static func encode(_ model: JobLabelModel) throws -> (manifest: [UInt8], weights: [UInt8]) {
+    package static func encode(_ model: JobLabelModel) throws -> (manifest: [UInt8], weights: [UInt8]) {
         var blocks: [WeightsFile.Block] = [
             .bytes(name: "vocabulary", values: model.vectorizer.vocabulary.newlineSeparated()),
             .floats(name: "idf", shape: [model.vectorizer.featureCount], values: model.vectorizer.idf),
@@ -206,39 +204,34 @@ public enum ModelBundle {
     }
 
     /// Parses and verifies manifest bytes (`path` is for messages).
-    static func decodeManifest(_ data: [UInt8], path: String) throws -> Manifest {
+    package static func decodeManifest(_ data: [UInt8], path: String) throws -> Manifest {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         // Check the format version before decoding the rest, so newer bundles get a clear message.
         struct Header: Decodable { var format: String?; var formatVersion: Int? }
         guard let header = try? decoder.decode(Header.self, from: Data(data)), header.format == "joblabel-model",
               let version = header.formatVersion else {
-            throw JobLabelError.badData(file: path, line: 0, field: nil,
-                message: "not a joblabel manifest (unreadable JSON or no \"format\": \"joblabel-model\"); retrain the model")
+            throw JobLabelError.modelDamaged(file: path, field: nil, problem: "not a joblabel manifest (unreadable JSON or no \"format\": \"joblabel-model\"); retrain the model")
         }
         guard version <= formatVersion else {
-            throw JobLabelError.badData(file: path, line: 0, field: "format_version",
-                message: "model format version \(version) is newer than this joblabel supports (\(formatVersion)); upgrade joblabel")
+            throw JobLabelError.modelTooNew(file: path, version: version, supported: formatVersion)
         }
         if version >= 2 {
             let offsets = manifestChecksumOffsets(data)
             guard offsets.count == 1, let at = offsets.first, at + 8 <= data.count else {
-                throw JobLabelError.badData(file: path, line: 0, field: "manifest_crc32",
-                    message: "manifest has no readable checksum; the file is damaged, retrain the model or restore it")
+                throw JobLabelError.modelDamaged(file: path, field: "manifest_crc32", problem: "manifest has no readable checksum; the file is damaged, retrain the model or restore it")
             }
             var zeroed = data
             zeroed.replaceSubrange(at..<(at + 8), with: Array("00000000".utf8))
             // Compared as written (8 lowercase hex digits), so even a changed letter case is refused.
             guard data[at..<(at + 8)].elementsEqual(String(hexCRC: CRC32.checksum(zeroed)).utf8) else {
-                throw JobLabelError.badData(file: path, line: 0, field: nil,
-                    message: "manifest checksum mismatch: the file is damaged or was edited; retrain the model or restore it")
+                throw JobLabelError.modelDamaged(file: path, field: nil, problem: "manifest checksum mismatch: the file is damaged or was edited; retrain the model or restore it")
             }
         }
         do {
             return try decoder.decode(Manifest.self, from: Data(data))
         } catch {
-            throw JobLabelError.badData(file: path, line: 0, field: nil,
-                message: "manifest is damaged or incomplete (\(describeDecodingError(error))); retrain the model")
+            throw JobLabelError.modelDamaged(file: path, field: nil, problem: "manifest is damaged or incomplete (\(describeDecodingError(error))); retrain the model")
         }
     }
 
@@ -250,14 +243,14 @@ public enum ModelBundle {
     }
 
     /// Builds a model from a verified manifest and the weights file's bytes (`weightsPath` is for messages).
-    static func decode(manifest: Manifest, weights data: [UInt8], weightsPath: String) throws -> JobLabelModel {
+    package static func decode(manifest: Manifest, weights data: [UInt8], weightsPath: String) throws -> JobLabelModel {
         try data.withUnsafeBytes { try decode(manifest: manifest, weights: $0, weightsPath: weightsPath) }
     }
 
     /// `decode` of weights bytes that are not in an array (a mapped file).
     static func decode(manifest: Manifest, weights data: UnsafeRawBufferPointer, weightsPath: String) throws -> JobLabelModel {
         func bad(_ message: String) -> JobLabelError {
-            .badData(file: weightsPath, line: 0, field: nil, message: message)
+            .modelDamaged(file: weightsPath, field: nil, problem: message)
         }
         // The weights file's checksum runs alongside parsing and building; the training id is checked first,
         // then the file against the manifest, then whatever building found.
@@ -277,7 +270,7 @@ public enum ModelBundle {
     /// The model from a weights file's blocks (checked against the manifest's shapes).
     private static func build(manifest: Manifest, id: [UInt8], blocks: [String: WeightsFile.Block], weightsPath: String) throws -> JobLabelModel {
         func bad(_ message: String) -> JobLabelError {
-            .badData(file: weightsPath, line: 0, field: nil, message: message)
+            .modelDamaged(file: weightsPath, field: nil, problem: message)
         }
         guard case .bytes(_, let vocabBytes)? = blocks["vocabulary"],
               case .floats(_, _, let idf)? = blocks["idf"] else {
@@ -305,9 +298,9 @@ public enum ModelBundle {
                 let parts = Algorithm.allCases.map { c.algorithm($0) }
                 guard parts.allSatisfy({ $0.thresholds.count == k && $0.thresholds.allSatisfy { t in t.map { $0.isFinite && $0 >= 0 && $0 <= 1 } ?? true } }),
                       Algorithm.classifiers.allSatisfy({ c.algorithm($0).temperature.map { $0.isFinite && $0 > 0 } ?? false }) else {
-                    throw JobLabelError.badData(file: (weightsPath as NSString).deletingLastPathComponent + "/" + ModelBundle.manifestName,
-                        line: 0, field: "heads.\(h.name).calibration",
-                        message: "calibration of head '\(h.name)' needs a positive temperature for nb and lr and one threshold in [0, 1] or null per label; retrain the model")
+                    throw JobLabelError.modelDamaged(file: (weightsPath as NSString).deletingLastPathComponent + "/" + ModelBundle.manifestName,
+                        field: "heads.\(h.name).calibration",
+                        problem: "calibration of head '\(h.name)' needs a positive temperature for nb and lr and one threshold in [0, 1] or null per label; retrain the model")
                 }
             }
             guard let nb = models[.nb], let lr = models[.lr] else {
@@ -328,17 +321,17 @@ public enum ModelBundle {
     private static func checkDirectory(_ directory: String) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) else {
-            throw JobLabelError.missingInput(path: directory, message: "no model here; train one with 'joblabel train --data FILE --out \(directory)'")
+            throw JobLabelError.modelNotFound(directory: directory)
         }
         guard isDir.boolValue else {
-            throw JobLabelError.missingInput(path: directory, message: "is a file, not a model directory; pass the directory that holds manifest.json")
+            throw JobLabelError.modelIsAFile(path: directory)
         }
     }
 }
 
 /// Offsets of the manifest checksum's value (just after `"manifest_crc32" : "`) in manifest bytes. The key
 /// cannot occur inside a JSON string (its quotes would be escaped there), so a sound file has exactly one.
-func manifestChecksumOffsets(_ bytes: [UInt8]) -> [Int] {
+package func manifestChecksumOffsets(_ bytes: [UInt8]) -> [Int] {
     let key = ModelBundle.manifestChecksumKey
     guard bytes.count >= key.count else { return [] }
     var out: [Int] = []
@@ -372,7 +365,7 @@ private func openForReading(_ path: String) throws -> (fd: Int32, size: Int) {
     guard fd >= 0 else {
         let err = errno
         if err == ENOENT {
-            throw JobLabelError.missingInput(path: path, message: "no such file; the model bundle is incomplete, retrain it")
+            throw JobLabelError.modelFileMissing(path: path)
         }
         let hint = err == EACCES ? "; make it readable (chmod +r) or run as its owner" : ""
         throw JobLabelError.io(path: path, message: "cannot open: \(String(cString: strerror(err)))\(hint)")
@@ -445,7 +438,7 @@ func withFileBytes<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws ->
 
 /// Writes all of `bytes` to a file descriptor, retrying short writes and EINTR; returns errno on failure.
 @discardableResult
-public func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
+package func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
     var done = 0
     while done < bytes.count {
         let n = bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress! + done, raw.count - done) }
@@ -511,4 +504,12 @@ func replaceDirectory(_ target: String, with temp: String) throws {
         throw JobLabelError.io(path: target, message: "cannot move the new model into place: \(String(cString: strerror(err)))")
     }
     try? fm.removeItem(atPath: aside)
+}
+
+extension String {
+    /// A CRC-32 as 8 lowercase hex digits, as the manifest stores checksums.
+    package init(hexCRC value: UInt32) {
+        let digits = String(value, radix: 16)
+        self = String(repeating: "0", count: 8 - digits.count) + digits
+    }
 }

@@ -82,13 +82,13 @@ enum WeightsFile {
     static func decodeWithChecksum<T>(_ data: UnsafeRawBufferPointer, path: String,
                                       _ build: ([UInt8], [String: Block]) throws -> T) throws -> (value: T, fileCRC: UInt32) {
         func bad(_ message: String) -> JobLabelError {
-            .badData(file: path, line: 0, field: nil, message: message)
+            .modelDamaged(file: path, field: nil, problem: message)
         }
         guard data.count >= 32 else {
             throw bad("weights file is truncated (\(data.count) bytes); retrain the model or restore the file")
         }
         guard Array(data[0..<4]) == magic else {
-            throw bad("not a joblabel weights file (bad magic number); point --model at a directory written by 'joblabel train'")
+            throw bad("not a joblabel weights file (bad magic number); a model is a directory written by 'joblabel train'")
         }
         var header = ByteReader(data: data, limit: data.count - 4)
         header.offset = 4
@@ -124,7 +124,7 @@ enum WeightsFile {
     /// The training id and blocks of a weights file whose header (magic, version) has been checked.
     private static func parseBlocks(_ data: UnsafeRawBufferPointer, path: String) throws -> ([UInt8], [String: Block]) {
         func bad(_ message: String) -> JobLabelError {
-            .badData(file: path, line: 0, field: nil, message: message)
+            .modelDamaged(file: path, field: nil, problem: message)
         }
         var reader = ByteReader(data: data, limit: data.count - 4)
         reader.offset = 8

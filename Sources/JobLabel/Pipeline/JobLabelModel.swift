@@ -193,8 +193,7 @@ public struct JobLabelModel: Sendable {
                              progress: ((TrainingStage) -> Void)? = nil) throws -> JobLabelModel {
         let parallel = Parallel(threads: threads)
         guard !postings.isEmpty else {
-            throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: nil,
-                                        message: "no records to train on; give a JSONL or CSV file with postings")
+            throw JobLabelError.noRecords(files: files)
         }
         // The data fingerprint (SHA-256 over every record: 0.15 s for 20 MB, serial) is hashed on a thread of
         // its own while the model is fitted.
@@ -204,10 +203,11 @@ public struct JobLabelModel: Sendable {
         do {
             (vectorizer, x) = try TfidfVectorizer.fitTransform(config.vectorizer, postings)
         } catch let e as EmptyVocabularyError {
+            let (minDF, maxDF) = (config.vectorizer.minDF.description, config.vectorizer.maxDF.description)
             switch e.kind {
-            case .conflictingBounds: throw JobLabelError.usage(e.description)
-            case .prunedEverything: throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: nil, message: e.description)
-            case .noTokens: throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: "text", message: e.description)
+            case .conflictingBounds: throw JobLabelError.conflictingDocumentFrequencyBounds(minDF: minDF, maxDF: maxDF)
+            case .prunedEverything: throw JobLabelError.everyTermPruned(terms: e.terms, minDF: minDF, maxDF: maxDF, files: files)
+            case .noTokens: throw JobLabelError.noTokens(files: files)
             }
         }
         // xᵀ only when some head's logistic regression reads it (not for small vocabularies with many rows).
@@ -221,12 +221,10 @@ public struct JobLabelModel: Sendable {
         for (h, name) in config.heads.enumerated() {
             let (classes, y) = encodeLabels(postings.map { $0.labels.indices.contains(h) ? $0.labels[h] : nil })
             guard !classes.isEmpty else {
-                throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: name,
-                    message: "no record has a value for label '\(name)'; choose the label fields with --labels (e.g. --labels role,seniority)")
+                throw JobLabelError.noLabeledRecords(head: name, files: files)
             }
             guard classes.count >= 2 else {
-                throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: name,
-                    message: "label '\(name)' has only one value ('\(classes[0])'); a classifier needs at least two classes")
+                throw JobLabelError.singleClass(head: name, label: classes[0], files: files)
             }
             var counts = [Int](repeating: 0, count: classes.count)
             for c in y where c >= 0 { counts[Int(c)] += 1 }
@@ -256,7 +254,7 @@ public struct JobLabelModel: Sendable {
                     calibration = TemperatureScaling.calibrate(naiveBayes: nbPart, logisticRegression: lrPart, heldOut: x.rows(heldOut),
                                                                y: heldOut.map { Int(y[$0]) }, targetPrecision: config.calibration.targetPrecision, parallel: parallel)
                     if calibration == nil {
-                        calibrationNote = "the held-out models gave non-finite scores, so probabilities are not calibrated (T = 1); use moderate --alpha, --C and --title-weight values"
+                        calibrationNote = "the held-out models gave non-finite scores (the settings are too extreme), so probabilities are not calibrated (T = 1)"
                     } else if lrPart.weights.allSatisfy({ $0.isFinite }) && lrPart.bias.allSatisfy({ $0.isFinite }) {
                         initialLR = lrPart
                     }
@@ -268,8 +266,7 @@ public struct JobLabelModel: Sendable {
             let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes, initial: initialLR,
                                                       onIteration: { progress?(.logisticRegression(head: name, heldOut: false, iteration: $0, maxIterations: maxIterations)) })
             for m in [nb, lr] where !(m.weights.allSatisfy { $0.isFinite } && m.bias.allSatisfy { $0.isFinite }) {
-                throw JobLabelError.badData(file: files.joined(separator: ", "), line: 0, field: name,
-                    message: "training produced non-finite weights; use moderate --alpha, --C and --title-weight values")
+                throw JobLabelError.nonFiniteWeights(head: name)
             }
             let head = HeadModel(name: name, classes: classes, classCounts: counts, naiveBayes: nb,
                                  logisticRegression: lr, optimization: report, calibration: calibration,

@@ -77,7 +77,7 @@ public struct ModelCard: Sendable {
         if let c = m.calibration, c.method == .temperature {
             s += "calibration: temperature scaling on \(percent(c.heldOutFraction)) of each label's rows held out; per-label thresholds for precision \(String(format: "%.2f", c.targetPrecision))\n"
         } else {
-            s += "calibration: none (T = 1, no thresholds): \(m.calibration == nil ? "the bundle predates calibration" : "trained with --calibration none")\n"
+            s += "calibration: none (T = 1, no thresholds): \(m.calibration == nil ? "the bundle predates calibration" : "trained without calibration")\n"
         }
         for h in m.heads {
             let total = max(1, h.labelCounts.reduce(0, +))
@@ -102,7 +102,7 @@ public struct ModelCard: Sendable {
                 func f(_ x: Double) -> String { String(format: "%.4f", x) }
                 s += "  calibration: temperature nb \(f(c.nb.temperature ?? 1)), lr \(f(c.lr.temperature ?? 1)), fitted on \(c.heldOutRows) held-out rows; held-out ECE before -> after: "
                 s += Algorithm.allCases.map { "\($0.rawValue) \(f(c.algorithm($0).eceBefore)) -> \(f(c.algorithm($0).eceAfter))" }.joined(separator: ", ") + "\n"
-                s += "  thresholds (beside the labels above): the smallest probability at which a label's held-out precision reaches \(String(format: "%.2f", c.targetPrecision)) ('-': never; such labels are 'unknown' with --threshold manifest)\n"
+                s += "  thresholds (beside the labels above): the smallest probability at which a label's held-out precision reaches \(String(format: "%.2f", c.targetPrecision)) ('-': never; such labels are 'unknown' under the stored thresholds)\n"
             } else {
                 s += "  calibration: none, T = 1\(h.calibrationNote.map { " (\($0))" } ?? "")\n"
             }

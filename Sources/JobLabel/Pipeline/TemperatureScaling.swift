@@ -114,7 +114,7 @@ public enum TemperatureScaling {
         if heldOut >= minimumHeldOutRows && classes >= 2 { return nil }
         let needed = Int((Double(minimumHeldOutRows) / fraction).rounded(.up))
         let got = heldOut == 0 ? "no held-out rows" : "\(heldOut) held-out row\(heldOut == 1 ? "" : "s") of \(classes) label\(classes == 1 ? "" : "s")"
-        return "too few rows to calibrate: \(labeled) labeled rows give \(got) (a label needs at least \(Int((1 / fraction).rounded(.up))) rows to contribute one); calibration needs at least \(minimumHeldOutRows) held-out rows of two or more labels (about \(needed) labeled rows at --held-out \(fraction)), so probabilities are not calibrated (T = 1)"
+        return "too few rows to calibrate: \(labeled) labeled rows give \(got) (a label needs at least \(Int((1 / fraction).rounded(.up))) rows to contribute one); calibration needs at least \(minimumHeldOutRows) held-out rows of two or more labels (about \(needed) labeled rows at a held-out fraction of \(fraction)), so probabilities are not calibrated (T = 1)"
     }
 
     /// The temperature minimising the mean log-loss of `softmax(scores / T)` on rows with true class `y`

@@ -16,7 +16,7 @@ public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
         try writeFile(temp, bytes)
     } catch let JobLabelError.io(_, message) {
         unlink(temp)
-        throw JobLabelError.io(path: path, message: "cannot write (\(message)); free disk space or choose another path")
+        throw JobLabelError.io(path: path, message: "cannot write (\(message))")
     }
     guard rename(temp, url.path) == 0 else {
         let err = errno
@@ -33,9 +33,9 @@ public func checkWritableFileTarget(_ path: String) throws {
     let parent = url.deletingLastPathComponent().path
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
-        throw JobLabelError.io(path: path, message: "directory \(parent) does not exist; create it first")
+        throw JobLabelError.outputParentMissing(path: path, parent: parent)
     }
     if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
-        throw JobLabelError.io(path: path, message: "is a directory; give a file name such as report.html")
+        throw JobLabelError.outputRefused(path: path, reason: .isADirectory)
     }
 }

@@ -1,32 +1,43 @@
-/// Entry points shared by the fuzz targets (`Fuzz/`, built by `scripts/fuzz`) and the regression test that
-/// replays `Fuzz/corpus`: for any bytes each must return normally (bad input = a `JobLabelError`); a trap
-/// or an untyped error is a bug. Not part of the public API.
-enum FuzzEntry {
+// The fuzz targets' entry points (target JobLabelFuzz): shared by the libFuzzer binary that scripts/fuzz builds
+// (with Fuzz/FuzzMain.swift) and the regression test that replays Fuzz/corpus. They reach the library's
+// `package` declarations, not its internals.
+import JobLabel
+
+/// For any bytes each entry point must return normally (bad input = a `JobLabelError`); a trap or an
+/// untyped error is a bug.
+public enum FuzzEntry {
     /// What went wrong in one run, for the harness; nil when the input was handled as designed.
-    typealias Failure = String
+    public typealias Failure = String
 
     /// JSON Lines reader: byte 0 picks the chunk size (1...64 bytes, so records span many chunk
     /// boundaries), the rest is the file. Reads everything, resuming after bad records.
-    static func jsonl(_ data: [UInt8]) -> Failure? { readAll(data, format: .jsonl) }
+    public static func jsonl(_ data: [UInt8]) -> Failure? { readAll(data, format: .jsonl) }
 
     /// CSV reader, as `jsonl`.
-    static func csv(_ data: [UInt8]) -> Failure? { readAll(data, format: .csv) }
+    public static func csv(_ data: [UInt8]) -> Failure? { readAll(data, format: .csv) }
 
     private static func readAll(_ data: [UInt8], format: InputFormat) -> Failure? {
         guard let first = data.first else { return nil }
         let chunk = Int(first % 64) + 1
         let reader = PostingReader(bytes: Array(data.dropFirst()), spec: InputSpec(path: "fuzz", format: format),
                                    heads: ["role", "seniority"], chunkSize: chunk)
-        reader.resumesAfterBadRecord = true
         var calls = 0
         while calls <= data.count + 2 {
             calls += 1
             do {
                 let batch = try reader.next(maxCount: 3)
                 if batch.isEmpty { return nil }
-                for p in batch where p.labels.count != 2 || p.line < 1 { return "posting with \(p.labels.count) labels at line \(p.line)" }
+                for record in batch {
+                    switch record {
+                    case .success(let p) where p.labels.count != 2 || p.line < 1:
+                        return "posting with \(p.labels.count) labels at line \(p.line)"
+                    case .failure(let error):
+                        guard case .badRecord(_, _, let line) = error, line >= 1 else { return "record failure that is not a bad record: \(error)" }
+                    default: break
+                    }
+                }
             } catch is JobLabelError {
-                if !reader.lastErrorWasRecordError { return nil }
+                return nil  // a whole-input error ends the input
             } catch {
                 return "untyped error \(error)"
             }
@@ -35,7 +46,7 @@ enum FuzzEntry {
     }
 
     /// A small valid bundle (manifest, weights) the model target damages.
-    nonisolated(unsafe) static var validBundle: (manifest: [UInt8], weights: [UInt8])? = {
+    nonisolated(unsafe) public static var validBundle: (manifest: [UInt8], weights: [UInt8])? = {
         let rows: [(String, String, String)] = [
             ("sales quota deals customers", "sales", "entry"), ("python code systems go", "it", "senior"),
             ("campaign brand social media", "marketing", "entry"), ("pipeline quota closing", "sales", "senior"),
@@ -55,7 +66,7 @@ enum FuzzEntry {
     /// 0/3: weights.bin; 1/4: manifest.json; 2/5: manifest.json with its checksum re-stamped, so the
     /// JSON decoding behind the checksum is reached too. A damaged bundle must be refused: loading it
     /// successfully is only allowed when the bytes equal the valid ones or the checksum was re-stamped.
-    static func model(_ data: [UInt8]) -> Failure? {
+    public static func model(_ data: [UInt8]) -> Failure? {
         guard let (manifest, weights) = validBundle else { return "could not build the valid bundle" }
         guard let first = data.first else { return nil }
         let mode = Int(first % 6)
@@ -87,20 +98,12 @@ enum FuzzEntry {
             let model = try ModelBundle.decode(manifest: parsed, weights: w, weightsPath: "fuzz/weights.bin")
             if !restamped && (m != manifest || w != weights) { return "a damaged bundle loaded" }
             // Whatever loaded must predict without trapping.
-            _ = model.predictor(LabelingOptions()).labels([Posting(id: "x", text: Array("sales python brand".utf8))])
+            _ = model.classify(text: "sales python brand")
             return nil
         } catch is JobLabelError {
             return nil
         } catch {
             return "untyped error \(error)"
         }
-    }
-}
-
-extension String {
-    /// 8 lowercase hex digits.
-    init(hexCRC value: UInt32) {
-        let digits = String(value, radix: 16)
-        self = String(repeating: "0", count: 8 - digits.count) + digits
     }
 }

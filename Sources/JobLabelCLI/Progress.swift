@@ -1,4 +1,5 @@
 import Foundation
+import JobLabel
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,9 +10,9 @@ import Darwin
 /// known), otherwise a plain line every few seconds; nothing at all for runs shorter than the first delay,
 /// so short runs and scripts' logs stay clean. Work loops call `update` (per batch or per optimiser
 /// iteration: it only takes a lock and sets a few fields); a background timer does the drawing.
-public final class ProgressMeter: @unchecked Sendable {
+final class ProgressMeter: @unchecked Sendable {
     /// How progress is shown.
-    public enum Style: Sendable, Equatable {
+    enum Style: Sendable, Equatable {
         /// One line redrawn in place (`\r`), for a terminal.
         case bar
         /// A new line every `interval` seconds, for logs and pipes.
@@ -21,34 +22,34 @@ public final class ProgressMeter: @unchecked Sendable {
     }
 
     /// What the run is doing now.
-    public struct Status: Sendable, Equatable {
+    struct Status: Sendable, Equatable {
         /// The current step, e.g. "reading" or "seniority: logistic regression on all rows".
-        public var phase = ""
+        var phase = ""
         /// More about the step, e.g. "iteration 12 (at most 200)".
-        public var detail = ""
+        var detail = ""
         /// Bytes of input read so far (nil: not known).
-        public var bytesDone: Int64?
+        var bytesDone: Int64?
         /// Bytes of input in all (nil: not known, e.g. standard input).
-        public var bytesTotal: Int64?
+        var bytesTotal: Int64?
         /// Items handled so far, e.g. postings labeled.
-        public var items = 0
+        var items = 0
         /// What the items are ("postings"); empty: items are not shown.
-        public var itemName = ""
+        var itemName = ""
 
         /// Creates an empty status.
-        public init() {}
+        init() {}
     }
 
     /// The command named in each line, e.g. "train".
-    public let command: String
+    let command: String
     /// How it is shown.
-    public let style: Style
+    let style: Style
     /// Seconds between two lines or redraws; 0 draws on every update (no timer; for tests).
-    public let interval: Double
+    let interval: Double
     /// Seconds before anything is shown.
-    public let delay: Double
+    let delay: Double
     /// Characters per line on a terminal.
-    public let width: Int
+    let width: Int
     private let sink: (String) -> Void
     private let clock: () -> Double
     private let lock = NSLock()
@@ -63,7 +64,7 @@ public final class ProgressMeter: @unchecked Sendable {
     private var bytesProbe: (() -> Int64?)?
 
     /// Creates a meter; `sink` receives the text to write to stderr, `clock` gives seconds.
-    public init(command: String, style: Style, interval: Double, delay: Double, width: Int = 80,
+    init(command: String, style: Style, interval: Double, delay: Double, width: Int = 80,
                 sink: @escaping (String) -> Void, clock: @escaping () -> Double = ProgressMeter.monotonicSeconds) {
         self.command = command
         self.style = style
@@ -77,7 +78,7 @@ public final class ProgressMeter: @unchecked Sendable {
     /// The meter for a command-line run writing to stderr: off with `quiet`, a redrawn line when stderr is
     /// a terminal (first after 1 s, then every 0.25 s), else a plain line every 5 s (first after 5 s).
     /// `JOBLABEL_PROGRESS_INTERVAL` (seconds) sets both the delay and the interval; 0 prints on every update.
-    public static func forStandardError(command: String, quiet: Bool) -> ProgressMeter {
+    static func forStandardError(command: String, quiet: Bool) -> ProgressMeter {
         let terminal = isatty(2) == 1
         let style: Style = quiet ? .off : terminal ? .bar : .lines
         var interval = terminal ? 0.25 : 5, delay = terminal ? 1.0 : 5
@@ -97,12 +98,12 @@ public final class ProgressMeter: @unchecked Sendable {
     }
 
     /// Seconds on a monotonic clock.
-    public static func monotonicSeconds() -> Double {
+    static func monotonicSeconds() -> Double {
         Double(DispatchTime.now().uptimeNanoseconds) / 1e9
     }
 
     /// Starts the clock and, unless drawing on every update, the timer that draws.
-    public func start() {
+    func start() {
         lock.lock()
         started = clock()
         lock.unlock()
@@ -116,7 +117,7 @@ public final class ProgressMeter: @unchecked Sendable {
     }
 
     /// Changes the status (cheap: a lock and the closure).
-    public func update(_ change: (inout Status) -> Void) {
+    func update(_ change: (inout Status) -> Void) {
         guard style != .off else { return }
         lock.lock()
         defer { lock.unlock() }
@@ -125,14 +126,14 @@ public final class ProgressMeter: @unchecked Sendable {
     }
 
     /// Sets a closure polled for the bytes read before each drawing (nil: none).
-    public func setBytesProbe(_ probe: (() -> Int64?)?) {
+    func setBytesProbe(_ probe: (() -> Int64?)?) {
         lock.lock()
         bytesProbe = probe
         lock.unlock()
     }
 
     /// Removes a line drawn on the terminal so that a message can be printed; the next tick redraws it.
-    public func clearForMessage() {
+    func clearForMessage() {
         lock.lock()
         defer { lock.unlock() }
         if drawnOnTerminal {
@@ -142,7 +143,7 @@ public final class ProgressMeter: @unchecked Sendable {
     }
 
     /// Stops drawing: clears the terminal line, or after plain lines prints a last one with the total time.
-    public func finish() {
+    func finish() {
         lock.lock()
         defer { lock.unlock() }
         guard !finished else { return }
@@ -187,7 +188,7 @@ public final class ProgressMeter: @unchecked Sendable {
     /// The status as text: phase and detail, bytes of the total with share, items, rate and ETA, elapsed
     /// time (most important first, as a narrow terminal cuts the end); with `bar` (a width in characters)
     /// and a known total, a bar before the bytes.
-    public static func describe(_ s: Status, elapsed: Double, bar: Int?) -> String {
+    static func describe(_ s: Status, elapsed: Double, bar: Int?) -> String {
         var parts: [String] = []
         var head = s.phase
         if !s.detail.isEmpty { head += head.isEmpty ? s.detail : ", " + s.detail }
@@ -218,7 +219,7 @@ public final class ProgressMeter: @unchecked Sendable {
     }
 
     /// Bytes as "812 B", "3.4 kB", "412.3 MB", "1.20 GB" (powers of 1000).
-    public static func byteCount(_ n: Int64) -> String {
+    static func byteCount(_ n: Int64) -> String {
         let x = Double(n)
         switch n {
         case ..<1000: return "\(n) B"
@@ -229,89 +230,11 @@ public final class ProgressMeter: @unchecked Sendable {
     }
 
     /// Seconds as "4.2 s", "3 min 05 s" or "1 h 02 min".
-    public static func duration(_ seconds: Double) -> String {
+    static func duration(_ seconds: Double) -> String {
         let s = max(0, seconds.isFinite ? seconds : 0)
         if s < 60 { return String(format: "%.1f s", s) }
         let whole = Int(s.rounded())
         if whole < 3600 { return String(format: "%d min %02d s", whole / 60, whole % 60) }
         return String(format: "%d h %02d min", whole / 3600, whole / 60 % 60)
-    }
-}
-
-/// How far the process has read a list of files, from the read position of the descriptors it has open
-/// on them (Linux `/proc/self/fdinfo`), without involving the readers: files are read one after another,
-/// so the bytes read are the sizes of the files before the one open plus its position. Nil where `/proc`
-/// is not available.
-public final class FileReadProgress: @unchecked Sendable {
-    /// Canonical paths of the files, in reading order.
-    let paths: [String]
-    /// Their sizes.
-    let sizes: [Int64]
-    /// Sum of the sizes; nil when an input is not a regular file (standard input, a pipe).
-    public let totalBytes: Int64?
-    private var lastFile = 0
-    private var lastValue: Int64 = 0
-    private let lock = NSLock()
-
-    /// Files to follow ("-" is standard input, whose size is unknown).
-    public init(paths: [String]) {
-        var canonical: [String] = []
-        var sizes: [Int64] = []
-        var regular = true
-        for p in paths {
-            var st = stat()
-            if p != "-", stat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-                canonical.append(FileReadProgress.realPath(p))
-                sizes.append(Int64(st.st_size))
-            } else {
-                canonical.append("")
-                sizes.append(0)
-                regular = false
-            }
-        }
-        self.paths = canonical
-        self.sizes = sizes
-        totalBytes = regular ? sizes.reduce(0, +) : nil
-    }
-
-    /// Bytes read so far (never decreasing), or nil when it cannot be known here.
-    public func bytesRead() -> Int64? {
-        #if os(Linux)
-        lock.lock()
-        defer { lock.unlock() }
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return nil }
-        var current: (file: Int, position: Int64)?
-        for entry in entries {
-            guard let fd = Int32(entry), let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry),
-                  let file = paths.lastIndex(of: target), file >= lastFile, let position = FileReadProgress.position(fd) else { continue }
-            if current == nil || file > current!.file || (file == current!.file && position > current!.position) {
-                current = (file, position)
-            }
-        }
-        if let current {
-            lastFile = current.file
-            let value = sizes[..<current.file].reduce(0, +) + min(current.position, sizes[current.file])
-            lastValue = max(lastValue, value)
-        }
-        return lastValue
-        #else
-        return nil
-        #endif
-    }
-
-    /// The read position of descriptor `fd`, from `/proc/self/fdinfo`.
-    static func position(_ fd: Int32) -> Int64? {
-        guard let text = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("pos:") {
-            return Int64(line.dropFirst(4).trimmingCharacters(in: .whitespaces))
-        }
-        return nil
-    }
-
-    /// `path` with symbolic links and relative parts resolved (as `/proc/self/fd` shows it).
-    static func realPath(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 }

@@ -1,0 +1,71 @@
+import Foundation
+import JobLabel
+
+/// Buffered writer to standard output; a failed write (full disk, closed pipe) becomes an I/O error.
+final class StandardOutput {
+    private var buffer: [UInt8] = []
+    private var failure: Int32?
+
+    func write(_ bytes: [UInt8]) throws {
+        buffer += bytes
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+    func write(_ s: String) throws { try write(Array(s.utf8)) }
+    func flush() throws {
+        if failure == nil, !buffer.isEmpty { failure = writeAll(1, buffer) }
+        buffer.removeAll(keepingCapacity: true)
+        if let failure {
+            throw JobLabelError.io(path: "stdout", message: "write failed: \(String(cString: strerror(failure)))")
+        }
+    }
+}
+
+/// The progress meter of the running command, if any (messages clear its terminal line first).
+nonisolated(unsafe) var activeProgress: ProgressMeter?
+
+/// One message line on stderr (errors writing it are ignored: there is nowhere left to report them).
+func printError(_ message: String) {
+    activeProgress?.clearForMessage()
+    writeAll(2, Array((message + "\n").utf8))
+}
+
+/// Starts the progress meter of a command (see `ProgressMeter.forStandardError`).
+func startProgress(_ command: String, quiet: Bool) -> ProgressMeter {
+    let meter = ProgressMeter.forStandardError(command: command, quiet: quiet)
+    activeProgress = meter
+    meter.start()
+    return meter
+}
+
+/// Stops the progress meter (before a summary or an error message is printed).
+func finishProgress(_ meter: ProgressMeter) {
+    meter.finish()
+    if activeProgress === meter { activeProgress = nil }
+}
+
+extension TrainingStage {
+    /// The stage as progress text: (phase, detail).
+    var progressText: (String, String) {
+        switch self {
+        case .vectorizing(let n): return ("vectorizing \(n) postings", "")
+        case .naiveBayes(let head, let heldOut): return ("\(head): naive bayes\(heldOut ? " on the calibration split" : "")", "")
+        case .logisticRegression(let head, let heldOut, let iteration, let maxIterations):
+            return ("\(head): logistic regression\(heldOut ? " on the calibration split" : " on all rows")", "L-BFGS iteration \(iteration) (at most \(maxIterations))")
+        case .calibrating(let head, let rows): return ("\(head): fitting temperatures and thresholds on \(rows) held-out rows", "")
+        case .scoring(let head): return ("\(head): training-set figures", "")
+        }
+    }
+}
+
+extension Array where Element: Hashable {
+    /// Elements in first-seen order without repeats.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}
+
+/// Input names for messages: "stdin" for "-".
+func displayNames(_ specs: [InputSpec]) -> String {
+    specs.map { $0.path == "-" ? "stdin" : $0.path }.uniqued().joined(separator: ", ")
+}
