@@ -590,7 +590,8 @@ def main():
 
 def machine():
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
+            "platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
@@ -627,7 +628,8 @@ def machine():
 def write_report(rows, results, out_dir, suffix=""):
     m = results["machine"]
     lines = [f"Benchmark {m['date']}, commit {m['commit']}: {m.get('cpu', '?')}, {m['cpus']} cores, {m.get('memory_gb', '?')} GB; "
-             f"{m['swift']}; scikit-learn {m['scikit-learn']}, fastText {m['fasttext']}, Python {m['python']}; C reference: {m['gcc']}, -O2 -march=native.",
+             f"{m['swift']}; scikit-learn {m['scikit-learn']}, fastText {m['fasttext']}, Python {m['python']}; C reference: {m['gcc']}, -O2 -march=native. "
+             f"Load average at the start (1, 5, 15 min): {', '.join(str(x) for x in m['load_average'])} (other work on the machine slows every figure).",
              "Ratios are peer time / joblabel time (above 1: joblabel is faster). % of C reference: C reference time / joblabel time on "
              "the same file at the same thread count, i.e. joblabel's throughput as a share of the C reference's (scripts/cref/cref.c).", "",
              "| phase | metric | joblabel | scikit-learn | fastText | ratio vs scikit-learn | ratio vs fastText | C reference | % of C reference | target |",
