@@ -222,6 +222,11 @@ static void input_read(Input *in) {
             fprintf(stderr, "cref: %s: cannot read: %s\n", path, strerror(errno));
             exit(66);
         }
+        if (in->len + (size_t)st.st_size > ((size_t)1 << 31)) {
+            /* Offsets are 32-bit: enough for a benchmark input. */
+            fprintf(stderr, "cref: %s: the inputs add up to more than 2 GB, which cref does not support\n", path);
+            exit(65);
+        }
         size_t need = in->len + (size_t)st.st_size + 16;
         if (need > in->cap) {
             in->cap = need + need / 4;
