@@ -12,6 +12,13 @@ built the same way from corpus/. Settings: joblabel `--preset sklearn` (scikit-l
 title concatenated with the text, TfidfVectorizer(), MultinomialNB(), LogisticRegression(C=1, lbfgs,
 max_iter=100, tol=1e-4)) on both sides; fastText supervised with lr 1.0, 5 epochs, 2 threads (the default
 lr 0.1 learns almost nothing in 5 epochs on this data), one model per head.
+
+The C reference (scripts/cref/cref.c, compiled once with gcc -O2 -march=native and cached under --work) is the
+yardstick that does not depend on a peer's build: it reads the same files, scans the JSON strings, tokenizes
+as joblabel's sklearn tokenizer and counts terms (per document and document frequency), on 1 and 2 threads,
+best of --repeat. joblabel's vectorize and classify are reported as a percentage of its throughput at the same
+thread count (C reference time / joblabel time on the same input). `--only cref` runs just that part: the C
+reference and the joblabel figures it is compared with (about a minute, no scikit-learn or fastText).
 """
 
 import argparse
@@ -29,6 +36,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "cref"))
+import build as cref_build  # noqa: E402  (scripts/cref/build.py)
 
 
 # ---------------------------------------------------------------- helpers
@@ -150,6 +159,17 @@ class Joblabel:
         r = median_run(cmd, repeat)
         return r[0], r[1], r[2]
 
+    def classify_best(self, model, data, threads, repeat, out_path):
+        """Best wall time of `repeat` CLI classify runs, timed here (/usr/bin/time counts only 10 ms steps)."""
+        cmd = [self.bin, "classify", "--model", model, "--algorithm", "lr", "--threads", str(threads), data]
+        best = float("inf")
+        for _ in range(repeat):
+            with open(out_path, "wb") as f:
+                t = time.perf_counter()
+                subprocess.run(cmd, stdout=f, check=True)
+                best = min(best, time.perf_counter() - t)
+        return best
+
     def phases(self, data, heads, threads=None, repeat=3, vectorize_only=False):
         cmd = [self.bench_bin, "--data", data, "--labels", heads, "--preset", "sklearn", "--repeat", str(repeat)]
         if threads:
@@ -160,6 +180,8 @@ class Joblabel:
         res = {"raw": out}
         m = re.search(r"vectorize\s+([\d.]+) s", out)
         res["vectorize"] = float(m.group(1))
+        m = re.search(r"vectorize\s+[\d.]+ s\s+\([\d.]+ MB/s, (\d+) features", out)
+        res["features"] = int(m.group(1)) if m else None
         m = re.search(r"transform\s+([\d.]+) s", out)
         res["transform"] = float(m.group(1)) if m else None
         for head in heads.split(","):
@@ -268,6 +290,125 @@ def fasttext_run(train_docs, test_docs, head, work):
             "docs": len(test_docs)}
 
 
+# ---------------------------------------------------------------- C reference
+
+# The C reference and joblabel tokenize alike, so their vocabularies (sklearn tokenizer, min-df 1) have the same
+# size; this much relative difference is tolerated, for non-ASCII text where the two may differ (Unicode version
+# of Python's tables vs Swift's, the simplified Greek final sigma: see scripts/cref/cref.c). 20news: equal.
+CREF_TERMS_TOLERANCE = 1e-4
+# Issue 18's targets, as joblabel's throughput in percent of the C reference's at a thread count.
+CREF_TARGETS = {"vectorize_1": 60, "classify_cli_2": 40}
+
+
+def cref_run(binary, path, threads, repeat):
+    """One C reference run (best of `repeat` inside): its JSON summary."""
+    cmd = [binary, "--json", "-t", str(threads), "-r", str(repeat), "--tokenizer", "sklearn", path]
+    return json.loads(subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout)
+
+
+def percent(c_seconds, jl_seconds):
+    """joblabel's throughput in percent of the C reference's on the same input: C time / joblabel time."""
+    if not c_seconds or not jl_seconds:
+        return None
+    return 100.0 * c_seconds / jl_seconds
+
+
+def fmt_pct(p):
+    return "" if p is None else f"{p:.0f} %"
+
+
+def best_of(runs, prefix):
+    """Of several C reference summaries, the `prefix` ("e2e" or "mem") fields of the fastest run."""
+    best = min(runs, key=lambda r: r[prefix + "_s"])
+    return {k: v for k, v in best.items() if k.startswith(prefix + "_")}
+
+
+def cref_section(a, jl, heads, train, test, model, tmp, rows, results, sk_vec=None, sk=None, ft=None):
+    """The C reference on the train and test files and the joblabel figures compared with it, on 1 and 2
+    threads, interleaved round by round (--repeat rounds; the best of each) so that both sides see the same
+    load of a shared machine; then the rows comparing them."""
+    log("C reference: build")
+    binary = cref_build.build(os.path.join(a.work, "cref"))
+    # Its token stream against a tiny Python tokenizer first (about a second; exits non-zero on a difference).
+    subprocess.run([sys.executable, os.path.join(HERE, "cref", "check.py"), "--cref", binary], check=True,
+                   stdout=sys.stderr)
+    inf = float("inf")
+    vec, tra, cli = {1: inf, 2: inf}, {1: inf, 2: inf}, {1: inf, 2: inf}
+    runs = {"train": {1: [], 2: []}, "test": {1: [], 2: []}}
+    jl_terms = None
+    for r in range(a.repeat):
+        log(f"C reference and joblabel, 1 and 2 threads: round {r + 1} of {a.repeat}")
+        for t in (1, 2):
+            ph = jl.phases(train, heads, threads=t, repeat=1, vectorize_only=True)
+            vec[t] = min(vec[t], ph["vectorize"])
+            tra[t] = min(tra[t], ph["transform"] or inf)
+            jl_terms = ph.get("features")
+            for name, path in (("train", train), ("test", test)):
+                runs[name][t].append(cref_run(binary, path, t, 1))
+            cli[t] = min(cli[t], jl.classify_best(model, test, t, 1, os.path.join(tmp, f"lr-cref-{t}t.jsonl")))
+    c = {}
+    for name in runs:
+        c[name] = {}
+        for t in (1, 2):
+            sums = {(x["docs"], x["tokens"], x["terms"], x["nnz"], x["checksum"]) for x in runs[name][1] + runs[name][2]}
+            if len(sums) != 1:
+                raise SystemExit(f"bench: the C reference's checksums differ between runs or thread counts on {name}: {sums}")
+            c[name][t] = dict(runs[name][t][0], repeat=a.repeat, **best_of(runs[name][t], "e2e"), **best_of(runs[name][t], "mem"))
+    ctr, cte = c["train"], c["test"]
+    text_mb, file_mb = ctr[1]["text_bytes"] / 1e6, ctr[1]["file_bytes"] / 1e6
+    n_train, n_test = ctr[1]["docs"], cte[1]["docs"]
+    tra = {t: (v if v < inf else None) for t, v in tra.items()}
+    pc = {}
+    for t in (1, 2):
+        pc[f"vectorize_{t}"] = percent(ctr[t]["mem_s"], vec[t])
+        pc[f"transform_{t}"] = percent(ctr[t]["mem_s"], tra[t])
+        pc[f"classify_cli_{t}"] = percent(cte[t]["e2e_s"], cli[t])
+    c_terms = ctr[1]["terms"]
+    terms_ok = jl_terms is not None and abs(jl_terms - c_terms) <= CREF_TERMS_TOLERANCE * c_terms
+    if not terms_ok:
+        log(f"WARNING: distinct terms differ beyond the tolerance: joblabel {jl_terms}, C reference {c_terms}")
+    results["cref"] = {"binary": os.path.basename(binary), "rounds": a.repeat, "train": ctr, "test": cte,
+                       "joblabel": {"vectorize": vec, "transform": tra, "classify_cli": cli, "features": jl_terms},
+                       "percent": pc, "targets_percent": CREF_TARGETS, "terms_equal_within_tolerance": terms_ok,
+                       "terms_tolerance": CREF_TERMS_TOLERANCE}
+
+    def both(r, key, mb, what):
+        return " / ".join(f"{mb / r[t][key]:.0f}" for t in (1, 2)) + f" MB/s {what} (" + \
+            " / ".join(f"{r[t]['docs'] / r[t][key]:.0f}" for t in (1, 2)) + " docs/s)"
+
+    def cref_cell(mb, seconds, unit="MB/s"):
+        return f"{mb / seconds:.0f} {unit} ({seconds:.3f} s)"
+
+    te_file_mb, te_text_mb = cte[1]["file_bytes"] / 1e6, cte[1]["text_bytes"] / 1e6
+    rows.append(("C reference", f"20news train ({file_mb:.1f} MB file, {text_mb:.1f} MB text, {n_train} docs), end to end: read + JSON scan + tokenize + count + merge; 1 / 2 threads, best of {a.repeat} runs",
+                 "", "", "", "", "", both(ctr, "e2e_s", file_mb, "of file"), "", ""))
+    rows.append(("C reference", "same, in memory (strings decoded beforehand): tokenize + count + merge; 1 / 2 threads",
+                 "", "", "", "", "", both(ctr, "mem_s", text_mb, "of text"), "", ""))
+    rows.append(("C reference", f"20news test ({te_file_mb:.1f} MB file, {te_text_mb:.1f} MB text, {n_test} docs), end to end; 1 / 2 threads",
+                 "", "", "", "", "", both(cte, "e2e_s", te_file_mb, "of file"), "", ""))
+    rows.append(("C reference", "same, in memory; 1 / 2 threads", "", "", "", "", "", both(cte, "mem_s", te_text_mb, "of text"), "", ""))
+    rows.append(("C reference", "distinct terms of 20news train, sklearn tokenizer, min-df 1 (joblabel-bench features vs C reference)",
+                 f"{jl_terms}", "", "", "", "", f"{c_terms}", "", f"equal ± {CREF_TERMS_TOLERANCE * 100:g} %: {'yes' if terms_ok else 'NO'}"))
+    rounds = f"best of {a.repeat} rounds interleaved with the C reference"
+    for t in (1, 2):
+        rows.append(("vs C reference", f"vectorize ({rounds}): fit + transform of 20news train in process, {t} thread{'s' if t > 1 else ''}: MB/s; C reference in memory, {t} thread{'s' if t > 1 else ''}",
+                     cref_cell(text_mb, vec[t]), f"{text_mb / sk_vec:.1f} MB/s (1 thread)" if sk_vec else "", "",
+                     ratio(sk_vec, vec[t]), "", cref_cell(text_mb, ctr[t]["mem_s"]), fmt_pct(pc[f"vectorize_{t}"]),
+                     f"≥ {CREF_TARGETS['vectorize_1']} %" if t == 1 else ""))
+    for t in (1, 2):
+        if tra[t]:
+            rows.append(("vs C reference", f"transform of 20news train with the fitted vectorizer, in process, {t} thread{'s' if t > 1 else ''}: MB/s; C reference in memory",
+                         cref_cell(text_mb, tra[t]), "", "", "", "", cref_cell(text_mb, ctr[t]["mem_s"]), fmt_pct(pc[f"transform_{t}"]), ""))
+    for t in (2, 1):
+        sk_cell = f"{n_test / sk['classify']:.0f} (in process)" if sk else ""
+        ft_cell = f"{ft['topic']['docs'] / ft['topic']['predict']:.0f} (one head)" if ft else ""
+        rows.append(("vs C reference", f"classify 20news test through the CLI (load included; {rounds}), {t} thread{'s' if t > 1 else ''}: documents/s; C reference end to end, {t} thread{'s' if t > 1 else ''}",
+                     f"{n_test / cli[t]:.0f} ({cli[t]:.3f} s)", sk_cell, ft_cell,
+                     ratio(sk["classify"], cli[t]) if sk else "", ratio(ft["topic"]["predict"], cli[t]) if ft else "",
+                     f"{n_test / cte[t]['e2e_s']:.0f} ({cte[t]['e2e_s']:.3f} s)", fmt_pct(pc[f"classify_cli_{t}"]),
+                     f"≥ {CREF_TARGETS['classify_cli_2']} %" if t == 2 else ""))
+
+
 # ---------------------------------------------------------------- report
 
 def ratio(peer, ours):
@@ -295,9 +436,12 @@ def main():
     ap.add_argument("--million", action="store_true", help="also the 1,000,000-posting corpus and a 5 GB streaming classify")
     ap.add_argument("--sklearn-scale", type=int, default=4, help="largest scale factor scikit-learn is run on")
     ap.add_argument("--out-dir", default=os.path.join(HERE, "bench-results"))
+    ap.add_argument("--only", choices=["cref"], help="cref: only the C reference and the joblabel figures compared with it")
     a = ap.parse_args()
 
     factors = [int(f) for f in a.factors.split(",") if f]
+    if a.only:
+        factors, a.million = [], False
     files = prepare(a.work, a.data, factors, a.million)
     jl = Joblabel(a.joblabel, a.joblabel_bench, a.work)
     train, test = files["news-train.jsonl"], files["news-test.jsonl"]
@@ -306,6 +450,14 @@ def main():
     rows = []        # (section, metric, joblabel, scikit-learn, fastText, ratio vs sklearn, ratio vs fastText, target)
     results = {"machine": machine(), "files": {k: mb(v) for k, v in files.items()}}
     tmp = tempfile.mkdtemp(prefix="joblabel-bench-")
+
+    if a.only == "cref":
+        log("joblabel train (the model classify uses)")
+        model = os.path.join(tmp, "news-model")
+        jl.train(train, heads, model)
+        cref_section(a, jl, heads, train, test, model, tmp, rows, results)
+        write_report(rows, results, a.out_dir, suffix="-cref")
+        return
 
     # 1. Vectorize: fit + transform of the train file, in process, best of --repeat.
     log("vectorize")
@@ -362,6 +514,7 @@ def main():
                  f"{ft['topic']['docs'] / ft['topic']['predict']:.0f} ({ft['topic']['predict']:.3f} s, one head)",
                  ratio(sk["classify"], c_wall), ratio(ft["topic"]["predict"], c_wall), "≥ 20x, ≥ 1x"))
     rows.append(("memory", "peak RSS of classify (test file)", f"{c_rss:.0f} MB", "", "", "", "", ""))
+    cref_section(a, jl, heads, train, test, model, tmp, rows, results, sk_vec=sk_vec, sk=sk, ft=ft)
 
     # 4. Accuracy on the same test file.
     for h in heads.split(","):
@@ -462,7 +615,8 @@ def main():
 
 def machine():
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
+            "platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
@@ -482,31 +636,38 @@ def machine():
     except (OSError, subprocess.CalledProcessError):
         info["commit"] = "unknown"
     info["swift"] = subprocess.run(["swift", "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode().splitlines()[0]
-    import sklearn
-    import fasttext  # noqa: F401
-    info["scikit-learn"] = sklearn.__version__
+    info["gcc"] = subprocess.run(["gcc", "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode().splitlines()[0]
+    try:
+        import sklearn
+        info["scikit-learn"] = sklearn.__version__
+    except ImportError:
+        info["scikit-learn"] = "not installed"
     try:
         from importlib.metadata import version
         info["fasttext"] = version("fasttext-wheel")
     except Exception:  # noqa: BLE001
-        info["fasttext"] = "installed"
+        info["fasttext"] = "not installed"
     return info
 
 
-def write_report(rows, results, out_dir):
+def write_report(rows, results, out_dir, suffix=""):
     m = results["machine"]
     lines = [f"Benchmark {m['date']}, commit {m['commit']}: {m.get('cpu', '?')}, {m['cpus']} cores, {m.get('memory_gb', '?')} GB; "
-             f"{m['swift']}; scikit-learn {m['scikit-learn']}, fastText {m['fasttext']}, Python {m['python']}.",
-             "Ratios are peer time / joblabel time (above 1: joblabel is faster).", "",
-             "| phase | metric | joblabel | scikit-learn | fastText | ratio vs scikit-learn | ratio vs fastText | target |",
-             "|---|---|---|---|---|---:|---:|---|"]
+             f"{m['swift']}; scikit-learn {m['scikit-learn']}, fastText {m['fasttext']}, Python {m['python']}; C reference: {m['gcc']}, -O2 -march=native. "
+             f"Load average at the start (1, 5, 15 min): {', '.join(str(x) for x in m['load_average'])} (other work on the machine slows every figure).",
+             "Ratios are peer time / joblabel time (above 1: joblabel is faster). % of C reference: C reference time / joblabel time on "
+             "the same file at the same thread count, i.e. joblabel's throughput as a share of the C reference's (scripts/cref/cref.c).", "",
+             "| phase | metric | joblabel | scikit-learn | fastText | ratio vs scikit-learn | ratio vs fastText | C reference | % of C reference | target |",
+             "|---|---|---|---|---|---:|---:|---|---:|---|"]
     for r in rows:
+        if len(r) == 8:  # rows without C reference columns
+            r = tuple(r[:7]) + ("", "") + (r[7],)
         lines.append("| " + " | ".join(str(c) for c in r) + " |")
     table = "\n".join(lines) + "\n"
     print(table)
     os.makedirs(out_dir, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M")
-    base = os.path.join(out_dir, f"{stamp}-{m['commit']}")
+    base = os.path.join(out_dir, f"{stamp}-{m['commit']}{suffix}")
     with open(base + ".md", "w") as f:
         f.write(table)
     with open(base + ".json", "w") as f:
