@@ -56,6 +56,31 @@ final class LibraryUseTests: XCTestCase {
         }
     }
 
+    /// Thresholds and explanations through the public Predictor: below its threshold a head's label is
+    /// `unknown` with the best label kept; explanations name features of the best label.
+    func testPredictorAppliesThresholdsAndExplains() throws {
+        let model = try JobLabelModel.load(Self.defaultModel)
+        let posting = Posting(id: "1", title: Array("Junior Accountant".utf8),
+                              text: Array("Entry level role for recent graduates: reconcile accounts and post journal entries.".utf8))
+        let plain = try Predictor(model, options: LabelingOptions(explain: 2)).labels([posting]).labels[0]
+        for head in plain.heads {
+            XCTAssertTrue(head.isKnown)
+            XCTAssertEqual(head.label, head.best)
+            XCTAssertEqual(head.explanation.count, 2)
+        }
+        let strict = try Predictor(model, options: LabelingOptions(thresholds: .all(1))).labels([posting]).labels[0]
+        for (a, b) in zip(strict.heads, plain.heads) where b.probability < 1 {
+            XCTAssertFalse(a.isKnown)
+            XCTAssertEqual(a.label, LabelDecision.unknown)
+            XCTAssertEqual(a.best, b.best)
+            XCTAssertTrue(a.explanation.isEmpty, "no explanation unless asked")
+        }
+        XCTAssertThrowsError(try Predictor(model, options: LabelingOptions(thresholds: .perHead(["salary": 0.5])))) { error in
+            guard case JobLabelError.unknownHead("salary", let known) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(known, ["role", "seniority"])
+        }
+    }
+
     func testMissingModelIsATypedError() {
         XCTAssertThrowsError(try JobLabelModel.load("/nonexistent/joblabel-model")) { error in
             guard case JobLabelError.modelNotFound(let directory) = error, directory == "/nonexistent/joblabel-model" else { return XCTFail("expected modelNotFound, got \(error)") }
