@@ -26,9 +26,10 @@ enum EvaluateCommand {
         seniority-like heads (internship < entry < associate < mid-senior < director < executive) level
         errors: within-one-level accuracy and mean absolute level error. Probabilities are the calibrated
         ones 'classify' gives.
-        Rows without a value for a head are not scored for that head. With --cv, runs stratified K-fold
-        cross-validation (folds stratified by the first head, shuffled with --seed) and scores the pooled
-        out-of-fold predictions.
+        Rows without a value for a head are not scored for that head. With --cv, runs grouped, stratified
+        K-fold cross-validation (postings with the same normalised title and first 300 characters of text,
+        reposts of one ad, stay in one fold; folds stratified by the first head, shuffled with --seed) and
+        scores the pooled out-of-fold predictions.
         """,
         groups: [
             OptionGroup(title: "OPTIONS", options: [
@@ -64,7 +65,7 @@ enum EvaluateCommand {
             let config = s.training.config
             let postings = try readLabeledPostings(specs, heads: config.heads, skipBad: s.skipBad)
             result = try Evaluator.crossValidate(config, postings: postings, folds: folds, files: s.data, algorithms: s.algorithms, threads: threads)
-            facts = [("cross-validation", "\(folds) folds, stratified by \(config.heads.first ?? "-"), seed \(config.seed)"),
+            facts = [("cross-validation", "\(folds) folds, grouped (reposts of one ad in one fold), stratified by \(config.heads.first ?? "-"), seed \(config.seed)"),
                      ("data", displayNames(specs)), ("postings", String(postings.count))]
         } else {
             guard let modelPath = s.model else { throw UsageError("evaluate needs --model DIR, or --cv K to cross-validate") }

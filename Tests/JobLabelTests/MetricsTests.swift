@@ -42,13 +42,30 @@ final class MetricsTests: XCTestCase {
 
     func testStratifiedFoldsAreBalancedAndSeeded() {
         let strata: [String?] = Array(repeating: "a", count: 10) + Array(repeating: "b", count: 5) + [nil, nil]
-        let folds = Evaluator.stratifiedFolds(strata, k: 5, seed: 1)
+        let singletons = strata.indices.map { "g\($0)" }
+        let folds = Folds.grouped(strata: strata, groups: singletons, k: 5, seed: 1)
         for f in 0..<5 {
             XCTAssertEqual((0..<10).filter { folds[$0] == f }.count, 2)
             XCTAssertEqual((10..<15).filter { folds[$0] == f }.count, 1)
         }
-        XCTAssertEqual(folds, Evaluator.stratifiedFolds(strata, k: 5, seed: 1))
-        XCTAssertNotEqual(folds, Evaluator.stratifiedFolds(strata, k: 5, seed: 2))
+        XCTAssertEqual(folds, Folds.grouped(strata: strata, groups: singletons, k: 5, seed: 1))
+        XCTAssertNotEqual(folds, Folds.grouped(strata: strata, groups: singletons, k: 5, seed: 2))
+    }
+
+    /// Reposts of one ad (same normalised title and first 300 characters of normalised text) share a fold.
+    func testRepostsOfOneAdShareAFold() {
+        let body = String(repeating: "We build payment software for small shops. ", count: 10)
+        var postings: [Posting] = []
+        for i in 0..<40 {
+            let ad = i % 8   // eight ads, five copies each, with case, spacing and a changed ending
+            let text = (i % 2 == 0 ? body.uppercased() : body.replacingOccurrences(of: " ", with: "  ")) + "Ad \(ad). Copy \(i)."
+            postings.append(Posting(id: "\(i)", title: Array(" Data Analyst \(ad)".utf8), text: Array(text.utf8), labels: [ad % 2 == 0 ? "a" : "b"]))
+        }
+        XCTAssertEqual(Folds.groupKey(postings[0]), Folds.groupKey(postings[8]), "same ad, other case and spacing")
+        XCTAssertNotEqual(Folds.groupKey(postings[0]), Folds.groupKey(postings[1]))
+        let folds = Folds.of(postings, head: 0, k: 4, seed: 3)
+        for i in postings.indices { XCTAssertEqual(folds[i], folds[i % 8], "copy \(i) of ad \(i % 8)") }
+        XCTAssertEqual(Set(folds).count, 4, "eight groups fill four folds")
     }
 
     func testCSVFieldQuotingIsByteExact() {

@@ -34,13 +34,14 @@ public enum Evaluator {
         return result
     }
 
-    /// Stratified K-fold: trains on K−1 folds, predicts the held-out fold, and scores the pooled
-    /// out-of-fold predictions. Folds are stratified by the first head's label and shuffled with `config.seed`.
+    /// Grouped, stratified K-fold: trains on K−1 folds, predicts the held-out fold, and scores the pooled
+    /// out-of-fold predictions. Reposts of one ad stay in one fold (`Folds`); folds are stratified by the first
+    /// head's label and shuffled with `config.seed`.
     public static func crossValidate(_ config: TrainingConfig, postings: [Posting], folds k: Int, files: [String],
                                      algorithms: [Algorithm], threads: Int? = nil) throws -> EvaluationResult {
         guard k >= 2 else { throw JobLabelError.tooFewFolds(k) }
         guard postings.count >= k else { throw JobLabelError.tooFewRecordsForFolds(records: postings.count, folds: k, files: files) }
-        let fold = stratifiedFolds(postings.map { $0.labels.first ?? nil }, k: k, seed: config.seed)
+        let fold = Folds.of(postings, head: 0, k: k, seed: config.seed)
         // truth/predicted per (head, algorithm), pooled over folds in original row order.
         var predicted = [[[String?]]](repeating: [[String?]](repeating: [String?](repeating: nil, count: postings.count),
                                                               count: algorithms.count), count: config.heads.count)
@@ -97,24 +98,6 @@ public enum Evaluator {
             }
         }
         return result
-    }
-
-    /// Fold index per row: rows of each stratum are shuffled (seeded) and dealt round-robin, strata in label order.
-    static func stratifiedFolds(_ strata: [String?], k: Int, seed: UInt64) -> [Int] {
-        var groups: [String: [Int]] = [:]
-        for (i, s) in strata.enumerated() { groups[s ?? "\u{0}none", default: []].append(i) }
-        var rng = SplitMix64(seed: seed)
-        var fold = [Int](repeating: 0, count: strata.count)
-        var next = 0
-        for key in groups.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            var rows = groups[key]!
-            for i in stride(from: rows.count - 1, to: 0, by: -1) {
-                let j = Int(rng.next() % UInt64(i + 1))
-                rows.swapAt(i, j)
-            }
-            for r in rows { fold[r] = next % k; next += 1 }
-        }
-        return fold
     }
 }
 
