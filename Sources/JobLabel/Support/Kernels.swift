@@ -141,6 +141,15 @@ enum Kernels {
         }
     }
 
+    /// Gives `body` the raw arrays of every matrix of `ms`, in order.
+    static func withSparseRows<R>(_ ms: [CSRMatrix], _ body: ([SparseRows]) throws -> R) rethrows -> R {
+        func collect(_ i: Int, _ acc: [SparseRows]) throws -> R {
+            if i == ms.count { return try body(acc) }
+            return try withSparseRows(ms[i]) { try collect(i + 1, acc + [$0]) }
+        }
+        return try collect(0, [])
+    }
+
     /// One-element buffers standing in for empty arrays (never read: an empty matrix has no entries).
     private static let placeholder = (columns: UnsafePointer(UnsafeMutablePointer<Int32>.allocate(capacity: 1)),
                                       values: UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 1)))
