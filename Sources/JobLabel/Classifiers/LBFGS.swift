@@ -32,31 +32,35 @@ enum LBFGS {
     /// Elements per block of the blocked, parallel vector passes.
     static let block = 8192
 
-    /// Minimises `f` from `x` (updated in place). `f(x, &g)` returns the value and writes the gradient.
-    /// The stopping test compares `stoppingNorm()` (evaluated right after the accepted point's evaluation)
-    /// with `gtol`; by default the largest gradient component.
+    /// A function to minimise: returns f(x) and writes ∇f(x) to `gradient` (both of the problem's length).
+    typealias Objective = (_ x: PinnedBuffer<Float>, _ gradient: PinnedBuffer<Float>) -> Double
+
+    /// Minimises `f` from `x` (updated in place). The stopping test compares `stoppingNorm()` (evaluated
+    /// right after the accepted point's evaluation) with `gtol`; by default the largest gradient component.
     static func minimize(_ x: inout [Float], history m: Int, maxIterations: Int, gtol: Double,
                          ftol: Double = 64 * Double.ulpOfOne, stoppingNorm: (() -> Double)? = nil,
-                         _ f: ([Float], inout [Float]) -> Double) -> OptimizationReport {
+                         _ f: Objective) -> OptimizationReport {
         let state = LBFGSState(x: x, history: max(1, m))
         let report = state.run(maxIterations: maxIterations, gtol: gtol, ftol: ftol, stoppingNorm: stoppingNorm, f)
-        x = state.x
+        x = state.x.array
         return report
     }
 }
 
-/// Working storage of one L-BFGS run.
+/// Working storage of one L-BFGS run. Vectors are `PinnedBuffer`s, so the blocked passes hand the same
+/// range of several of them (`x[r]`, `d[r]`) to a kernel.
 private final class LBFGSState {
     let n: Int
     let m: Int
-    var x: [Float]
-    var g: [Float]
-    var d: [Float]
-    var xTrial: [Float]
-    var gTrial: [Float]
-    /// m + 1 slots for s and y (bfloat16): a new pair is written to a free slot before the oldest is dropped.
-    var sSlots: [[UInt16]] = []
-    var ySlots: [[UInt16]] = []
+    var x: PinnedBuffer<Float>
+    var g: PinnedBuffer<Float>
+    var d: PinnedBuffer<Float>
+    var xTrial: PinnedBuffer<Float>
+    var gTrial: PinnedBuffer<Float>
+    /// m + 1 slots for s and y (bfloat16): a new pair is written to a free slot before the oldest is
+    /// dropped. Allocated as first used.
+    var sSlots: [PinnedBuffer<UInt16>] = []
+    var ySlots: [PinnedBuffer<UInt16>] = []
     /// Slots in use, oldest first.
     var order: [Int] = []
     /// Dot products by slot: ss[a][b] = s_a·s_b, sy[a][b] = s_a·y_b, yy[a][b] = y_a·y_b; sg/yg with the gradient.
@@ -67,11 +71,11 @@ private final class LBFGSState {
     init(x: [Float], history m: Int) {
         n = x.count
         self.m = m
-        self.x = x
-        g = [Float](repeating: 0, count: n)
-        d = g
-        xTrial = g
-        gTrial = g
+        self.x = PinnedBuffer(x)
+        g = PinnedBuffer(repeating: 0, count: n)
+        d = PinnedBuffer(repeating: 0, count: n)
+        xTrial = PinnedBuffer(repeating: 0, count: n)
+        gTrial = PinnedBuffer(repeating: 0, count: n)
         let slots = m + 1
         ss = [[Double]](repeating: [Double](repeating: 0, count: slots), count: slots)
         sy = ss
@@ -81,11 +85,11 @@ private final class LBFGSState {
     }
 
     func run(maxIterations: Int, gtol: Double, ftol: Double, stoppingNorm: (() -> Double)?,
-             _ f: ([Float], inout [Float]) -> Double) -> OptimizationReport {
-        var fx = f(x, &g)
+             _ f: LBFGS.Objective) -> OptimizationReport {
+        var fx = f(x, g)
         var evaluations = 1
         gg = blockedDot(g, g)
-        var gmax = stoppingNorm?() ?? Double(Kernels.maxAbs(g))
+        var gmax = stoppingNorm?() ?? Double(Kernels.maxAbs(g[0..<n]))
         if gmax <= gtol {
             return OptimizationReport(iterations: 0, evaluations: 1, finalLoss: fx, gradientMax: gmax,
                                       converged: true, stopReason: "gradient below tolerance")
@@ -164,33 +168,25 @@ private final class LBFGSState {
 
     /// Writes d from its coefficients and the first trial point x + step·d; returns g·d.
     func formDirection(cs: [Double], cy: [Double], cg: Double, trialStep: Double) -> Double {
-        var coefficients: [Float] = []
-        for a in order { coefficients.append(Float(cs[a])); coefficients.append(Float(cy[a])) }
-        let count = n, step = Float(trialStep), gCoefficient = Float(cg)
-        let parts: [Double] = withHistory(order) { history in
-            x.withUnsafeBufferPointer { xb in
-                g.withUnsafeBufferPointer { gb in
-                    d.withUnsafeMutableBufferPointer { db in
-                        xTrial.withUnsafeMutableBufferPointer { tb in
-                            let xp = xb.baseAddress!, gp = gb.baseAddress!, dp = db.baseAddress!, tp = tb.baseAddress!
-                            return Parallel.mapRanges(count: count, blockSize: LBFGS.block) { range -> Double in
-                                let lo = range.lowerBound, c = range.count
-                                Kernels.scale(gp + lo, gCoefficient, into: dp + lo, c)
-                                // The history in groups of four (each s with its y, pairs in order).
-                                var j = 0
-                                while j < history.count {
-                                    let group = min(4, history.count - j)
-                                    Kernels.addScaledBF16(Array(coefficients[j..<(j + group)]), history[j..<(j + group)].map { $0 + lo },
-                                                          into: dp + lo, c)
-                                    j += group
-                                }
-                                Kernels.addScaled(xp + lo, step, dp + lo, into: tp + lo, c)
-                                return Kernels.dot(gp + lo, dp + lo, c)
-                            }
-                        }
-                    }
-                }
+        // The history in the order s_a, y_a of each slot, oldest first, with their coefficients.
+        var coefficients: [Float] = [], history: [PinnedBuffer<UInt16>] = []
+        for a in order {
+            coefficients.append(Float(cs[a])); coefficients.append(Float(cy[a]))
+            history.append(sSlots[a]); history.append(ySlots[a])
+        }
+        let step = Float(trialStep), gCoefficient = Float(cg)
+        let (x, g, d, xTrial) = (self.x, self.g, self.d, self.xTrial)
+        let parts = Parallel.mapRanges(count: n, blockSize: LBFGS.block) { r -> Double in
+            Kernels.scale(g[r], gCoefficient, into: d[r])
+            // The history in groups of four vectors (each s with its y).
+            var j = 0
+            while j < history.count {
+                let group = j..<min(history.count, j + 4)
+                Kernels.addScaledBF16(Array(coefficients[group]), history[group].map { $0[r] }, into: d[r])
+                j = group.upperBound
             }
+            Kernels.addScaled(x[r], step, d[r], into: xTrial[r])
+            return Kernels.dot(g[r], d[r])
         }
         return parts.reduce(0, +)
     }
@@ -200,14 +196,14 @@ private final class LBFGSState {
     /// Strong-Wolfe line search along d (c1 = 1e-4, c2 = 0.9). On success xTrial/gTrial hold the new point;
     /// the first trial point x + initial·d was written by `formDirection`.
     func lineSearch(fx: Double, dg0: Double, initial: Double, evaluations: inout Int,
-                    _ f: ([Float], inout [Float]) -> Double) -> (alpha: Double, f: Double)? {
+                    _ f: LBFGS.Objective) -> (alpha: Double, f: Double)? {
         let c1 = 1e-4, c2 = 0.9
         let maxEvaluations = 40
         var used = 0
         var trialAt = initial
         func eval(_ a: Double) -> (Double, Double) {
             if a != trialAt { setTrial(a); trialAt = a }
-            let fa = f(xTrial, &gTrial)
+            let fa = f(xTrial, gTrial)
             evaluations += 1
             used += 1
             return (fa, blockedDot(gTrial, d))
@@ -261,140 +257,104 @@ private final class LBFGSState {
 
     /// xTrial = x + a·d.
     func setTrial(_ a: Double) {
-        let step = Float(a), count = n
-        x.withUnsafeBufferPointer { xb in
-            d.withUnsafeBufferPointer { db in
-                xTrial.withUnsafeMutableBufferPointer { tb in
-                    let xp = xb.baseAddress!, dp = db.baseAddress!, tp = tb.baseAddress!
-                    Parallel.forEachRange(count: count, blockSize: LBFGS.block) { range in
-                        let lo = range.lowerBound
-                        Kernels.addScaled(xp + lo, step, dp + lo, into: tp + lo, range.count)
-                    }
-                }
-            }
+        let step = Float(a)
+        let (x, d, xTrial) = (self.x, self.d, self.xTrial)
+        Parallel.forEachRange(count: n, blockSize: LBFGS.block) { r in
+            Kernels.addScaled(x[r], step, d[r], into: xTrial[r])
         }
     }
 
     // MARK: history update
 
+    /// The dot products one update needs, summed over the blocks of a pass: with the new pair s = x' − x,
+    /// y = g' − g (as stored, bfloat16) and the new gradient g'.
+    struct UpdateDots {
+        /// g'·g'.
+        var gg = 0.0
+        /// (g', s, y) with (s, y): g'·s, g'·y, s·s, s·y, y·s, y·y.
+        var own = Kernels.Dots3x2()
+        /// Per old slot b, (g', s, y) with (s_b, y_b): g'·s_b, g'·y_b, s·s_b, s·y_b, y·s_b, y·y_b.
+        var old: [Kernels.Dots3x2]
+        /// max |g'|.
+        var gmax: Float = 0
+
+        /// Adds another block's sums.
+        mutating func add(_ o: UpdateDots) {
+            gg += o.gg
+            own.add(o.own)
+            for i in old.indices { old[i].add(o.old[i]) }
+            gmax = max(gmax, o.gmax)
+        }
+    }
+
     /// Accepts the trial point: stores s = xTrial − x and y = gTrial − g (rounded to bfloat16) in a free slot,
     /// updates every dot product with one pass over the history, then moves to the new point. Returns max |g|.
     func update() -> Double {
         let slots = m + 1
-        if sSlots.isEmpty {
-            sSlots = [[UInt16]](repeating: [UInt16](repeating: 0, count: n), count: slots)
-            ySlots = sSlots
-        }
         guard let fresh = (0..<slots).first(where: { !order.contains($0) }) else { return .infinity }
+        while sSlots.count <= fresh {
+            sSlots.append(PinnedBuffer(repeating: 0, count: n))
+            ySlots.append(PinnedBuffer(repeating: 0, count: n))
+        }
         let old = order
-        let count = n
-        // Per block: [g'·g', s·s, s·y, y·y, g'·s, g'·y] then per old slot b: g'·s_b, g'·y_b, s·s_b, s·y_b, y·s_b, y·y_b.
-        let width = 6 + 6 * old.count
-        typealias Part = (dots: [Double], gmax: Float)
-        var sNew = sSlots[fresh], yNew = ySlots[fresh]
-        sSlots[fresh] = []; ySlots[fresh] = []
-        let parts: [Part] = sNew.withUnsafeMutableBufferPointer { sb in
-            yNew.withUnsafeMutableBufferPointer { yb in
-                withHistory(old) { history in
-                    x.withUnsafeBufferPointer { xb in
-                        g.withUnsafeBufferPointer { gb in
-                            xTrial.withUnsafeBufferPointer { tb in
-                                gTrial.withUnsafeBufferPointer { gtb in
-                                    let xp = xb.baseAddress!, gp = gb.baseAddress!, xt = tb.baseAddress!, gt = gtb.baseAddress!
-                                    let sp = sb.baseAddress!, yp = yb.baseAddress!
-                                    return Parallel.mapRanges(count: count, blockSize: LBFGS.block) { range -> Part in
-                                        var dots = [Double](repeating: 0, count: width)
-                                        // s and y of this block, rounded to bfloat16: stored, and kept as Float for the dots.
-                                        var scratch = [Float](repeating: 0, count: 2 * range.count)
-                                        let lo = range.lowerBound, c = range.count
-                                        scratch.withUnsafeMutableBufferPointer { fb in
-                                            let sf = fb.baseAddress!, yf = sf + c
-                                            Kernels.differenceBF16(xt + lo, xp + lo, into: sp + lo, rounded: sf, c)
-                                            Kernels.differenceBF16(gt + lo, gp + lo, into: yp + lo, rounded: yf, c)
-                                            dots.withUnsafeMutableBufferPointer { out in
-                                                let o = out.baseAddress!
-                                                var own = [Double](repeating: 0, count: 6)
-                                                own.withUnsafeMutableBufferPointer { Kernels.dots3x2(gt + lo, sf, yf, sf, yf, c, into: $0.baseAddress!) }
-                                                o[0] = Kernels.dot(gt + lo, gt + lo, c)
-                                                o[1] = own[2]; o[2] = own[3]; o[3] = own[5]; o[4] = own[0]; o[5] = own[1]
-                                                for i in old.indices {
-                                                    Kernels.dots3x2BF16(gt + lo, sf, yf, history[2 * i] + lo, history[2 * i + 1] + lo, c, into: o + 6 + 6 * i)
-                                                }
-                                            }
-                                        }
-                                        return (dots, Kernels.maxAbs(gt + lo, c))
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        sSlots[fresh] = sNew
-        ySlots[fresh] = yNew
-        var dots = [Double](repeating: 0, count: width)
-        var gmax: Float = 0
-        for p in parts {
-            for i in 0..<width { dots[i] += p.dots[i] }
-            gmax = max(gmax, p.gmax)
-        }
+        let dots = pairDots(into: fresh, old: old)
         swap(&x, &xTrial)
         swap(&g, &gTrial)
-        gg = dots[0]
+        gg = dots.gg
         for (i, b) in old.enumerated() {
-            let o = 6 + 6 * i
-            sg[b] = dots[o]
-            yg[b] = dots[o + 1]
+            sg[b] = dots.old[i].au
+            yg[b] = dots.old[i].av
         }
         // Keep the pair only when it has enough curvature (s·y > 0 keeps H positive definite).
-        let sDotY = dots[2], yDotY = dots[3]
+        let sDotY = dots.own.bv, yDotY = dots.own.cv
         if sDotY > 1e-10 * yDotY {
-            ss[fresh][fresh] = dots[1]
+            ss[fresh][fresh] = dots.own.bu
             sy[fresh][fresh] = sDotY
             yy[fresh][fresh] = yDotY
-            sg[fresh] = dots[4]
-            yg[fresh] = dots[5]
+            sg[fresh] = dots.own.au
+            yg[fresh] = dots.own.av
             for (i, b) in old.enumerated() {
-                let o = 6 + 6 * i
-                ss[fresh][b] = dots[o + 2]; ss[b][fresh] = dots[o + 2]
-                sy[fresh][b] = dots[o + 3]  // s_new · y_b
-                sy[b][fresh] = dots[o + 4]  // s_b · y_new
-                yy[fresh][b] = dots[o + 5]; yy[b][fresh] = dots[o + 5]
+                let p = dots.old[i]
+                ss[fresh][b] = p.bu; ss[b][fresh] = p.bu
+                sy[fresh][b] = p.bv  // s_new · y_b
+                sy[b][fresh] = p.cu  // s_b · y_new
+                yy[fresh][b] = p.cv; yy[b][fresh] = p.cv
             }
             if order.count == m { order.removeFirst() }
             order.append(fresh)
         }
-        return Double(gmax)
+        return Double(dots.gmax)
+    }
+
+    /// The pass of `update`: writes s and y to slot `fresh` and returns their dot products with themselves,
+    /// the new gradient and the pairs of the slots `old`.
+    private func pairDots(into fresh: Int, old: [Int]) -> UpdateDots {
+        let (x, g, xTrial, gTrial) = (self.x, self.g, self.xTrial, self.gTrial)
+        let (sNew, yNew) = (sSlots[fresh], ySlots[fresh])
+        let history = old.map { (sSlots[$0], ySlots[$0]) }
+        let parts = Parallel.mapRanges(count: n, blockSize: LBFGS.block) { r -> UpdateDots in
+            // s and y of this block, rounded to bfloat16: stored, and kept as Float for the dot products.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * r.count) { rounded in
+                rounded.initialize(repeating: 0)
+                let sf = UnsafeMutableBufferPointer(rebasing: rounded[0..<r.count])
+                let yf = UnsafeMutableBufferPointer(rebasing: rounded[r.count...])
+                Kernels.differenceBF16(xTrial[r], x[r], into: sNew[r], rounded: sf)
+                Kernels.differenceBF16(gTrial[r], g[r], into: yNew[r], rounded: yf)
+                let gt = gTrial[r]
+                let pairs = history.map { Kernels.dots3x2BF16(gt, sf, yf, $0.0[r], $0.1[r]) }
+                return UpdateDots(gg: Kernels.dot(gt, gt), own: Kernels.dots3x2(gt, sf, yf, sf, yf), old: pairs,
+                                  gmax: Kernels.maxAbs(gt))
+            }
+        }
+        var total = UpdateDots(old: [Kernels.Dots3x2](repeating: Kernels.Dots3x2(), count: old.count))
+        for p in parts { total.add(p) }
+        return total
     }
 
     // MARK: helpers
 
     /// Σ a·b over fixed blocks, reduced in block order.
-    func blockedDot(_ a: [Float], _ b: [Float]) -> Double {
-        let count = min(a.count, b.count)
-        return a.withUnsafeBufferPointer { ab in
-            b.withUnsafeBufferPointer { bb in
-                let ap = ab.baseAddress!, bp = bb.baseAddress!
-                return Parallel.mapRanges(count: count, blockSize: LBFGS.block) { Kernels.dot(ap + $0.lowerBound, bp + $0.lowerBound, $0.count) }.reduce(0, +)
-            }
-        }
-    }
-
-    /// Runs `body` with pointers to the stored vectors [s_a, y_a for a in slots].
-    func withHistory<R>(_ slots: [Int], _ body: ([UnsafePointer<UInt16>]) -> R) -> R {
-        var pointers: [UnsafePointer<UInt16>] = []
-        func collect(_ i: Int) -> R {
-            if i == slots.count { return body(pointers) }
-            return sSlots[slots[i]].withUnsafeBufferPointer { sb in
-                ySlots[slots[i]].withUnsafeBufferPointer { yb in
-                    pointers.append(sb.baseAddress!)
-                    pointers.append(yb.baseAddress!)
-                    return collect(i + 1)
-                }
-            }
-        }
-        return collect(0)
+    func blockedDot(_ a: PinnedBuffer<Float>, _ b: PinnedBuffer<Float>) -> Double {
+        Parallel.mapRanges(count: min(a.count, b.count), blockSize: LBFGS.block) { Kernels.dot(a[$0], b[$0]) }.reduce(0, +)
     }
 }
-

@@ -98,7 +98,7 @@ public enum LogisticRegression {
                                         normReads += 1
                                         return problem.lastGradientMax
                                     }) {
-            problem.lossAndGradient($0, gradient: &$1)
+            problem.lossAndGradient($0, gradient: $1)
         }
         let (weights, bias) = problem.weightsAndBias(theta)
         return (LinearModel(classes: classes, featureCount: v, weights: weights, bias: bias), report)

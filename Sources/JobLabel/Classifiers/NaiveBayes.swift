@@ -32,19 +32,14 @@ public enum NaiveBayes {
         // adds only its own features, so every sum is taken in the same order for any number of parts.
         var counts = [Double](repeating: 0, count: v * k)
         let parts = max(1, min(Parallel.threads, 8, v))
-        counts.withUnsafeMutableBufferPointer { cb in
-            x.columns.withUnsafeBufferPointer { columns in
-                x.values.withUnsafeBufferPointer { values in
-                    x.rowOffsets.withUnsafeBufferPointer { offsets in
-                        let out = cb
-                        Parallel.forEachBlock(parts) { part in
-                            let lo = Int32(v * part / parts), hi = Int32(v * (part + 1) / parts)
-                            for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k {
-                                let c = Int(y[i])
-                                for t in Int(offsets[i])..<Int(offsets[i + 1]) where columns[t] >= lo && columns[t] < hi {
-                                    out[Int(columns[t]) * k + c] += Double(values[t])
-                                }
-                            }
+        Kernels.withSparseRows(x) { xs in
+            counts.withUnsafeMutableBufferPointer { out in
+                Parallel.forEachBlock(parts) { part in
+                    let lo = Int32(v * part / parts), hi = Int32(v * (part + 1) / parts)
+                    for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k {
+                        let c = Int(y[i])
+                        for t in Int(xs.offsets[i])..<Int(xs.offsets[i + 1]) where xs.columns[t] >= lo && xs.columns[t] < hi {
+                            out[Int(xs.columns[t]) * k + c] += Double(xs.values[t])
                         }
                     }
                 }

@@ -36,11 +36,11 @@ final class SoftmaxProblem {
     let sampleWeights: [Float]
     let weightSum: Double
     /// Per feature scale σ_j, then the bias scale σ_b (the preconditioner; all 1 without it).
-    let scales: [Float]
+    let scales: PinnedBuffer<Float>
     /// `n × kp` scores, then residuals, reused across evaluations (empty for the fused pass).
-    private var residual: [Float]
+    private let residual: PinnedBuffer<Float>
     /// The weights σ ⊙ u of the last evaluation (`V × kp`, then `kp` biases; padding zero).
-    private var effective: [Float]
+    private let effective: PinnedBuffer<Float>
     /// max |∂f/∂W|, |∂f/∂b| at the last evaluated point (scikit-learn's stopping quantity).
     private(set) var lastGradientMax = Double.infinity
     /// When W is too large for the caches: the rows of x in tiles of `tileRows`, each stored by column
@@ -69,12 +69,12 @@ final class SoftmaxProblem {
         let kp = paddedWidth(k)
         self.fused = fusedPass ?? SoftmaxProblem.usesFusedPass(rows: x.rowCount, features: v, classes: k)
         self.fusedPass = fused ? FusedRowPass() : nil
-        self.residual = fused ? [] : [Float](repeating: 0, count: x.rowCount * kp)
-        self.effective = [Float](repeating: 0, count: v * kp + kp)
+        self.residual = PinnedBuffer(repeating: 0, count: fused ? 0 : x.rowCount * kp)
+        self.effective = PinnedBuffer(repeating: 0, count: v * kp + kp)
         self.tileRows = forcedTileRows ?? max(256, (768 * 1024 / 4 / kp) & ~255)
         self.tiles = !fused && (forcedTileRows != nil || v * kp * 4 > 2 << 20) ? ColumnTilePass.columnTiles(x, rows: tileRows) : []
-        self.scales = precondition ? SoftmaxProblem.preconditioner(x, k: k, C: C, sampleWeights: sampleWeights, weightSum: weightSum)
-            : [Float](repeating: 1, count: v + 1)
+        self.scales = PinnedBuffer(precondition ? SoftmaxProblem.preconditioner(x, k: k, C: C, sampleWeights: sampleWeights, weightSum: weightSum)
+            : [Float](repeating: 1, count: v + 1))
     }
 
     /// The scales σ_1 … σ_V, σ_b (see the type's documentation).
@@ -114,51 +114,45 @@ final class SoftmaxProblem {
         return (w, (0..<k).map { scales[v] * theta[v * k + $0] })
     }
 
-    /// Returns f(θ) and writes ∂f/∂θ into `gradient`.
-    func lossAndGradient(_ theta: [Float], gradient: inout [Float]) -> Double {
+    /// Returns f(θ) and writes ∂f/∂θ into `gradient` (both of length `parameterCount`).
+    func lossAndGradient(_ theta: PinnedBuffer<Float>, gradient: PinnedBuffer<Float>) -> Double {
         let v = x.columnCount, k = self.k, kp = self.kp
-        precondition(theta.count == parameterCount)
-        if gradient.count != theta.count { gradient = [Float](repeating: 0, count: theta.count) }
+        precondition(theta.count == parameterCount && gradient.count == parameterCount)
         let invS = 1 / weightSum
         let l2 = 1 / (C * weightSum)
+        let u = theta.base, w = effective.base, sigma = scales.base
+        // W = σ ⊙ u (rows padded to kp), b = σ_b v.
+        Parallel.forEachRange(count: v + 1, blockSize: SoftmaxProblem.columnBlock) { rows in
+            Kernels.scaleRows(u, sigma, into: w, rows: rows, k: k, kp: kp)
+        }
         var sums = PassSums(kp: kp)
-        theta.withUnsafeBufferPointer { tb in
-            gradient.withUnsafeMutableBufferPointer { gb in
-                residual.withUnsafeMutableBufferPointer { rb in
-                    effective.withUnsafeMutableBufferPointer { eb in
-                        scales.withUnsafeBufferPointer { sb in
-                            Kernels.withSparseRows(x) { xs in
-                                Kernels.withSparseRows(xT) { xts in
-                                    let u = tb.baseAddress!, g = gb.baseAddress!
-                                    let w = eb.baseAddress!, sigma = sb.baseAddress!
-                                    let at = SoftmaxBuffers(x: xs, xT: xts, w: w, bias: w + v * kp, sigma: sigma, g: g,
-                                                            residual: rb.baseAddress ?? g, invS: invS, l2: l2)
-                                    // W = σ ⊙ u (rows padded to kp), b = σ_b v.
-                                    Parallel.forEachRange(count: v + 1, blockSize: SoftmaxProblem.columnBlock) { rows in
-                                        Kernels.scaleRows(u, sigma, into: w, rows: rows, k: k, kp: kp)
-                                    }
-                                    if let fusedPass {
-                                        fusedPass.evaluate(self, at, into: &sums)
-                                    } else if !tiles.isEmpty {
-                                        ColumnTilePass(tiles: tiles, tileRows: tileRows).evaluate(self, at, into: &sums)
-                                    } else {
-                                        RowGatherPass().evaluate(self, at, into: &sums)
-                                    }
-                                    // ∂f/∂v = σ_b (Σ_i R_i) / S.
-                                    for c in 0..<k {
-                                        let gb = Float(sums.biasGradient[c] * invS)
-                                        sums.gradientMax = max(sums.gradientMax, abs(gb))
-                                        g[v * k + c] = sigma[v] * gb
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        Kernels.withSparseRows(x, xT) { xs, xts in
+            let at = SoftmaxBuffers(x: xs, xT: xts, w: w, bias: effective.pointer(at: v * kp), sigma: sigma, g: gradient.base,
+                                    residual: residual.base, invS: invS, l2: l2)
+            if let fusedPass {
+                fusedPass.evaluate(self, at, into: &sums)
+            } else if !tiles.isEmpty {
+                ColumnTilePass(tiles: tiles, tileRows: tileRows).evaluate(self, at, into: &sums)
+            } else {
+                RowGatherPass().evaluate(self, at, into: &sums)
             }
+        }
+        // ∂f/∂v = σ_b (Σ_i R_i) / S.
+        for c in 0..<k {
+            let gb = Float(sums.biasGradient[c] * invS)
+            sums.gradientMax = max(sums.gradientMax, abs(gb))
+            gradient[v * k + c] = scales[v] * gb
         }
         lastGradientMax = Double(sums.gradientMax)
         return sums.dataLoss * invS + 0.5 * l2 * sums.penalty
+    }
+
+    /// `lossAndGradient` on arrays (resizes `gradient` when needed).
+    func lossAndGradient(_ theta: [Float], gradient: inout [Float]) -> Double {
+        let g = PinnedBuffer<Float>(repeating: 0, count: theta.count)
+        let f = lossAndGradient(PinnedBuffer(theta), gradient: g)
+        gradient = g.array
+        return f
     }
 
     static let rowBlock = 256

@@ -73,24 +73,22 @@ struct ColumnTilePass {
 final class FusedRowPass {
     /// Fixed chunks of rows (and partial gradients).
     static let parts = 8
-    /// The partial gradients (`parts × V × kp`).
-    private var partials: [Float] = []
+    /// The partial gradients (`parts × V × kp`), allocated at the first evaluation.
+    private var partials: PinnedBuffer<Float>?
 
     func evaluate(_ p: SoftmaxProblem, _ at: SoftmaxBuffers, into sums: inout PassSums) {
         let n = p.x.rowCount, v = p.x.columnCount, kp = p.kp
         let parts = FusedRowPass.parts, stride = v * kp
-        if partials.count != parts * stride { partials = [Float](repeating: 0, count: parts * stride) }
+        let partials = self.partials ?? PinnedBuffer(repeating: 0, count: parts * stride)
+        self.partials = partials
         let chunk = (n + parts - 1) / parts
-        partials.withUnsafeMutableBufferPointer { pb in
-            let partialBase = pb.baseAddress!
-            let chunkResults = Parallel.mapRanges(count: parts, blockSize: 1) { range -> (Double, [Float]) in
-                let c = range.lowerBound
-                return FusedRowPass.chunk(p, at, rows: min(n, c * chunk)..<min(n, (c + 1) * chunk), into: partialBase + c * stride)
-            }
-            sums.addRowParts(chunkResults)
-            (sums.penalty, sums.gradientMax) = p.gradientColumns(at) { cols, scratch in
-                Kernels.sumParts(partialBase, count: parts, stride: stride, (cols.lowerBound * kp)..<(cols.upperBound * kp), into: scratch)
-            }
+        let chunkResults = Parallel.mapRanges(count: parts, blockSize: 1) { range -> (Double, [Float]) in
+            let c = range.lowerBound
+            return FusedRowPass.chunk(p, at, rows: min(n, c * chunk)..<min(n, (c + 1) * chunk), into: partials.pointer(at: c * stride))
+        }
+        sums.addRowParts(chunkResults)
+        (sums.penalty, sums.gradientMax) = p.gradientColumns(at) { cols, scratch in
+            Kernels.sumParts(partials.base, count: parts, stride: stride, (cols.lowerBound * kp)..<(cols.upperBound * kp), into: scratch)
         }
     }
 
@@ -102,17 +100,14 @@ final class FusedRowPass {
         var loss = 0.0
         var biasSum = [Float](repeating: 0, count: kp)
         var buffer = [Float](repeating: 0, count: SoftmaxProblem.rowBlock * kp)
-        buffer.withUnsafeMutableBufferPointer { bb in
-            biasSum.withUnsafeMutableBufferPointer { bs in
-                let scores = bb.baseAddress!
-                var lo = rows.lowerBound
-                while lo < rows.upperBound {
-                    let sub = lo..<min(rows.upperBound, lo + SoftmaxProblem.rowBlock)
-                    Kernels.sparseTimesDense(at.x, rows: sub, dense: at.w, kp: kp, out: scores, firstOutRow: lo)
-                    p.addResiduals(at, rows: sub, scores: scores, firstRow: lo, loss: &loss, biasSum: bs.baseAddress!)
-                    Kernels.scatterRows(at.x, rows: sub, dense: scores, firstRow: lo, kp: kp, out: out)
-                    lo = sub.upperBound
-                }
+        withUnsafeMutablePointers(&buffer, &biasSum) { scores, biasSum in
+            var lo = rows.lowerBound
+            while lo < rows.upperBound {
+                let sub = lo..<min(rows.upperBound, lo + SoftmaxProblem.rowBlock)
+                Kernels.sparseTimesDense(at.x, rows: sub, dense: at.w, kp: kp, out: scores, firstOutRow: lo)
+                p.addResiduals(at, rows: sub, scores: scores, firstRow: lo, loss: &loss, biasSum: biasSum)
+                Kernels.scatterRows(at.x, rows: sub, dense: scores, firstRow: lo, kp: kp, out: out)
+                lo = sub.upperBound
             }
         }
         return (loss, biasSum)

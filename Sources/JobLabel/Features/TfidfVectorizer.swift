@@ -207,13 +207,7 @@ struct TermWalker {
     /// Calls `body` with the terms of `list` as one run (nothing when it is empty).
     private static func run(_ list: TokenList, _ body: TermRunBody) {
         if list.count == 0 { return }
-        list.bytes.withUnsafeBufferPointer { b in
-            list.starts.withUnsafeBufferPointer { s in
-                list.ends.withUnsafeBufferPointer { e in
-                    body(b.baseAddress!, s.baseAddress!, e.baseAddress!, list.count)
-                }
-            }
-        }
+        withUnsafePointers(list.bytes, list.starts, list.ends) { body($0, $1, $2, list.count) }
     }
 
     /// The terms of `tokens`: with unigrams and no prefix the tokens themselves (one run, no copy); otherwise
@@ -262,17 +256,14 @@ struct DocumentCounter {
     @inline(__always)
     mutating func withAdder(_ body: ((Int32, Bool) -> Void) -> Void) {
         var seen = touchedCount
-        counts.withUnsafeMutableBufferPointer { c in
-            touched.withUnsafeMutableBufferPointer { t in
-                let counts = c.baseAddress!, touched = t.baseAddress!
-                body { id, flag in
-                    let i = Int(id)
-                    if counts[i] == 0 {
-                        touched[seen] = UInt32(bitPattern: id) | (flag ? 1 << 31 : 0)
-                        seen += 1
-                    }
-                    counts[i] &+= 1
+        withUnsafeMutablePointers(&counts, &touched) { counts, touched in
+            body { id, flag in
+                let i = Int(id)
+                if counts[i] == 0 {
+                    touched[seen] = UInt32(bitPattern: id) | (flag ? 1 << 31 : 0)
+                    seen += 1
                 }
+                counts[i] &+= 1
             }
         }
         touchedCount = seen
@@ -367,29 +358,24 @@ struct ShortTermCounts {
     mutating func withAdder(_ body: ((UInt64, Int, () -> Int32) -> Void) -> Void) {
         var seen = usedCount
         let mask = keys.count - 1
-        keys.withUnsafeMutableBufferPointer { kb in
-            info.withUnsafeMutableBufferPointer { ib in
-                used.withUnsafeMutableBufferPointer { ub in
-                    let keys = kb.baseAddress!, info = ib.baseAddress!, used = ub.baseAddress!
-                    body { prefix, n, column in
-                        let tag = UInt64(truncatingIfNeeded: n) &<< 56
-                        var s = Int(truncatingIfNeeded: ((prefix ^ tag) &* 0x9E37_79B9_7F4A_7C15) &>> 40) & mask
-                        while true {
-                            let v = info[s]
-                            if v == 0 {
-                                keys[s] = prefix
-                                info[s] = tag | 1 << 32 | UInt64(UInt32(bitPattern: column() &+ 1))
-                                used[seen] = Int32(truncatingIfNeeded: s)
-                                seen += 1
-                                return
-                            }
-                            if v & 0xFF00_0000_0000_0000 == tag && keys[s] == prefix {
-                                info[s] = v &+ (1 << 32)
-                                return
-                            }
-                            s = (s &+ 1) & mask
-                        }
+        withUnsafeMutablePointers(&keys, &info, &used) { keys, info, used in
+            body { prefix, n, column in
+                let tag = UInt64(truncatingIfNeeded: n) &<< 56
+                var s = Int(truncatingIfNeeded: ((prefix ^ tag) &* 0x9E37_79B9_7F4A_7C15) &>> 40) & mask
+                while true {
+                    let v = info[s]
+                    if v == 0 {
+                        keys[s] = prefix
+                        info[s] = tag | 1 << 32 | UInt64(UInt32(bitPattern: column() &+ 1))
+                        used[seen] = Int32(truncatingIfNeeded: s)
+                        seen += 1
+                        return
                     }
+                    if v & 0xFF00_0000_0000_0000 == tag && keys[s] == prefix {
+                        info[s] = v &+ (1 << 32)
+                        return
+                    }
+                    s = (s &+ 1) & mask
                 }
             }
         }
@@ -577,10 +563,8 @@ public struct TfidfVectorizer: Sendable {
         let start = m.values.count
         m.columns.append(contentsOf: repeatElement(0, count: row.count))
         m.values.append(contentsOf: repeatElement(0, count: row.count))
-        m.columns.withUnsafeMutableBufferPointer { cb in
-            m.values.withUnsafeMutableBufferPointer { vb in
-                weightRow(row, columns: cb.baseAddress! + start, values: vb.baseAddress! + start)
-            }
+        withUnsafeMutablePointers(&m.columns, &m.values) { columns, values in
+            weightRow(row, columns: columns + start, values: values + start)
         }
         m.rowOffsets.append(Int64(m.columns.count))
     }
@@ -596,17 +580,16 @@ public struct TfidfVectorizer: Sendable {
     static func weightRow(_ row: [UInt64], sublinear: Bool, weights columnWeight: [Float],
                           columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
         var norm2 = 0.0
-        TfidfVectorizer.sublinearTable.withUnsafeBufferPointer { table in
-            columnWeight.withUnsafeBufferPointer { weight in
-                for (t, entry) in row.enumerated() {
-                    let c = Int(entry >> 32)
-                    let count = Int(UInt32(truncatingIfNeeded: entry))
-                    let tf = sublinear ? (count < table.count ? table[count] : 1 + log(Float(count))) : Float(count)
-                    let v = tf * weight[c]
-                    columns[t] = Int32(c)
-                    values[t] = v
-                    norm2 += Double(v) * Double(v)
-                }
+        let tableCount = TfidfVectorizer.sublinearTable.count
+        withUnsafePointers(TfidfVectorizer.sublinearTable, columnWeight) { table, weight in
+            for (t, entry) in row.enumerated() {
+                let c = Int(entry >> 32)
+                let count = Int(UInt32(truncatingIfNeeded: entry))
+                let tf = sublinear ? (count < tableCount ? table[count] : 1 + log(Float(count))) : Float(count)
+                let v = tf * weight[c]
+                columns[t] = Int32(c)
+                values[t] = v
+                norm2 += Double(v) * Double(v)
             }
         }
         if norm2 > 0 {

@@ -141,24 +141,21 @@ enum VectorizerFit {
     /// in parallel per shard.
     private static func copyTermBytesAndWeights(_ config: VectorizerConfig, _ shards: [Shard], into vocabulary: inout SelectedVocabulary) {
         let offsets = vocabulary.offsets, idf = vocabulary.idf, columnOf = vocabulary.columnOf
-        let count = idf.count, bytes = offsets[count]
-        var columnWeight = [Float](repeating: 0, count: count)
-        vocabulary.arena = [UInt8](unsafeUninitializedCapacity: bytes) { buffer, initialized in
-            columnWeight.withUnsafeMutableBufferPointer { wb in
-                let out = buffer, weightOut = wb
-                Parallel.forEachBlock(shards.count) { s in
-                    shards[s].table.withTermBytes { term in
-                        for (id, column) in columnOf[s].enumerated() where column >= 0 {
-                            let (p, len, _) = term(id)
-                            let c = Int(column)
-                            (out.baseAddress! + offsets[c]).initialize(from: p, count: len)
-                            weightOut[c] = TfidfVectorizer.scale(config, p, len) * idf[c]
-                        }
+        var arena = [UInt8](repeating: 0, count: offsets[idf.count])
+        var columnWeight = [Float](repeating: 0, count: idf.count)
+        withUnsafeMutablePointers(&arena, &columnWeight) { arena, columnWeight in
+            Parallel.forEachBlock(shards.count) { s in
+                shards[s].table.withTermBytes { term in
+                    for (id, column) in columnOf[s].enumerated() where column >= 0 {
+                        let (p, len, _) = term(id)
+                        let c = Int(column)
+                        (arena + offsets[c]).update(from: p, count: len)
+                        columnWeight[c] = TfidfVectorizer.scale(config, p, len) * idf[c]
                     }
                 }
             }
-            initialized = bytes
         }
+        vocabulary.arena = arena
         vocabulary.columnWeight = columnWeight
     }
 
@@ -185,35 +182,39 @@ enum VectorizerFit {
         var columns = [Int32](repeating: 0, count: entries)
         var values = [Float](repeating: 0, count: entries)
         var built: TfidfVectorizer?
-        columns.withUnsafeMutableBufferPointer { cb in
-            values.withUnsafeMutableBufferPointer { vb in
-                let columnsOut = cb, valuesOut = vb
-                // Job 0 builds the vocabulary's hash table and the vectorizer while the others weight the blocks.
-                Parallel.forEachBlock(blocks.count + 1) { job in
-                    if job == 0 {
-                        built = vocabulary.makeVectorizer(config)
-                        return
-                    }
-                    let b = job - 1
-                    let block = blocks[b], localColumn = mapped[b].localColumn
-                    var entry: [UInt64] = []
-                    var r0 = b * TfidfVectorizer.fitBlockSize
-                    for r in 0..<(block.rowOffsets.count - 1) {
-                        entry.removeAll(keepingCapacity: true)
-                        for t in block.rowOffsets[r]..<block.rowOffsets[r + 1] {
-                            let column = localColumn[Int(block.ids[t])]
-                            if column >= 0 { entry.append(UInt64(column) << 32 | UInt64(UInt32(block.counts[t]))) }
-                        }
-                        let at = Int(rowOffsets[r0])
-                        TfidfVectorizer.weightRow(entry, sublinear: config.sublinearTF, weights: vocabulary.columnWeight,
-                                                  columns: columnsOut.baseAddress! + at, values: valuesOut.baseAddress! + at)
-                        r0 += 1
-                    }
+        withUnsafeMutablePointers(&columns, &values) { columns, values in
+            // Job 0 builds the vocabulary's hash table and the vectorizer while the others weight the blocks.
+            Parallel.forEachBlock(blocks.count + 1) { job in
+                if job == 0 {
+                    built = vocabulary.makeVectorizer(config)
+                } else {
+                    weightBlock(config, blocks[job - 1], mapped[job - 1], vocabulary.columnWeight,
+                                firstRow: (job - 1) * TfidfVectorizer.fitBlockSize, rowOffsets: rowOffsets,
+                                columns: columns, values: values)
                 }
             }
         }
         let vectorizer = built ?? vocabulary.makeVectorizer(config)  // job 0 always runs; this keeps the code free of a force unwrap
         return (vectorizer, CSRMatrix(rowOffsets: rowOffsets, columns: columns, values: values, columnCount: vocabulary.count))
+    }
+
+    /// The rows of one block of stage 4, written at their places in the matrix's `columns` and `values`
+    /// (row `firstRow + r` starts at `rowOffsets[firstRow + r]`).
+    private static func weightBlock(_ config: VectorizerConfig, _ block: BlockCounts, _ mapped: BlockColumns, _ columnWeight: [Float],
+                                    firstRow: Int, rowOffsets: [Int64],
+                                    columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
+        let localColumn = mapped.localColumn
+        var entry: [UInt64] = []
+        for r in 0..<(block.rowOffsets.count - 1) {
+            entry.removeAll(keepingCapacity: true)
+            for t in block.rowOffsets[r]..<block.rowOffsets[r + 1] {
+                let column = localColumn[Int(block.ids[t])]
+                if column >= 0 { entry.append(UInt64(column) << 32 | UInt64(UInt32(block.counts[t]))) }
+            }
+            let at = Int(rowOffsets[firstRow + r])
+            TfidfVectorizer.weightRow(entry, sublinear: config.sublinearTF, weights: columnWeight,
+                                      columns: columns + at, values: values + at)
+        }
     }
 }
 

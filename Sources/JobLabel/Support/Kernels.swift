@@ -128,17 +128,14 @@ struct SparseRows {
 enum Kernels {
     /// Gives `body` the raw arrays of `m` (a valid pointer even when `m` stores nothing).
     static func withSparseRows<R>(_ m: CSRMatrix, _ body: (SparseRows) throws -> R) rethrows -> R {
-        try m.rowOffsets.withUnsafeBufferPointer { o in
-            try m.columns.withUnsafeBufferPointer { c in
-                try m.values.withUnsafeBufferPointer { v in
-                    try withExtendedLifetime(placeholder) {
-                        try body(SparseRows(offsets: o.baseAddress!,
-                                            columns: c.baseAddress ?? placeholder.columns,
-                                            values: v.baseAddress ?? placeholder.values))
-                    }
-                }
-            }
+        try withUnsafePointers(m.rowOffsets, m.columns, m.values) { o, c, v in
+            try body(SparseRows(offsets: o, columns: c, values: v))
         }
+    }
+
+    /// Gives `body` the raw arrays of two matrices.
+    static func withSparseRows<R>(_ a: CSRMatrix, _ b: CSRMatrix, _ body: (SparseRows, SparseRows) throws -> R) rethrows -> R {
+        try withSparseRows(a) { ra in try withSparseRows(b) { rb in try body(ra, rb) } }
     }
 
     /// Gives `body` the raw arrays of every matrix of `ms`, in order.
@@ -149,10 +146,6 @@ enum Kernels {
         }
         return try collect(0, [])
     }
-
-    /// One-element buffers standing in for empty arrays (never read: an empty matrix has no entries).
-    private static let placeholder = (columns: UnsafePointer(UnsafeMutablePointer<Int32>.allocate(capacity: 1)),
-                                      values: UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 1)))
 
     /// Runs `kernel` once per lane block covering a padded row of `kp` floats (a multiple of 8): one block
     /// of 8, 16, 24 or 32 lanes, or for wider rows slabs of 32 and then the 8, 16 or 24 left over.
@@ -354,11 +347,11 @@ enum Kernels {
         return (total + Double(acc.sum()), big.max())
     }
 
-    // MARK: dense vectors (L-BFGS); pointers at the start of a block of `count` elements
+    // MARK: dense vectors (L-BFGS): equal-length blocks, e.g. the same range of several `PinnedBuffer`s
 
     /// `Σ a[i]·b[i]`: eight lanes and two accumulators in Float per 1024 elements, summed in Double.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Double {
+    static func dot(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>) -> Double {
+        let (a, b, count) = (start(a), start(b, count: a.count), a.count)
         var i = 0
         var total = 0.0
         while i + 16 <= count {
@@ -373,6 +366,15 @@ enum Kernels {
         }
         while i < count { total += Double(a[i] * b[i]); i += 1 }
         return total
+    }
+
+    /// The first element of `b` (a block of a `PinnedBuffer`, never without storage), after checking that it
+    /// holds `count` elements (when given).
+    @inline(__always)
+    private static func start<T>(_ b: UnsafeMutableBufferPointer<T>, count: Int? = nil) -> UnsafeMutablePointer<T> {
+        precondition(count == nil || b.count == count, "blocks of different lengths")
+        guard let p = b.baseAddress else { preconditionFailure("a block without storage") }
+        return p
     }
 
     /// Eight bfloat16 values widened to Float.
@@ -397,8 +399,10 @@ enum Kernels {
     }
 
     /// `h = bfloat16(a − b)`, and `f` = those rounded values as Float.
-    static func differenceBF16(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into h: UnsafeMutablePointer<UInt16>,
-                               rounded f: UnsafeMutablePointer<Float>, _ count: Int) {
+    static func differenceBF16(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>,
+                               into h: UnsafeMutableBufferPointer<UInt16>, rounded f: UnsafeMutableBufferPointer<Float>) {
+        let count = a.count
+        let (a, b, h, f) = (start(a), start(b, count: count), start(h, count: count), start(f, count: count))
         var i = 0
         while i + 8 <= count {
             let r = roundBF16(load8(a + i) - load8(b + i))
@@ -415,7 +419,7 @@ enum Kernels {
     }
 
     /// `out += a · h` for bfloat16 `h`.
-    static func addScaledBF16(_ a: Float, _ h: UnsafePointer<UInt16>, into out: UnsafeMutablePointer<Float>, _ count: Int) {
+    private static func addScaledBF16(_ a: Float, _ h: UnsafePointer<UInt16>, into out: UnsafeMutablePointer<Float>, _ count: Int) {
         let va = SIMD8<Float>(repeating: a)
         var i = 0
         while i + 8 <= count {
@@ -425,8 +429,10 @@ enum Kernels {
         while i < count { out[i] += a * Float(bitPattern: UInt32(h[i]) << 16); i += 1 }
     }
 
-    /// `out += Σ_j a[j] · h[j]` for up to four bfloat16 vectors `h` at once (one read and write of `out`).
-    static func addScaledBF16(_ a: [Float], _ h: [UnsafePointer<UInt16>], into out: UnsafeMutablePointer<Float>, _ count: Int) {
+    /// `out += Σ_j a[j] · h[j]` for bfloat16 vectors `h`, up to four at once (one read and write of `out`).
+    static func addScaledBF16(_ a: [Float], _ h: [UnsafeMutableBufferPointer<UInt16>], into out: UnsafeMutableBufferPointer<Float>) {
+        let count = out.count, out = start(out)
+        let h = h.map { UnsafePointer(start($0, count: count)) }
         switch h.count {
         case 4:
             let (a0, a1, a2, a3) = (SIMD8<Float>(repeating: a[0]), SIMD8<Float>(repeating: a[1]),
@@ -460,27 +466,39 @@ enum Kernels {
         }
     }
 
-    /// The six dot products of (a, b, c) with (u, v) — a·u, a·v, b·u, b·v, c·u, c·v — in one pass with six
-    /// independent accumulators, flushed to Double every 1024 elements; added to `out[0..<6]`.
-    static func dots3x2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
-                        _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ count: Int,
-                        into out: UnsafeMutablePointer<Double>) {
-        dots3x2(a, b, c, count, into: out) { (load8(u + $0), load8(v + $0)) } scalar: { (u[$0], v[$0]) }
+    /// The six dot products of (a, b, c) with (u, v).
+    struct Dots3x2 {
+        var au = 0.0, av = 0.0, bu = 0.0, bv = 0.0, cu = 0.0, cv = 0.0
+
+        /// Adds `o`, product by product.
+        mutating func add(_ o: Dots3x2) {
+            au += o.au; av += o.av; bu += o.bu; bv += o.bv; cu += o.cu; cv += o.cv
+        }
+    }
+
+    /// The six dot products of (a, b, c) with (u, v) in one pass with six independent accumulators,
+    /// flushed to Double every 1024 elements.
+    static func dots3x2(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>,
+                        _ c: UnsafeMutableBufferPointer<Float>,
+                        _ u: UnsafeMutableBufferPointer<Float>, _ v: UnsafeMutableBufferPointer<Float>) -> Dots3x2 {
+        let count = a.count, u = start(u, count: count), v = start(v, count: count)
+        return dots3x2(start(a), start(b, count: count), start(c, count: count), count) { (load8(u + $0), load8(v + $0)) } scalar: { (u[$0], v[$0]) }
     }
 
     /// As `dots3x2` with bfloat16 `u` and `v`.
-    static func dots3x2BF16(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
-                            _ u: UnsafePointer<UInt16>, _ v: UnsafePointer<UInt16>, _ count: Int,
-                            into out: UnsafeMutablePointer<Double>) {
-        dots3x2(a, b, c, count, into: out) { (loadBF16(u + $0), loadBF16(v + $0)) } scalar: {
+    static func dots3x2BF16(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>,
+                            _ c: UnsafeMutableBufferPointer<Float>,
+                            _ u: UnsafeMutableBufferPointer<UInt16>, _ v: UnsafeMutableBufferPointer<UInt16>) -> Dots3x2 {
+        let count = a.count, u = UnsafePointer(start(u, count: count)), v = UnsafePointer(start(v, count: count))
+        return dots3x2(start(a), start(b, count: count), start(c, count: count), count) { (loadBF16(u + $0), loadBF16(v + $0)) } scalar: {
             (Float(bitPattern: UInt32(u[$0]) << 16), Float(bitPattern: UInt32(v[$0]) << 16))
         }
     }
 
     @inline(__always)
     private static func dots3x2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ count: Int,
-                                into out: UnsafeMutablePointer<Double>,
-                                _ uv: (Int) -> (SIMD8<Float>, SIMD8<Float>), scalar: (Int) -> (Float, Float)) {
+                                _ uv: (Int) -> (SIMD8<Float>, SIMD8<Float>), scalar: (Int) -> (Float, Float)) -> Dots3x2 {
+        var out = Dots3x2()
         var i = 0
         while i + 8 <= count {
             let stop = min(count, i + 1024)
@@ -494,22 +512,25 @@ enum Kernels {
                 cu += cc * uu; cv += cc * vv
                 i += 8
             }
-            out[0] += Double(au.sum()); out[1] += Double(av.sum())
-            out[2] += Double(bu.sum()); out[3] += Double(bv.sum())
-            out[4] += Double(cu.sum()); out[5] += Double(cv.sum())
+            out.au += Double(au.sum()); out.av += Double(av.sum())
+            out.bu += Double(bu.sum()); out.bv += Double(bv.sum())
+            out.cu += Double(cu.sum()); out.cv += Double(cv.sum())
         }
         while i < count {
             let (uu, vv) = scalar(i)
-            out[0] += Double(a[i] * uu); out[1] += Double(a[i] * vv)
-            out[2] += Double(b[i] * uu); out[3] += Double(b[i] * vv)
-            out[4] += Double(c[i] * uu); out[5] += Double(c[i] * vv)
+            out.au += Double(a[i] * uu); out.av += Double(a[i] * vv)
+            out.bu += Double(b[i] * uu); out.bv += Double(b[i] * vv)
+            out.cu += Double(c[i] * uu); out.cv += Double(c[i] * vv)
             i += 1
         }
+        return out
     }
 
     /// `out = x + a · d`.
-    static func addScaled(_ x: UnsafePointer<Float>, _ a: Float, _ d: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                          _ count: Int) {
+    static func addScaled(_ x: UnsafeMutableBufferPointer<Float>, _ a: Float, _ d: UnsafeMutableBufferPointer<Float>,
+                          into out: UnsafeMutableBufferPointer<Float>) {
+        let count = x.count
+        let (x, d, out) = (start(x), start(d, count: count), start(out, count: count))
         var i = 0
         let va = SIMD8<Float>(repeating: a)
         while i + 8 <= count {
@@ -520,7 +541,9 @@ enum Kernels {
     }
 
     /// `out = a · x`.
-    static func scale(_ x: UnsafePointer<Float>, _ a: Float, into out: UnsafeMutablePointer<Float>, _ count: Int) {
+    static func scale(_ x: UnsafeMutableBufferPointer<Float>, _ a: Float, into out: UnsafeMutableBufferPointer<Float>) {
+        let count = x.count
+        let (x, out) = (start(x), start(out, count: count))
         var i = 0
         let va = SIMD8<Float>(repeating: a)
         while i + 8 <= count {
@@ -530,16 +553,18 @@ enum Kernels {
         while i < count { out[i] = a * x[i]; i += 1 }
     }
 
-    /// Largest absolute value of `x[0..<count]`.
-    static func maxAbs(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    /// Largest absolute value.
+    static func maxAbs(_ x: UnsafeMutableBufferPointer<Float>) -> Float {
         var m: Float = 0
-        for i in 0..<count { m = max(m, abs(x[i])) }
+        for v in x { m = max(m, abs(v)) }
         return m
     }
 
     /// Largest absolute value.
     static func maxAbs(_ x: [Float]) -> Float {
-        x.withUnsafeBufferPointer { p in p.baseAddress.map { maxAbs($0, p.count) } ?? 0 }
+        var m: Float = 0
+        for v in x { m = max(m, abs(v)) }
+        return m
     }
 }
 
