@@ -334,10 +334,7 @@ private final class LBFGSState {
         let history = old.map { (sSlots[$0], ySlots[$0]) }
         let parts = Parallel.mapRanges(count: n, blockSize: LBFGS.block) { r -> UpdateDots in
             // s and y of this block, rounded to bfloat16: stored, and kept as Float for the dot products.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * r.count) { rounded in
-                rounded.initialize(repeating: 0)
-                let sf = UnsafeMutableBufferPointer(rebasing: rounded[0..<r.count])
-                let yf = UnsafeMutableBufferPointer(rebasing: rounded[r.count...])
+            withScratchBlocks(r.count) { sf, yf in
                 Kernels.differenceBF16(xTrial[r], x[r], into: sNew[r], rounded: sf)
                 Kernels.differenceBF16(gTrial[r], g[r], into: yNew[r], rounded: yf)
                 let gt = gTrial[r]

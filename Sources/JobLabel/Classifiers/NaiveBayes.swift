@@ -35,13 +35,8 @@ public enum NaiveBayes {
         Kernels.withSparseRows(x) { xs in
             counts.withUnsafeMutableBufferPointer { out in
                 Parallel.forEachBlock(parts) { part in
-                    let lo = Int32(v * part / parts), hi = Int32(v * (part + 1) / parts)
-                    for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k {
-                        let c = Int(y[i])
-                        for t in Int(xs.offsets[i])..<Int(xs.offsets[i + 1]) where xs.columns[t] >= lo && xs.columns[t] < hi {
-                            out[Int(xs.columns[t]) * k + c] += Double(xs.values[t])
-                        }
-                    }
+                    Kernels.addClassSums(xs, rows: rows, labels: y, k: k, columns: (v * part / parts)..<(v * (part + 1) / parts),
+                                         into: out.baseAddress!)
                 }
             }
         }

@@ -31,9 +31,9 @@ struct ColumnTilePass {
         let kp = p.kp, v = p.x.columnCount, tileRows = self.tileRows
         let rowParts = Kernels.withSparseRows(tiles) { tiles in
             Parallel.mapRanges(count: p.x.rowCount, blockSize: tileRows) { rows -> (Double, [Float]) in
-                let out = at.residual + rows.lowerBound * kp
-                out.update(repeating: 0, count: rows.count * kp)
-                Kernels.scatterColumns(tiles[rows.lowerBound / tileRows], columns: 0..<v, dense: at.w, kp: kp, out: out)
+                Kernels.zeroRows(at.residual, rows: rows, kp: kp)
+                Kernels.scatterColumns(tiles[rows.lowerBound / tileRows], columns: 0..<v, dense: at.w, kp: kp,
+                                       out: at.residual, firstOutRow: rows.lowerBound)
                 return p.residuals(at, rows: rows)
             }
         }
@@ -84,7 +84,7 @@ final class FusedRowPass {
         let chunk = (n + parts - 1) / parts
         let chunkResults = Parallel.mapRanges(count: parts, blockSize: 1) { range -> (Double, [Float]) in
             let c = range.lowerBound
-            return FusedRowPass.chunk(p, at, rows: min(n, c * chunk)..<min(n, (c + 1) * chunk), into: partials.pointer(at: c * stride))
+            return FusedRowPass.chunk(p, at, rows: min(n, c * chunk)..<min(n, (c + 1) * chunk), into: partials[(c * stride)..<((c + 1) * stride)])
         }
         sums.addRowParts(chunkResults)
         (sums.penalty, sums.gradientMax) = p.gradientColumns(at) { cols, scratch in
@@ -92,11 +92,12 @@ final class FusedRowPass {
         }
     }
 
-    /// One chunk of rows: writes its `Xᵀ R` (`V × kp`) to `out`; returns its loss and `Σ_i R_i`.
+    /// One chunk of rows: writes its `Xᵀ R` (`V × kp`) to `partial`; returns its loss and `Σ_i R_i`.
     private static func chunk(_ p: SoftmaxProblem, _ at: SoftmaxBuffers, rows: Range<Int>,
-                              into out: UnsafeMutablePointer<Float>) -> (Double, [Float]) {
+                              into partial: UnsafeMutableBufferPointer<Float>) -> (Double, [Float]) {
         let kp = p.kp
-        out.update(repeating: 0, count: p.x.columnCount * kp)
+        partial.update(repeating: 0)
+        guard let out = partial.baseAddress else { return (0, [Float](repeating: 0, count: kp)) }
         var loss = 0.0
         var biasSum = [Float](repeating: 0, count: kp)
         var buffer = [Float](repeating: 0, count: SoftmaxProblem.rowBlock * kp)
@@ -105,7 +106,8 @@ final class FusedRowPass {
             while lo < rows.upperBound {
                 let sub = lo..<min(rows.upperBound, lo + SoftmaxProblem.rowBlock)
                 Kernels.sparseTimesDense(at.x, rows: sub, dense: at.w, kp: kp, out: scores, firstOutRow: lo)
-                p.addResiduals(at, rows: sub, scores: scores, firstRow: lo, loss: &loss, biasSum: biasSum)
+                Kernels.softmaxResiduals(scores, rows: sub, firstRow: lo, k: p.k, kp: kp, labels: p.y, weights: p.sampleWeights,
+                                         bias: at.bias, loss: &loss, biasSum: biasSum)
                 Kernels.scatterRows(at.x, rows: sub, dense: scores, firstRow: lo, kp: kp, out: out)
                 lo = sub.upperBound
             }
@@ -115,29 +117,16 @@ final class FusedRowPass {
 }
 
 extension SoftmaxProblem {
-    /// Turns the score rows `rows` of `at.residual` into residual rows; returns their loss and `Σ_i R_i`.
+    /// Turns the score rows `rows` of `at.residual` into residual rows `R_i = s_i (p_i − onehot(y_i))` (zero
+    /// for unlabeled rows); returns their loss `Σ_i s_i CE_i` and `Σ_i R_i`.
     func residuals(_ at: SoftmaxBuffers, rows: Range<Int>) -> (Double, [Float]) {
         var loss = 0.0
         var biasSum = [Float](repeating: 0, count: kp)
         biasSum.withUnsafeMutableBufferPointer { bs in
-            addResiduals(at, rows: rows, scores: at.residual, firstRow: 0, loss: &loss, biasSum: bs.baseAddress!)
+            Kernels.softmaxResiduals(at.residual, rows: rows, firstRow: 0, k: k, kp: kp, labels: y, weights: sampleWeights,
+                                     bias: at.bias, loss: &loss, biasSum: bs.baseAddress!)
         }
         return (loss, biasSum)
-    }
-
-    /// Score rows `rows` (row `i` at `scores + (i − firstRow)·kp`) to residual rows `R_i = s_i (p_i −
-    /// onehot(y_i))` (zero for unlabeled rows), adding `s_i CE_i` to `loss` and `R_i` to `biasSum`, row by row.
-    func addResiduals(_ at: SoftmaxBuffers, rows: Range<Int>, scores: UnsafeMutablePointer<Float>, firstRow: Int,
-                      loss: inout Double, biasSum: UnsafeMutablePointer<Float>) {
-        for i in rows {
-            let row = scores + (i - firstRow) * kp
-            let s = sampleWeights[i]
-            if s == 0 {
-                row.update(repeating: 0, count: kp)
-                continue
-            }
-            loss += Kernels.softmaxResidual(row, bias: at.bias, k: k, y: Int(y[i]), weight: s, biasSum: biasSum)
-        }
     }
 
     /// The gradient in u from the residuals through xᵀ: `(Xᵀ R)[cols, :]` by `Kernels.sparseTimesDense` on

@@ -1,3 +1,5 @@
+// Unsafe: hashes and compares term bytes through raw pointers, 8 bytes at a time; callers pass pointers valid for the term's length (the `Padded` variants: 7 more readable bytes), and the table's own pointers stay inside its arena and slot arrays.
+
 /// An open-addressing hash table from term bytes to dense ids `0..<count`, in insertion order.
 /// Term bytes live in one arena; no per-term allocation. Each slot holds the id, the term's length, 16 bits
 /// of its hash and its first 8 bytes, so a lookup of a term of up to 8 bytes (most words) reads one slot

@@ -1,3 +1,5 @@
+// Unsafe: reads term runs and keeps per-posting counts through raw pointers; the term walker pads every term with 8 readable bytes, counters are reserved before each run, and a weighted row is written to a range sized to the row.
+
 import Foundation
 
 /// A document-frequency bound: an absolute count of documents or a fraction of them (as scikit-learn's

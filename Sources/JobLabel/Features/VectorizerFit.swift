@@ -1,3 +1,5 @@
+// Unsafe: counts term runs through raw pointers, and parallel jobs write disjoint ranges of shared output arrays at offsets from prefix sums (row offsets, term offsets), so no two jobs write the same element.
+
 import Foundation
 
 /// The stages of `TfidfVectorizer.fitTransform`, in the manner of scikit-learn's `CountVectorizer`

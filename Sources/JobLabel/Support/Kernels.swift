@@ -1,5 +1,8 @@
-// The only file with raw-pointer arithmetic on numeric buffers. Callers hand their arrays over through
-// one `withUnsafe...` scope and index by row/column; the loops that read and write memory live here.
+// Unsafe: the numeric loops read and write through raw pointers at computed offsets; callers guarantee every buffer holds the rows, columns and counts they name (rows `kp` floats wide) and stays alive for the call.
+//
+// The numeric kernels: the loops that read and write memory for training and prediction live here, and
+// callers pass base pointers (from `PinnedBuffer`, `withSparseRows` or `withUnsafePointers`) with row and
+// column ranges, not offset pointers.
 //
 // Dense matrices used for training and prediction are row-major with a padded row length `kp` (the
 // class count rounded up to a multiple of 8), so a row is a whole number of `SIMD8<Float>` lanes. The
@@ -204,9 +207,15 @@ enum Kernels {
     /// (`t.offsets` by column, `t.columns` holding row numbers), `out[row*kp ..< row*kp+kp] += value ·
     /// dense[j*kp ..< j*kp+kp]`. Each dense row is read once into registers and added to the (cache-resident)
     /// output rows of its entries; `kp` must be a multiple of 8.
+    /// Output row `r` of the block goes to `out + (firstOutRow + r) * kp`.
     static func scatterColumns(_ t: SparseRows, columns: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
-                               out: UnsafeMutablePointer<Float>) {
-        forEachLaneBlock(kp: kp, Scatter(m: t, outer: columns, dense: dense, kp: kp, out: out))
+                               out: UnsafeMutablePointer<Float>, firstOutRow: Int = 0) {
+        forEachLaneBlock(kp: kp, Scatter(m: t, outer: columns, dense: dense, kp: kp, out: out + firstOutRow * kp))
+    }
+
+    /// Sets the rows `rows` of `m` (row length `kp`) to zero.
+    static func zeroRows(_ m: UnsafeMutablePointer<Float>, rows: Range<Int>, kp: Int) {
+        (m + rows.lowerBound * kp).update(repeating: 0, count: rows.count * kp)
     }
 
     /// Rows scattered into a dense matrix: for every row `i` in `rows`, `out[columns[t]*kp ..< +kp] += values[t] ·
@@ -255,11 +264,27 @@ enum Kernels {
         }
     }
 
-    /// Softmax cross-entropy epilogue for one row of scores `r[0..<kp]` (classes `0..<k`, padding zero):
-    /// adds `bias`, then overwrites the row with the weighted residual `w · (softmax − onehot(y))` and
-    /// adds it to `biasSum`. Returns `w · (logsumexp − score_y)`.
+    /// Softmax cross-entropy epilogue for the score rows `rows` (row `i` at `scores + (i − firstRow)·kp`;
+    /// classes `0..<k`, padding zero), row by row: a row with weight `w_i = weights[i]` of 0 becomes zero;
+    /// any other gets `bias` added and becomes the weighted residual `w_i (softmax − onehot(labels[i]))`,
+    /// which is added to `biasSum`, and `w_i · CE_i = w_i (logsumexp − score_y)` is added to `loss`.
+    static func softmaxResiduals(_ scores: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int, k: Int, kp: Int,
+                                 labels: [Int32], weights: [Float], bias: UnsafePointer<Float>,
+                                 loss: inout Double, biasSum: UnsafeMutablePointer<Float>) {
+        for i in rows {
+            let row = scores + (i - firstRow) * kp
+            let w = weights[i]
+            if w == 0 {
+                row.update(repeating: 0, count: kp)
+                continue
+            }
+            loss += softmaxResidual(row, bias: bias, k: k, y: Int(labels[i]), weight: w, biasSum: biasSum)
+        }
+    }
+
+    /// `softmaxResiduals` for one row `r[0..<kp]`; returns `w · (logsumexp − score_y)`.
     @inline(__always)
-    static func softmaxResidual(_ r: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, k: Int, y: Int, weight w: Float,
+    private static func softmaxResidual(_ r: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, k: Int, y: Int, weight w: Float,
                                 biasSum: UnsafeMutablePointer<Float>) -> Double {
         var m = -Float.infinity
         for c in 0..<k {
@@ -551,6 +576,21 @@ enum Kernels {
             i += 8
         }
         while i < count { out[i] = a * x[i]; i += 1 }
+    }
+
+    // MARK: Naive Bayes
+
+    /// Per-class feature sums for the features `columns`: `out[j·k + y_i] += x_ij` over the rows `0..<rows`
+    /// with a label in `0..<k`, in row order.
+    static func addClassSums(_ x: SparseRows, rows: Int, labels y: [Int32], k: Int, columns: Range<Int>,
+                             into out: UnsafeMutablePointer<Double>) {
+        let lo = Int32(columns.lowerBound), hi = Int32(columns.upperBound)
+        for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k {
+            let c = Int(y[i])
+            for t in Int(x.offsets[i])..<Int(x.offsets[i + 1]) where x.columns[t] >= lo && x.columns[t] < hi {
+                out[Int(x.columns[t]) * k + c] += Double(x.values[t])
+            }
+        }
     }
 
     /// Largest absolute value.

@@ -1,3 +1,5 @@
+// Unsafe: reads the text and writes tokens through raw pointers, 8 and 32 bytes at a time; the writes stay inside the room `tokenize` reserves in the token list before its loop.
+
 /// Tokenizer settings: which characters form words and how short a word may be.
 public struct TokenizerConfig: Sendable, Equatable, Codable {
     /// Lowercase text before matching words (Unicode full lowercase mapping, as Python's `str.lower`).
