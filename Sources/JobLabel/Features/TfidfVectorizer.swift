@@ -441,8 +441,8 @@ public struct TfidfVectorizer: Sendable {
     /// Postings per block of the parallel passes (fixed, so results do not depend on the thread count).
     static let blockSize = 256
     /// Postings per block of `fitTransform`'s counting pass: larger than `blockSize` because every block's
-    /// distinct terms are merged into the vocabulary afterwards (20 Newsgroups' train file: 252,544 block
-    /// terms instead of 401,408 with 256); fixed, so results do not depend on the thread count.
+    /// distinct terms are merged into the vocabulary afterwards, and larger blocks share more of their
+    /// terms; fixed, so results do not depend on the thread count.
     static let fitBlockSize = 1024
 
     /// Creates a vectorizer from fitted parts (used by the model loader).

@@ -237,8 +237,8 @@ struct BlockCounts {
     /// then the longer ones, each in first-occurrence order (as `TfidfVectorizer.transform` does).
     init(counting postings: [Posting], _ range: Range<Int>, _ config: VectorizerConfig) {
         let textBytes = range.reduce(0) { $0 + postings[$1].text.count + postings[$1].title.count }
-        // Starts small and grows: sized for 20 Newsgroups' one distinct term per 18 bytes, every block table
-        // (all are kept until the merge) would hold 1.6 GB more on the 1,000,000-posting corpus.
+        // Starts small and grows: every block's table is kept until the merge, so tables sized for many
+        // distinct terms per byte of text would hold far more memory than the vocabulary needs.
         var table = TermTable(capacity: max(1024, textBytes / 64))
         var walker = TermWalker(config)
         var counter = DocumentCounter()
