@@ -35,12 +35,12 @@ protocol LaneBlock {
 }
 
 @inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }
 
 @inline(__always)
-private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
@@ -372,212 +372,6 @@ enum Kernels {
         return (total + Double(acc.sum()), big.max())
     }
 
-    // MARK: dense vectors (L-BFGS): equal-length blocks, e.g. the same range of several `PinnedBuffer`s
-
-    /// `Σ a[i]·b[i]`: eight lanes and two accumulators in Float per 1024 elements, summed in Double.
-    static func dot(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>) -> Double {
-        let (a, b, count) = (start(a), start(b, count: a.count), a.count)
-        var i = 0
-        var total = 0.0
-        while i + 16 <= count {
-            let stop = min(count, i + 1024)
-            var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
-            while i + 16 <= stop {
-                s0 += load8(a + i) * load8(b + i)
-                s1 += load8(a + i + 8) * load8(b + i + 8)
-                i += 16
-            }
-            total += Double((s0 + s1).sum())
-        }
-        while i < count { total += Double(a[i] * b[i]); i += 1 }
-        return total
-    }
-
-    /// The first element of `b` (a block of a `PinnedBuffer`, never without storage), after checking that it
-    /// holds `count` elements (when given).
-    @inline(__always)
-    private static func start<T>(_ b: UnsafeMutableBufferPointer<T>, count: Int? = nil) -> UnsafeMutablePointer<T> {
-        precondition(count == nil || b.count == count, "blocks of different lengths")
-        guard let p = b.baseAddress else { preconditionFailure("a block without storage") }
-        return p
-    }
-
-    /// Eight bfloat16 values widened to Float.
-    @inline(__always)
-    private static func loadBF16(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> {
-        let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt16>.self)
-        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
-    }
-
-    /// Float to bfloat16, rounding to nearest even (finite inputs).
-    @inline(__always)
-    private static func roundBF16(_ v: SIMD8<Float>) -> SIMD8<UInt16> {
-        let bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
-        let rounded = bits &+ 0x7FFF &+ ((bits &>> 16) & 1)
-        return SIMD8<UInt16>(truncatingIfNeeded: rounded &>> 16)
-    }
-
-    @inline(__always)
-    private static func roundBF16(_ v: Float) -> UInt16 {
-        let bits = v.bitPattern
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-    }
-
-    /// `h = bfloat16(a − b)`, and `f` = those rounded values as Float.
-    static func differenceBF16(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>,
-                               into h: UnsafeMutableBufferPointer<UInt16>, rounded f: UnsafeMutableBufferPointer<Float>) {
-        let count = a.count
-        let (a, b, h, f) = (start(a), start(b, count: count), start(h, count: count), start(f, count: count))
-        var i = 0
-        while i + 8 <= count {
-            let r = roundBF16(load8(a + i) - load8(b + i))
-            UnsafeMutableRawPointer(h + i).storeBytes(of: r, as: SIMD8<UInt16>.self)
-            store8(unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: r) &<< 16, to: SIMD8<Float>.self), f + i)
-            i += 8
-        }
-        while i < count {
-            let r = roundBF16(a[i] - b[i])
-            h[i] = r
-            f[i] = Float(bitPattern: UInt32(r) << 16)
-            i += 1
-        }
-    }
-
-    /// `out += a · h` for bfloat16 `h`.
-    private static func addScaledBF16(_ a: Float, _ h: UnsafePointer<UInt16>, into out: UnsafeMutablePointer<Float>, _ count: Int) {
-        let va = SIMD8<Float>(repeating: a)
-        var i = 0
-        while i + 8 <= count {
-            store8(load8(out + i) + va * loadBF16(h + i), out + i)
-            i += 8
-        }
-        while i < count { out[i] += a * Float(bitPattern: UInt32(h[i]) << 16); i += 1 }
-    }
-
-    /// `out += Σ_j a[j] · h[j]` for bfloat16 vectors `h`, up to four at once (one read and write of `out`).
-    static func addScaledBF16(_ a: [Float], _ h: [UnsafeMutableBufferPointer<UInt16>], into out: UnsafeMutableBufferPointer<Float>) {
-        let count = out.count, out = start(out)
-        let h = h.map { UnsafePointer(start($0, count: count)) }
-        switch h.count {
-        case 4:
-            let (a0, a1, a2, a3) = (SIMD8<Float>(repeating: a[0]), SIMD8<Float>(repeating: a[1]),
-                                    SIMD8<Float>(repeating: a[2]), SIMD8<Float>(repeating: a[3]))
-            let (h0, h1, h2, h3) = (h[0], h[1], h[2], h[3])
-            var i = 0
-            while i + 8 <= count {
-                let sum = (a0 * loadBF16(h0 + i) + a1 * loadBF16(h1 + i)) + (a2 * loadBF16(h2 + i) + a3 * loadBF16(h3 + i))
-                store8(load8(out + i) + sum, out + i)
-                i += 8
-            }
-            while i < count {
-                out[i] += (a[0] * Float(bitPattern: UInt32(h0[i]) << 16) + a[1] * Float(bitPattern: UInt32(h1[i]) << 16))
-                    + (a[2] * Float(bitPattern: UInt32(h2[i]) << 16) + a[3] * Float(bitPattern: UInt32(h3[i]) << 16))
-                i += 1
-            }
-        case 2:
-            let (a0, a1) = (SIMD8<Float>(repeating: a[0]), SIMD8<Float>(repeating: a[1]))
-            let (h0, h1) = (h[0], h[1])
-            var i = 0
-            while i + 8 <= count {
-                store8(load8(out + i) + (a0 * loadBF16(h0 + i) + a1 * loadBF16(h1 + i)), out + i)
-                i += 8
-            }
-            while i < count {
-                out[i] += a[0] * Float(bitPattern: UInt32(h0[i]) << 16) + a[1] * Float(bitPattern: UInt32(h1[i]) << 16)
-                i += 1
-            }
-        default:
-            for (j, v) in h.enumerated() { addScaledBF16(a[j], v, into: out, count) }
-        }
-    }
-
-    /// The six dot products of (a, b, c) with (u, v).
-    struct Dots3x2 {
-        var au = 0.0, av = 0.0, bu = 0.0, bv = 0.0, cu = 0.0, cv = 0.0
-
-        /// Adds `o`, product by product.
-        mutating func add(_ o: Dots3x2) {
-            au += o.au; av += o.av; bu += o.bu; bv += o.bv; cu += o.cu; cv += o.cv
-        }
-    }
-
-    /// The six dot products of (a, b, c) with (u, v) in one pass with six independent accumulators,
-    /// flushed to Double every 1024 elements.
-    static func dots3x2(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>,
-                        _ c: UnsafeMutableBufferPointer<Float>,
-                        _ u: UnsafeMutableBufferPointer<Float>, _ v: UnsafeMutableBufferPointer<Float>) -> Dots3x2 {
-        let count = a.count, u = start(u, count: count), v = start(v, count: count)
-        return dots3x2(start(a), start(b, count: count), start(c, count: count), count) { (load8(u + $0), load8(v + $0)) } scalar: { (u[$0], v[$0]) }
-    }
-
-    /// As `dots3x2` with bfloat16 `u` and `v`.
-    static func dots3x2BF16(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>,
-                            _ c: UnsafeMutableBufferPointer<Float>,
-                            _ u: UnsafeMutableBufferPointer<UInt16>, _ v: UnsafeMutableBufferPointer<UInt16>) -> Dots3x2 {
-        let count = a.count, u = UnsafePointer(start(u, count: count)), v = UnsafePointer(start(v, count: count))
-        return dots3x2(start(a), start(b, count: count), start(c, count: count), count) { (loadBF16(u + $0), loadBF16(v + $0)) } scalar: {
-            (Float(bitPattern: UInt32(u[$0]) << 16), Float(bitPattern: UInt32(v[$0]) << 16))
-        }
-    }
-
-    @inline(__always)
-    private static func dots3x2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ count: Int,
-                                _ uv: (Int) -> (SIMD8<Float>, SIMD8<Float>), scalar: (Int) -> (Float, Float)) -> Dots3x2 {
-        var out = Dots3x2()
-        var i = 0
-        while i + 8 <= count {
-            let stop = min(count, i + 1024)
-            var au = SIMD8<Float>(), av = SIMD8<Float>(), bu = SIMD8<Float>(), bv = SIMD8<Float>()
-            var cu = SIMD8<Float>(), cv = SIMD8<Float>()
-            while i + 8 <= stop {
-                let (uu, vv) = uv(i)
-                let aa = load8(a + i), bb = load8(b + i), cc = load8(c + i)
-                au += aa * uu; av += aa * vv
-                bu += bb * uu; bv += bb * vv
-                cu += cc * uu; cv += cc * vv
-                i += 8
-            }
-            out.au += Double(au.sum()); out.av += Double(av.sum())
-            out.bu += Double(bu.sum()); out.bv += Double(bv.sum())
-            out.cu += Double(cu.sum()); out.cv += Double(cv.sum())
-        }
-        while i < count {
-            let (uu, vv) = scalar(i)
-            out.au += Double(a[i] * uu); out.av += Double(a[i] * vv)
-            out.bu += Double(b[i] * uu); out.bv += Double(b[i] * vv)
-            out.cu += Double(c[i] * uu); out.cv += Double(c[i] * vv)
-            i += 1
-        }
-        return out
-    }
-
-    /// `out = x + a · d`.
-    static func addScaled(_ x: UnsafeMutableBufferPointer<Float>, _ a: Float, _ d: UnsafeMutableBufferPointer<Float>,
-                          into out: UnsafeMutableBufferPointer<Float>) {
-        let count = x.count
-        let (x, d, out) = (start(x), start(d, count: count), start(out, count: count))
-        var i = 0
-        let va = SIMD8<Float>(repeating: a)
-        while i + 8 <= count {
-            store8(load8(x + i) + va * load8(d + i), out + i)
-            i += 8
-        }
-        while i < count { out[i] = x[i] + a * d[i]; i += 1 }
-    }
-
-    /// `out = a · x`.
-    static func scale(_ x: UnsafeMutableBufferPointer<Float>, _ a: Float, into out: UnsafeMutableBufferPointer<Float>) {
-        let count = x.count
-        let (x, out) = (start(x), start(out, count: count))
-        var i = 0
-        let va = SIMD8<Float>(repeating: a)
-        while i + 8 <= count {
-            store8(va * load8(x + i), out + i)
-            i += 8
-        }
-        while i < count { out[i] = a * x[i]; i += 1 }
-    }
-
     // MARK: Naive Bayes
 
     /// Per-class feature sums for the features `columns`: `out[j·k + y_i] += x_ij` over the rows `0..<rows`
@@ -591,20 +385,6 @@ enum Kernels {
                 out[Int(x.columns[t]) * k + c] += Double(x.values[t])
             }
         }
-    }
-
-    /// Largest absolute value.
-    static func maxAbs(_ x: UnsafeMutableBufferPointer<Float>) -> Float {
-        var m: Float = 0
-        for v in x { m = max(m, abs(v)) }
-        return m
-    }
-
-    /// Largest absolute value.
-    static func maxAbs(_ x: [Float]) -> Float {
-        var m: Float = 0
-        for v in x { m = max(m, abs(v)) }
-        return m
     }
 }
 

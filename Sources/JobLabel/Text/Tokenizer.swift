@@ -158,7 +158,12 @@ public struct Tokenizer {
         var open = -1              // start (in out.bytes) of the token being built, -1 when none
         var openScalars = 0
         let isWord = Tokenizer.asciiWordTable.base
-        withUnsafeMutablePointers(&out.bytes, &out.starts, &out.ends) { dst, starts, ends in
+        // Three nested scopes rather than `withUnsafeMutablePointers`: through the helper the optimizer
+        // leaves this loop in a closure of its own, with its state in memory instead of registers.
+        out.bytes.withUnsafeMutableBufferPointer { bytesBuffer in
+        out.starts.withUnsafeMutableBufferPointer { startsBuffer in
+        out.ends.withUnsafeMutableBufferPointer { endsBuffer in
+            let dst = bytesBuffer.baseAddress!, starts = startsBuffer.baseAddress!, ends = endsBuffer.baseAddress!
             /// Closes the open token at `end` if it has `scalars` scalars, enough for `minLen`.
             @inline(__always) func close(_ start: Int, _ end: Int, _ scalars: Int) {
                 if scalars >= minLen {
@@ -273,6 +278,8 @@ public struct Tokenizer {
                 }
             }
             closeOpen()
+        }
+        }
         }
         out.commit(tokens: t, bytes: w)
     }
