@@ -139,6 +139,8 @@ public struct EmptyVocabularyError: Error, CustomStringConvertible {
     public var kind: Kind
     /// Why, with the fix.
     public var description: String
+    /// Terms before pruning (`prunedEverything`).
+    public var terms = 0
 }
 
 /// Walks the terms (tokens and n-grams, with the title namespace and cue features) of postings.

@@ -84,7 +84,7 @@ enum VectorizerFit {
             if provisional == 0 {
                 throw EmptyVocabularyError(kind: .noTokens, description: "no tokens in the training texts: every document is empty after tokenization")
             }
-            throw EmptyVocabularyError(kind: .prunedEverything, description: "--min-df/--max-df pruned away all \(provisional) terms; lower --min-df or raise --max-df")
+            throw EmptyVocabularyError(kind: .prunedEverything, description: "--min-df/--max-df pruned away all \(provisional) terms; lower --min-df or raise --max-df", terms: provisional)
         }
         var vocabulary = assignColumns(kept, shards: shards, documents: n)
         copyTermBytesAndWeights(config, shards, into: &vocabulary)
