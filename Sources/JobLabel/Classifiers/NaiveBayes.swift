@@ -32,21 +32,11 @@ public enum NaiveBayes {
         // adds only its own features, so every sum is taken in the same order for any number of parts.
         var counts = [Double](repeating: 0, count: v * k)
         let parts = max(1, min(Parallel.threads, 8, v))
-        counts.withUnsafeMutableBufferPointer { cb in
-            x.columns.withUnsafeBufferPointer { columns in
-                x.values.withUnsafeBufferPointer { values in
-                    x.rowOffsets.withUnsafeBufferPointer { offsets in
-                        let out = cb
-                        Parallel.forEachBlock(parts) { part in
-                            let lo = Int32(v * part / parts), hi = Int32(v * (part + 1) / parts)
-                            for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k {
-                                let c = Int(y[i])
-                                for t in Int(offsets[i])..<Int(offsets[i + 1]) where columns[t] >= lo && columns[t] < hi {
-                                    out[Int(columns[t]) * k + c] += Double(values[t])
-                                }
-                            }
-                        }
-                    }
+        Kernels.withSparseRows(x) { xs in
+            counts.withUnsafeMutableBufferPointer { out in
+                Parallel.forEachBlock(parts) { part in
+                    Kernels.addClassSums(xs, rows: rows, labels: y, k: k, columns: (v * part / parts)..<(v * (part + 1) / parts),
+                                         into: out.baseAddress!)
                 }
             }
         }

@@ -1,3 +1,5 @@
+// Unsafe: hashes and compares term bytes through raw pointers, 8 bytes at a time; callers pass pointers valid for the term's length (the `Padded` variants: 7 more readable bytes), and the table's own pointers stay inside its arena and slot arrays.
+
 /// An open-addressing hash table from term bytes to dense ids `0..<count`, in insertion order.
 /// Term bytes live in one arena; no per-term allocation. Each slot holds the id, the term's length, 16 bits
 /// of its hash and its first 8 bytes, so a lookup of a term of up to 8 bytes (most words) reads one slot
@@ -191,13 +193,8 @@ public struct TermTable: Sendable {
 
     /// Gives `body` an accessor from id to (pointer, length, hash), valid inside `body`.
     func withTermBytes<R>(_ body: ((Int) -> (UnsafePointer<UInt8>, Int, UInt64)) throws -> R) rethrows -> R {
-        try arena.withUnsafeBufferPointer { a in
-            try offsets.withUnsafeBufferPointer { o in
-                try hashes.withUnsafeBufferPointer { h in
-                    let base = a.baseAddress ?? emptyBytePointer
-                    return try body { id in (base + o[id], o[id + 1] - o[id], h[id]) }
-                }
-            }
+        try withUnsafePointers(arena, offsets, hashes) { base, o, h in
+            try body { id in (base + o[id], o[id + 1] - o[id], h[id]) }
         }
     }
 
@@ -236,25 +233,22 @@ public struct TermTable: Sendable {
                 start[b] += 1
             }
         }
-        return slots.withUnsafeMutableBufferPointer { s in
-            arenaCopy.withUnsafeBufferPointer { a in
-                offsetsCopy.withUnsafeBufferPointer { o in
-                    let base = a.baseAddress ?? emptyBytePointer
-                    for (meta, prefix, home) in records {
-                        var i = home
-                        while s[2 * i] != 0 {
-                            if checkDuplicates && s[2 * i] & 0xFFFF_FFFF_0000_0000 == meta & 0xFFFF_FFFF_0000_0000 && s[2 * i + 1] == prefix {
-                                let id = Int(meta & 0xFFFF_FFFF) - 1, other = Int(s[2 * i] & 0xFFFF_FFFF) - 1
-                                let len = o[id + 1] - o[id]
-                                if o[other + 1] - o[other] == len && memcmpBytes(base + o[other], base + o[id], len) { return false }
-                            }
-                            i = (i + 1) & m
+        return withUnsafePointers(arenaCopy, offsetsCopy) { base, o in
+            slots.withUnsafeMutableBufferPointer { s in
+                for (meta, prefix, home) in records {
+                    var i = home
+                    while s[2 * i] != 0 {
+                        if checkDuplicates && s[2 * i] & 0xFFFF_FFFF_0000_0000 == meta & 0xFFFF_FFFF_0000_0000 && s[2 * i + 1] == prefix {
+                            let id = Int(meta & 0xFFFF_FFFF) - 1, other = Int(s[2 * i] & 0xFFFF_FFFF) - 1
+                            let len = o[id + 1] - o[id]
+                            if o[other + 1] - o[other] == len && memcmpBytes(base + o[other], base + o[id], len) { return false }
                         }
-                        s[2 * i] = meta
-                        s[2 * i + 1] = prefix
+                        i = (i + 1) & m
                     }
-                    return true
+                    s[2 * i] = meta
+                    s[2 * i + 1] = prefix
                 }
+                return true
             }
         }
     }

@@ -1,3 +1,5 @@
+// Unsafe: reads term runs and keeps per-posting counts through raw pointers; the term walker pads every term with 8 readable bytes, counters are reserved before each run, and a weighted row is written to a range sized to the row.
+
 import Foundation
 
 /// A document-frequency bound: an absolute count of documents or a fraction of them (as scikit-learn's
@@ -209,13 +211,7 @@ struct TermWalker {
     /// Calls `body` with the terms of `list` as one run (nothing when it is empty).
     private static func run(_ list: TokenList, _ body: TermRunBody) {
         if list.count == 0 { return }
-        list.bytes.withUnsafeBufferPointer { b in
-            list.starts.withUnsafeBufferPointer { s in
-                list.ends.withUnsafeBufferPointer { e in
-                    body(b.baseAddress!, s.baseAddress!, e.baseAddress!, list.count)
-                }
-            }
-        }
+        withUnsafePointers(list.bytes, list.starts, list.ends) { body($0, $1, $2, list.count) }
     }
 
     /// The terms of `tokens`: with unigrams and no prefix the tokens themselves (one run, no copy); otherwise
@@ -264,17 +260,14 @@ struct DocumentCounter {
     @inline(__always)
     mutating func withAdder(_ body: ((Int32, Bool) -> Void) -> Void) {
         var seen = touchedCount
-        counts.withUnsafeMutableBufferPointer { c in
-            touched.withUnsafeMutableBufferPointer { t in
-                let counts = c.baseAddress!, touched = t.baseAddress!
-                body { id, flag in
-                    let i = Int(id)
-                    if counts[i] == 0 {
-                        touched[seen] = UInt32(bitPattern: id) | (flag ? 1 << 31 : 0)
-                        seen += 1
-                    }
-                    counts[i] &+= 1
+        withUnsafeMutablePointers(&counts, &touched) { counts, touched in
+            body { id, flag in
+                let i = Int(id)
+                if counts[i] == 0 {
+                    touched[seen] = UInt32(bitPattern: id) | (flag ? 1 << 31 : 0)
+                    seen += 1
                 }
+                counts[i] &+= 1
             }
         }
         touchedCount = seen
@@ -369,29 +362,24 @@ struct ShortTermCounts {
     mutating func withAdder(_ body: ((UInt64, Int, () -> Int32) -> Void) -> Void) {
         var seen = usedCount
         let mask = keys.count - 1
-        keys.withUnsafeMutableBufferPointer { kb in
-            info.withUnsafeMutableBufferPointer { ib in
-                used.withUnsafeMutableBufferPointer { ub in
-                    let keys = kb.baseAddress!, info = ib.baseAddress!, used = ub.baseAddress!
-                    body { prefix, n, column in
-                        let tag = UInt64(truncatingIfNeeded: n) &<< 56
-                        var s = Int(truncatingIfNeeded: ((prefix ^ tag) &* 0x9E37_79B9_7F4A_7C15) &>> 40) & mask
-                        while true {
-                            let v = info[s]
-                            if v == 0 {
-                                keys[s] = prefix
-                                info[s] = tag | 1 << 32 | UInt64(UInt32(bitPattern: column() &+ 1))
-                                used[seen] = Int32(truncatingIfNeeded: s)
-                                seen += 1
-                                return
-                            }
-                            if v & 0xFF00_0000_0000_0000 == tag && keys[s] == prefix {
-                                info[s] = v &+ (1 << 32)
-                                return
-                            }
-                            s = (s &+ 1) & mask
-                        }
+        withUnsafeMutablePointers(&keys, &info, &used) { keys, info, used in
+            body { prefix, n, column in
+                let tag = UInt64(truncatingIfNeeded: n) &<< 56
+                var s = Int(truncatingIfNeeded: ((prefix ^ tag) &* 0x9E37_79B9_7F4A_7C15) &>> 40) & mask
+                while true {
+                    let v = info[s]
+                    if v == 0 {
+                        keys[s] = prefix
+                        info[s] = tag | 1 << 32 | UInt64(UInt32(bitPattern: column() &+ 1))
+                        used[seen] = Int32(truncatingIfNeeded: s)
+                        seen += 1
+                        return
                     }
+                    if v & 0xFF00_0000_0000_0000 == tag && keys[s] == prefix {
+                        info[s] = v &+ (1 << 32)
+                        return
+                    }
+                    s = (s &+ 1) & mask
                 }
             }
         }
@@ -426,21 +414,6 @@ struct ShortTermCounts {
     }
 }
 
-/// One block of postings counted against a block-local term table (fit, first pass).
-private struct BlockCounts {
-    var table = TermTable(capacity: 4096)
-    /// Per posting, its (local id, count) entries: `rowOffsets[r]..<rowOffsets[r+1]`.
-    var rowOffsets: [Int] = [0]
-    var ids: [Int32] = []
-    var counts: [Int32] = []
-    /// Per local term: postings containing it and its total count.
-    var df: [Int32] = []
-    var total: [Int32] = []
-    /// Local ids of each merge shard's terms (shard = top 4 bits of the term's hash), ascending.
-    var byShard: [[Int32]] = []
-
-}
-
 /// A fitted TF-IDF vectorizer: vocabulary (sorted by term bytes, as scikit-learn's) and idf weights.
 ///
 /// `tfidf(t, d) = tf(t, d) · idf(t)`, `idf(t) = ln((1 + n) / (1 + df(t))) + 1` (smooth idf), with
@@ -470,8 +443,8 @@ public struct TfidfVectorizer: Sendable {
     /// Postings per block of the parallel passes (fixed, so results do not depend on the thread count).
     static let blockSize = 256
     /// Postings per block of `fitTransform`'s counting pass: larger than `blockSize` because every block's
-    /// distinct terms are merged into the vocabulary afterwards (20 Newsgroups' train file: 252,544 block
-    /// terms instead of 401,408 with 256); fixed, so results do not depend on the thread count.
+    /// distinct terms are merged into the vocabulary afterwards, and larger blocks share more of their
+    /// terms; fixed, so results do not depend on the thread count.
     static let fitBlockSize = 1024
 
     /// Creates a vectorizer from fitted parts (used by the model loader).
@@ -530,238 +503,14 @@ public struct TfidfVectorizer: Sendable {
     public var featureCount: Int { vocabulary.count }
 
     /// Learns vocabulary and idf from `postings` and returns the fitted vectorizer with their TF-IDF matrix.
-    ///
-    /// Four passes, the first, second and last parallel over fixed blocks (same result on any thread count):
-    /// 1. each block of postings is tokenized and counted against its own term table;
-    /// 2. the blocks' tables are merged into 16 hash shards (each shard reads the blocks in order), which
-    ///    sum document frequencies;
-    /// 3. terms are selected by document frequency and `maxFeatures` and sorted by bytes;
-    /// 4. each block's counts are mapped to the final columns, weighted and normalised.
+    /// Four stages (see `VectorizerFit`), parallel over fixed blocks, so the result does not depend on the
+    /// thread count: count each block's terms, merge them into hash shards, select and sort the
+    /// vocabulary, weight the rows.
     public static func fitTransform(_ config: VectorizerConfig, _ postings: [Posting]) throws -> (TfidfVectorizer, CSRMatrix) {
-        let n = postings.count
-        // 1. Count per block.
-        let countBlock = fitBlockSize
-        let blocks: [BlockCounts] = Parallel.mapRanges(count: n, blockSize: countBlock) { range in
-            let textBytes = range.reduce(0) { $0 + postings[$1].text.count + postings[$1].title.count }
-            // Starts small and grows: sized for 20 Newsgroups' one distinct term per 18 bytes, every block table
-            // (all are kept until the merge) would hold 1.6 GB more on the 1,000,000-posting corpus.
-            var table = TermTable(capacity: max(1024, textBytes / 64))
-            var walker = TermWalker(config)
-            var counter = DocumentCounter()
-            var ids: [Int32] = [], counts: [Int32] = [], longEntries: [Int32] = []
-            ids.reserveCapacity(textBytes / 8)
-            counts.reserveCapacity(textBytes / 8)
-            var rowOffsets = [0]
-            rowOffsets.reserveCapacity(range.count + 1)
-            for i in range {
-                walker.forEachTermRun(postings[i]) { base, starts, ends, count in
-                    counter.reserve(ids: table.count + count, more: count)
-                    counter.withAdder { add in
-                        for t in 0..<count {
-                            let p = base + starts[t], len = ends[t] - starts[t]
-                            let (h, prefix) = TermTable.hashAndPrefixPadded(p, len)
-                            add(table.intern(p, len, hash: h, prefix: prefix), len <= 8)
-                        }
-                    }
-                }
-                // Terms of up to 8 bytes first, then longer ones, each in first-occurrence order (as `transform`).
-                longEntries.removeAll(keepingCapacity: true)
-                counter.drain { id, count, isShort in
-                    if isShort {
-                        ids.append(id)
-                        counts.append(count)
-                    } else {
-                        longEntries.append(id)
-                        longEntries.append(count)
-                    }
-                }
-                for k in stride(from: 0, to: longEntries.count, by: 2) {
-                    ids.append(longEntries[k])
-                    counts.append(longEntries[k + 1])
-                }
-                rowOffsets.append(ids.count)
-            }
-            var block = BlockCounts()
-            block.df = [Int32](repeating: 0, count: table.count)
-            block.total = [Int32](repeating: 0, count: table.count)
-            for (t, id) in ids.enumerated() {
-                block.df[Int(id)] += 1
-                block.total[Int(id)] += counts[t]
-            }
-            block.byShard = [[Int32]](repeating: [], count: TfidfVectorizer.shardCount)
-            for (local, h) in table.hashes.enumerated() {
-                block.byShard[Int(h >> 60)].append(Int32(local))
-            }
-            block.table = table
-            block.ids = ids
-            block.counts = counts
-            block.rowOffsets = rowOffsets
-            return block
-        }
-
-        // 2. Merge into shards (by the top 4 bits of the hash). code = shard << 27 | shard-local id; the codes
-        //    of block b's local terms are codes[blockStart[b] + local].
-        let shardCount = TfidfVectorizer.shardCount, shardBits = 27
-        var blockStart = [0]
-        for block in blocks { blockStart.append(blockStart[blockStart.count - 1] + block.table.count) }
-        var codes = [Int32](repeating: 0, count: blockStart[blocks.count])
-        var mergedShards = [Shard](repeating: Shard(), count: shardCount)
-        codes.withUnsafeMutableBufferPointer { codeBuffer in
-            mergedShards.withUnsafeMutableBufferPointer { shardBuffer in
-                let codesOut = codeBuffer, out = shardBuffer
-                Parallel.forEachBlock(shardCount) { s in
-                    let expected = blocks.reduce(0) { $0 + $1.byShard[s].count } / max(1, blocks.count / 4)
-                    var shard = Shard()
-                    shard.table = TermTable(capacity: max(1024, expected))
-                    for (b, block) in blocks.enumerated() {
-                        let base = blockStart[b]
-                        block.table.withTermBytes { term in
-                            for local32 in block.byShard[s] {
-                                let local = Int(local32)
-                                let (p, len, h) = term(local)
-                                let id = shard.table.intern(p, len, hash: h, prefix: TermTable.prefix(p, len))
-                                if Int(id) == shard.df.count { shard.df.append(0); shard.total.append(0) }
-                                shard.df[Int(id)] += Int(block.df[local])
-                                shard.total[Int(id)] += Double(block.total[local])
-                                codesOut[base + local] = Int32(s << shardBits) | id
-                            }
-                        }
-                    }
-                    out[s] = shard
-                }
-            }
-        }
-        let shards = mergedShards
-
-        // 3. Select terms by document frequency and max_features; order them by bytes.
-        let maxDocs = config.maxDF.documents(of: n)
-        let minDocs = config.minDF.documents(of: n)
-        if maxDocs < minDocs {
-            throw EmptyVocabularyError(kind: .conflictingBounds, description: "--max-df \(config.maxDF) keeps fewer documents than --min-df \(config.minDF); raise --max-df or lower --min-df")
-        }
-        let provisional = shards.reduce(0) { $0 + $1.table.count }
-        func bytesLess(_ a: SortKey, _ b: SortKey) -> Bool {
-            if a.prefix != b.prefix { return a.prefix < b.prefix }
-            return shards[a.shard].table.bytes(a.id).lexicographicallyPrecedes(shards[b.shard].table.bytes(b.id))
-        }
-        // Each shard's kept terms sorted in parallel; the final sort then merges 16 sorted runs.
-        var kept: [SortKey] = Parallel.mapRanges(count: shardCount, blockSize: 1) { range -> [SortKey] in
-            let s = range.lowerBound, shard = shards[s]
-            var keys: [SortKey] = []
-            shard.table.withTermBytes { term in
-                for id in 0..<shard.table.count where Double(shard.df[id]) >= minDocs && Double(shard.df[id]) <= maxDocs {
-                    let (p, len, h) = term(id)
-                    keys.append(SortKey(prefix: SortKey.bigEndianPrefix(p, len), hash: h, shard: Int32(s), id: Int32(id),
-                                        length: Int32(len), df: Int32(shard.df[id])))
-                }
-            }
-            keys.sort(by: bytesLess)
-            return keys
-        }.flatMap { $0 }
-        if let limit = config.maxFeatures, kept.count > limit {
-            kept.sort { a, b in
-                let ta = shards[a.shard].total[a.id], tb = shards[b.shard].total[b.id]
-                return ta != tb ? ta > tb : bytesLess(a, b)
-            }
-            kept.removeSubrange(limit...)
-        }
-        kept.sort(by: bytesLess)
-        if kept.isEmpty {
-            if provisional == 0 {
-                throw EmptyVocabularyError(kind: .noTokens, description: "no tokens in the training texts: every document is empty after tokenization")
-            }
-            throw EmptyVocabularyError(kind: .prunedEverything, description: "--min-df/--max-df pruned away all \(provisional) terms; lower --min-df or raise --max-df", terms: provisional)
-        }
-        var finalOf = shards.map { [Int32](repeating: -1, count: $0.table.count) }
-        var idf = [Float](repeating: 0, count: kept.count)
-        var offsets = [Int](repeating: 0, count: kept.count + 1)
-        var hashes = [UInt64](repeating: 0, count: kept.count)
-        // Everything per column is in its key (no lookups in the shards: this loop is serial).
-        for (column, key) in kept.enumerated() {
-            finalOf[key.shard][key.id] = Int32(column)
-            idf[column] = Float(log(Double(1 + n) / Double(1 + Int(key.df))) + 1)
-            offsets[column + 1] = offsets[column] + Int(key.length)
-            hashes[column] = key.hash
-        }
-        // The vocabulary's bytes and the column weights, in parallel per shard.
-        var columnWeight = [Float](repeating: 0, count: kept.count)
-        let arena = [UInt8](unsafeUninitializedCapacity: offsets[kept.count]) { buffer, initialized in
-            columnWeight.withUnsafeMutableBufferPointer { wb in
-                let out = buffer, weightOut = wb
-                Parallel.forEachBlock(shardCount) { s in
-                    shards[s].table.withTermBytes { term in
-                        for (id, column) in finalOf[s].enumerated() where column >= 0 {
-                            let (p, len, _) = term(id)
-                            let c = Int(column)
-                            (out.baseAddress! + offsets[c]).initialize(from: p, count: len)
-                            weightOut[c] = TfidfVectorizer.scale(config, p, len) * idf[c]
-                        }
-                    }
-                }
-            }
-            initialized = offsets[kept.count]
-        }
-
-        // 4. Map each block's local terms to columns and count each row's kept entries; then weight and
-        //    normalise the rows straight into the final arrays (blocks write disjoint ranges).
-        let mask = Int32((1 << shardBits) - 1)
-        let mapped: [(localColumn: [Int32], rowCounts: [Int])] = Parallel.mapRanges(count: blocks.count, blockSize: 1) { range in
-            let b = range.lowerBound
-            let block = blocks[b], base = blockStart[b]
-            let localColumn: [Int32] = (0..<block.table.count).map { local in
-                let code = codes[base + local]
-                return finalOf[Int(code >> Int32(shardBits))][Int(code & mask)]
-            }
-            let rowCounts = (0..<(block.rowOffsets.count - 1)).map { r in
-                (block.rowOffsets[r]..<block.rowOffsets[r + 1]).reduce(0) { $0 + (localColumn[Int(block.ids[$1])] >= 0 ? 1 : 0) }
-            }
-            return (localColumn, rowCounts)
-        }
-        var rowOffsets = [Int64](repeating: 0, count: n + 1)
-        var row = 0
-        for part in mapped {
-            for c in part.rowCounts {
-                rowOffsets[row + 1] = rowOffsets[row] + Int64(c)
-                row += 1
-            }
-        }
-        let entries = Int(rowOffsets[n])
-        var columns = [Int32](repeating: 0, count: entries)
-        var values = [Float](repeating: 0, count: entries)
-        func makeVectorizer() -> TfidfVectorizer {
-            TfidfVectorizer(config: config, vocabulary: TermTable(arena: arena, offsets: offsets, hashes: hashes),
-                            idf: idf, columnWeight: columnWeight)
-        }
-        var built: TfidfVectorizer?
-        columns.withUnsafeMutableBufferPointer { cb in
-            values.withUnsafeMutableBufferPointer { vb in
-                let columnsOut = cb, valuesOut = vb
-                // Job 0 builds the vocabulary's hash table and the vectorizer while the others weight the blocks.
-                Parallel.forEachBlock(blocks.count + 1) { job in
-                    if job == 0 {
-                        built = makeVectorizer()
-                        return
-                    }
-                    let b = job - 1
-                    let block = blocks[b], localColumn = mapped[b].localColumn
-                    var entry: [UInt64] = []
-                    var r0 = b * countBlock
-                    for r in 0..<(block.rowOffsets.count - 1) {
-                        entry.removeAll(keepingCapacity: true)
-                        for t in block.rowOffsets[r]..<block.rowOffsets[r + 1] {
-                            let column = localColumn[Int(block.ids[t])]
-                            if column >= 0 { entry.append(UInt64(column) << 32 | UInt64(UInt32(block.counts[t]))) }
-                        }
-                        let at = Int(rowOffsets[r0])
-                        TfidfVectorizer.weightRow(entry, sublinear: config.sublinearTF, weights: columnWeight,
-                                                  columns: columnsOut.baseAddress! + at, values: valuesOut.baseAddress! + at)
-                        r0 += 1
-                    }
-                }
-            }
-        }
-        let vectorizer = built ?? makeVectorizer()  // job 0 always runs; this keeps the code free of a force unwrap
-        return (vectorizer, CSRMatrix(rowOffsets: rowOffsets, columns: columns, values: values, columnCount: kept.count))
+        let blocks = VectorizerFit.countBlocks(config, postings)
+        let merged = VectorizerFit.mergeShards(blocks)
+        let vocabulary = try VectorizerFit.selectVocabulary(config, merged.shards, documents: postings.count)
+        return VectorizerFit.weightRows(config, blocks, merged, vocabulary, documents: postings.count)
     }
 
     /// TF-IDF rows of `postings` (unknown terms ignored). Parallel over fixed blocks; same result on any thread count.
@@ -818,10 +567,8 @@ public struct TfidfVectorizer: Sendable {
         let start = m.values.count
         m.columns.append(contentsOf: repeatElement(0, count: row.count))
         m.values.append(contentsOf: repeatElement(0, count: row.count))
-        m.columns.withUnsafeMutableBufferPointer { cb in
-            m.values.withUnsafeMutableBufferPointer { vb in
-                weightRow(row, columns: cb.baseAddress! + start, values: vb.baseAddress! + start)
-            }
+        withUnsafeMutablePointers(&m.columns, &m.values) { columns, values in
+            weightRow(row, columns: columns + start, values: values + start)
         }
         m.rowOffsets.append(Int64(m.columns.count))
     }
@@ -837,17 +584,16 @@ public struct TfidfVectorizer: Sendable {
     static func weightRow(_ row: [UInt64], sublinear: Bool, weights columnWeight: [Float],
                           columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
         var norm2 = 0.0
-        TfidfVectorizer.sublinearTable.withUnsafeBufferPointer { table in
-            columnWeight.withUnsafeBufferPointer { weight in
-                for (t, entry) in row.enumerated() {
-                    let c = Int(entry >> 32)
-                    let count = Int(UInt32(truncatingIfNeeded: entry))
-                    let tf = sublinear ? (count < table.count ? table[count] : 1 + log(Float(count))) : Float(count)
-                    let v = tf * weight[c]
-                    columns[t] = Int32(c)
-                    values[t] = v
-                    norm2 += Double(v) * Double(v)
-                }
+        let tableCount = TfidfVectorizer.sublinearTable.count
+        withUnsafePointers(TfidfVectorizer.sublinearTable, columnWeight) { table, weight in
+            for (t, entry) in row.enumerated() {
+                let c = Int(entry >> 32)
+                let count = Int(UInt32(truncatingIfNeeded: entry))
+                let tf = sublinear ? (count < tableCount ? table[count] : 1 + log(Float(count))) : Float(count)
+                let v = tf * weight[c]
+                columns[t] = Int32(c)
+                values[t] = v
+                norm2 += Double(v) * Double(v)
             }
         }
         if norm2 > 0 {
@@ -877,39 +623,4 @@ func smallest(_ keys: inout [UInt64], _ k: Int) -> ArraySlice<UInt64> {
         if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { break }
     }
     return keys[..<k]
-}
-
-/// A kept term of a shard with what the vocabulary needs of it: its first 8 bytes as a big-endian number
-/// (for sorting terms by bytes), hash, length and document frequency.
-private struct SortKey {
-    let prefix: UInt64
-    let hash: UInt64
-    let shardIndex: Int32
-    let idInShard: Int32
-    let length: Int32
-    let df: Int32
-
-    init(prefix: UInt64, hash: UInt64, shard: Int32, id: Int32, length: Int32, df: Int32) {
-        self.prefix = prefix
-        self.hash = hash
-        self.shardIndex = shard
-        self.idInShard = id
-        self.length = length
-        self.df = df
-    }
-
-    var shard: Int { Int(shardIndex) }
-    var id: Int { Int(idInShard) }
-
-    /// The first 8 bytes (zero-padded) as a big-endian number: comparing numbers compares the bytes.
-    static func bigEndianPrefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
-        UInt64(bigEndian: TermTable.prefix(p, n))
-    }
-}
-
-/// One merge shard of `fitTransform`: its terms, their document frequencies and total counts.
-private struct Shard {
-    var table = TermTable(capacity: 1024)
-    var df: [Int] = []
-    var total: [Double] = []
 }

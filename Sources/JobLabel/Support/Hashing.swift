@@ -1,6 +1,7 @@
+// Unsafe: the hash loops read the input through raw pointers in whole words and 64-byte blocks; `update` is given a buffer valid for its count.
+//
 // SHA-256 (FIPS 180-4) and CRC-32 (IEEE 802.3 / zlib) implemented on the standard
-// library only. Both hashers are incremental value types whose hot loops run on
-// unsafe pointers, with no allocation per block.
+// library only. Both hashers are incremental value types with no allocation per block.
 
 // MARK: - SHA-256
 

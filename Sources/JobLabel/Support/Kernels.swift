@@ -1,5 +1,8 @@
-// The only file with raw-pointer arithmetic on numeric buffers. Callers hand their arrays over through
-// one `withUnsafe...` scope and index by row/column; the loops that read and write memory live here.
+// Unsafe: the numeric loops read and write through raw pointers at computed offsets; callers guarantee every buffer holds the rows, columns and counts they name (rows `kp` floats wide) and stays alive for the call.
+//
+// The numeric kernels: the loops that read and write memory for training and prediction live here, and
+// callers pass base pointers (from `PinnedBuffer`, `withSparseRows` or `withUnsafePointers`) with row and
+// column ranges, not offset pointers.
 //
 // Dense matrices used for training and prediction are row-major with a padded row length `kp` (the
 // class count rounded up to a multiple of 8), so a row is a whole number of `SIMD8<Float>` lanes. The
@@ -32,12 +35,12 @@ protocol LaneBlock {
 }
 
 @inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }
 
 @inline(__always)
-private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
@@ -128,22 +131,24 @@ struct SparseRows {
 enum Kernels {
     /// Gives `body` the raw arrays of `m` (a valid pointer even when `m` stores nothing).
     static func withSparseRows<R>(_ m: CSRMatrix, _ body: (SparseRows) throws -> R) rethrows -> R {
-        try m.rowOffsets.withUnsafeBufferPointer { o in
-            try m.columns.withUnsafeBufferPointer { c in
-                try m.values.withUnsafeBufferPointer { v in
-                    try withExtendedLifetime(placeholder) {
-                        try body(SparseRows(offsets: o.baseAddress!,
-                                            columns: c.baseAddress ?? placeholder.columns,
-                                            values: v.baseAddress ?? placeholder.values))
-                    }
-                }
-            }
+        try withUnsafePointers(m.rowOffsets, m.columns, m.values) { o, c, v in
+            try body(SparseRows(offsets: o, columns: c, values: v))
         }
     }
 
-    /// One-element buffers standing in for empty arrays (never read: an empty matrix has no entries).
-    private static let placeholder = (columns: UnsafePointer(UnsafeMutablePointer<Int32>.allocate(capacity: 1)),
-                                      values: UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 1)))
+    /// Gives `body` the raw arrays of two matrices.
+    static func withSparseRows<R>(_ a: CSRMatrix, _ b: CSRMatrix, _ body: (SparseRows, SparseRows) throws -> R) rethrows -> R {
+        try withSparseRows(a) { ra in try withSparseRows(b) { rb in try body(ra, rb) } }
+    }
+
+    /// Gives `body` the raw arrays of every matrix of `ms`, in order.
+    static func withSparseRows<R>(_ ms: [CSRMatrix], _ body: ([SparseRows]) throws -> R) rethrows -> R {
+        func collect(_ i: Int, _ acc: [SparseRows]) throws -> R {
+            if i == ms.count { return try body(acc) }
+            return try withSparseRows(ms[i]) { try collect(i + 1, acc + [$0]) }
+        }
+        return try collect(0, [])
+    }
 
     /// Runs `kernel` once per lane block covering a padded row of `kp` floats (a multiple of 8): one block
     /// of 8, 16, 24 or 32 lanes, or for wider rows slabs of 32 and then the 8, 16 or 24 left over.
@@ -202,9 +207,15 @@ enum Kernels {
     /// (`t.offsets` by column, `t.columns` holding row numbers), `out[row*kp ..< row*kp+kp] += value ·
     /// dense[j*kp ..< j*kp+kp]`. Each dense row is read once into registers and added to the (cache-resident)
     /// output rows of its entries; `kp` must be a multiple of 8.
+    /// Output row `r` of the block goes to `out + (firstOutRow + r) * kp`.
     static func scatterColumns(_ t: SparseRows, columns: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
-                               out: UnsafeMutablePointer<Float>) {
-        forEachLaneBlock(kp: kp, Scatter(m: t, outer: columns, dense: dense, kp: kp, out: out))
+                               out: UnsafeMutablePointer<Float>, firstOutRow: Int = 0) {
+        forEachLaneBlock(kp: kp, Scatter(m: t, outer: columns, dense: dense, kp: kp, out: out + firstOutRow * kp))
+    }
+
+    /// Sets the rows `rows` of `m` (row length `kp`) to zero.
+    static func zeroRows(_ m: UnsafeMutablePointer<Float>, rows: Range<Int>, kp: Int) {
+        (m + rows.lowerBound * kp).update(repeating: 0, count: rows.count * kp)
     }
 
     /// Rows scattered into a dense matrix: for every row `i` in `rows`, `out[columns[t]*kp ..< +kp] += values[t] ·
@@ -253,11 +264,27 @@ enum Kernels {
         }
     }
 
-    /// Softmax cross-entropy epilogue for one row of scores `r[0..<kp]` (classes `0..<k`, padding zero):
-    /// adds `bias`, then overwrites the row with the weighted residual `w · (softmax − onehot(y))` and
-    /// adds it to `biasSum`. Returns `w · (logsumexp − score_y)`.
+    /// Softmax cross-entropy epilogue for the score rows `rows` (row `i` at `scores + (i − firstRow)·kp`;
+    /// classes `0..<k`, padding zero), row by row: a row with weight `w_i = weights[i]` of 0 becomes zero;
+    /// any other gets `bias` added and becomes the weighted residual `w_i (softmax − onehot(labels[i]))`,
+    /// which is added to `biasSum`, and `w_i · CE_i = w_i (logsumexp − score_y)` is added to `loss`.
+    static func softmaxResiduals(_ scores: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int, k: Int, kp: Int,
+                                 labels: [Int32], weights: [Float], bias: UnsafePointer<Float>,
+                                 loss: inout Double, biasSum: UnsafeMutablePointer<Float>) {
+        for i in rows {
+            let row = scores + (i - firstRow) * kp
+            let w = weights[i]
+            if w == 0 {
+                row.update(repeating: 0, count: kp)
+                continue
+            }
+            loss += softmaxResidual(row, bias: bias, k: k, y: Int(labels[i]), weight: w, biasSum: biasSum)
+        }
+    }
+
+    /// `softmaxResiduals` for one row `r[0..<kp]`; returns `w · (logsumexp − score_y)`.
     @inline(__always)
-    static func softmaxResidual(_ r: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, k: Int, y: Int, weight w: Float,
+    private static func softmaxResidual(_ r: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, k: Int, y: Int, weight w: Float,
                                 biasSum: UnsafeMutablePointer<Float>) -> Double {
         var m = -Float.infinity
         for c in 0..<k {
@@ -345,191 +372,18 @@ enum Kernels {
         return (total + Double(acc.sum()), big.max())
     }
 
-    // MARK: dense vectors (L-BFGS); pointers at the start of a block of `count` elements
+    // MARK: Naive Bayes
 
-    /// `Σ a[i]·b[i]`: eight lanes and two accumulators in Float per 1024 elements, summed in Double.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Double {
-        var i = 0
-        var total = 0.0
-        while i + 16 <= count {
-            let stop = min(count, i + 1024)
-            var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
-            while i + 16 <= stop {
-                s0 += load8(a + i) * load8(b + i)
-                s1 += load8(a + i + 8) * load8(b + i + 8)
-                i += 16
+    /// Per-class feature sums for the features `columns`: `out[j·k + y_i] += x_ij` over the rows `0..<rows`
+    /// with a label in `0..<k`, in row order.
+    static func addClassSums(_ x: SparseRows, rows: Int, labels y: [Int32], k: Int, columns: Range<Int>,
+                             into out: UnsafeMutablePointer<Double>) {
+        let lo = Int32(columns.lowerBound), hi = Int32(columns.upperBound)
+        for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k {
+            let c = Int(y[i])
+            for t in Int(x.offsets[i])..<Int(x.offsets[i + 1]) where x.columns[t] >= lo && x.columns[t] < hi {
+                out[Int(x.columns[t]) * k + c] += Double(x.values[t])
             }
-            total += Double((s0 + s1).sum())
         }
-        while i < count { total += Double(a[i] * b[i]); i += 1 }
-        return total
-    }
-
-    /// Eight bfloat16 values widened to Float.
-    @inline(__always)
-    private static func loadBF16(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> {
-        let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt16>.self)
-        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
-    }
-
-    /// Float to bfloat16, rounding to nearest even (finite inputs).
-    @inline(__always)
-    private static func roundBF16(_ v: SIMD8<Float>) -> SIMD8<UInt16> {
-        let bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
-        let rounded = bits &+ 0x7FFF &+ ((bits &>> 16) & 1)
-        return SIMD8<UInt16>(truncatingIfNeeded: rounded &>> 16)
-    }
-
-    @inline(__always)
-    private static func roundBF16(_ v: Float) -> UInt16 {
-        let bits = v.bitPattern
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-    }
-
-    /// `h = bfloat16(a − b)`, and `f` = those rounded values as Float.
-    static func differenceBF16(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into h: UnsafeMutablePointer<UInt16>,
-                               rounded f: UnsafeMutablePointer<Float>, _ count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            let r = roundBF16(load8(a + i) - load8(b + i))
-            UnsafeMutableRawPointer(h + i).storeBytes(of: r, as: SIMD8<UInt16>.self)
-            store8(unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: r) &<< 16, to: SIMD8<Float>.self), f + i)
-            i += 8
-        }
-        while i < count {
-            let r = roundBF16(a[i] - b[i])
-            h[i] = r
-            f[i] = Float(bitPattern: UInt32(r) << 16)
-            i += 1
-        }
-    }
-
-    /// `out += a · h` for bfloat16 `h`.
-    static func addScaledBF16(_ a: Float, _ h: UnsafePointer<UInt16>, into out: UnsafeMutablePointer<Float>, _ count: Int) {
-        let va = SIMD8<Float>(repeating: a)
-        var i = 0
-        while i + 8 <= count {
-            store8(load8(out + i) + va * loadBF16(h + i), out + i)
-            i += 8
-        }
-        while i < count { out[i] += a * Float(bitPattern: UInt32(h[i]) << 16); i += 1 }
-    }
-
-    /// `out += Σ_j a[j] · h[j]` for up to four bfloat16 vectors `h` at once (one read and write of `out`).
-    static func addScaledBF16(_ a: [Float], _ h: [UnsafePointer<UInt16>], into out: UnsafeMutablePointer<Float>, _ count: Int) {
-        switch h.count {
-        case 4:
-            let (a0, a1, a2, a3) = (SIMD8<Float>(repeating: a[0]), SIMD8<Float>(repeating: a[1]),
-                                    SIMD8<Float>(repeating: a[2]), SIMD8<Float>(repeating: a[3]))
-            let (h0, h1, h2, h3) = (h[0], h[1], h[2], h[3])
-            var i = 0
-            while i + 8 <= count {
-                let sum = (a0 * loadBF16(h0 + i) + a1 * loadBF16(h1 + i)) + (a2 * loadBF16(h2 + i) + a3 * loadBF16(h3 + i))
-                store8(load8(out + i) + sum, out + i)
-                i += 8
-            }
-            while i < count {
-                out[i] += (a[0] * Float(bitPattern: UInt32(h0[i]) << 16) + a[1] * Float(bitPattern: UInt32(h1[i]) << 16))
-                    + (a[2] * Float(bitPattern: UInt32(h2[i]) << 16) + a[3] * Float(bitPattern: UInt32(h3[i]) << 16))
-                i += 1
-            }
-        case 2:
-            let (a0, a1) = (SIMD8<Float>(repeating: a[0]), SIMD8<Float>(repeating: a[1]))
-            let (h0, h1) = (h[0], h[1])
-            var i = 0
-            while i + 8 <= count {
-                store8(load8(out + i) + (a0 * loadBF16(h0 + i) + a1 * loadBF16(h1 + i)), out + i)
-                i += 8
-            }
-            while i < count {
-                out[i] += a[0] * Float(bitPattern: UInt32(h0[i]) << 16) + a[1] * Float(bitPattern: UInt32(h1[i]) << 16)
-                i += 1
-            }
-        default:
-            for (j, v) in h.enumerated() { addScaledBF16(a[j], v, into: out, count) }
-        }
-    }
-
-    /// The six dot products of (a, b, c) with (u, v) — a·u, a·v, b·u, b·v, c·u, c·v — in one pass with six
-    /// independent accumulators, flushed to Double every 1024 elements; added to `out[0..<6]`.
-    static func dots3x2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
-                        _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ count: Int,
-                        into out: UnsafeMutablePointer<Double>) {
-        dots3x2(a, b, c, count, into: out) { (load8(u + $0), load8(v + $0)) } scalar: { (u[$0], v[$0]) }
-    }
-
-    /// As `dots3x2` with bfloat16 `u` and `v`.
-    static func dots3x2BF16(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
-                            _ u: UnsafePointer<UInt16>, _ v: UnsafePointer<UInt16>, _ count: Int,
-                            into out: UnsafeMutablePointer<Double>) {
-        dots3x2(a, b, c, count, into: out) { (loadBF16(u + $0), loadBF16(v + $0)) } scalar: {
-            (Float(bitPattern: UInt32(u[$0]) << 16), Float(bitPattern: UInt32(v[$0]) << 16))
-        }
-    }
-
-    @inline(__always)
-    private static func dots3x2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ count: Int,
-                                into out: UnsafeMutablePointer<Double>,
-                                _ uv: (Int) -> (SIMD8<Float>, SIMD8<Float>), scalar: (Int) -> (Float, Float)) {
-        var i = 0
-        while i + 8 <= count {
-            let stop = min(count, i + 1024)
-            var au = SIMD8<Float>(), av = SIMD8<Float>(), bu = SIMD8<Float>(), bv = SIMD8<Float>()
-            var cu = SIMD8<Float>(), cv = SIMD8<Float>()
-            while i + 8 <= stop {
-                let (uu, vv) = uv(i)
-                let aa = load8(a + i), bb = load8(b + i), cc = load8(c + i)
-                au += aa * uu; av += aa * vv
-                bu += bb * uu; bv += bb * vv
-                cu += cc * uu; cv += cc * vv
-                i += 8
-            }
-            out[0] += Double(au.sum()); out[1] += Double(av.sum())
-            out[2] += Double(bu.sum()); out[3] += Double(bv.sum())
-            out[4] += Double(cu.sum()); out[5] += Double(cv.sum())
-        }
-        while i < count {
-            let (uu, vv) = scalar(i)
-            out[0] += Double(a[i] * uu); out[1] += Double(a[i] * vv)
-            out[2] += Double(b[i] * uu); out[3] += Double(b[i] * vv)
-            out[4] += Double(c[i] * uu); out[5] += Double(c[i] * vv)
-            i += 1
-        }
-    }
-
-    /// `out = x + a · d`.
-    static func addScaled(_ x: UnsafePointer<Float>, _ a: Float, _ d: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                          _ count: Int) {
-        var i = 0
-        let va = SIMD8<Float>(repeating: a)
-        while i + 8 <= count {
-            store8(load8(x + i) + va * load8(d + i), out + i)
-            i += 8
-        }
-        while i < count { out[i] = x[i] + a * d[i]; i += 1 }
-    }
-
-    /// `out = a · x`.
-    static func scale(_ x: UnsafePointer<Float>, _ a: Float, into out: UnsafeMutablePointer<Float>, _ count: Int) {
-        var i = 0
-        let va = SIMD8<Float>(repeating: a)
-        while i + 8 <= count {
-            store8(va * load8(x + i), out + i)
-            i += 8
-        }
-        while i < count { out[i] = a * x[i]; i += 1 }
-    }
-
-    /// Largest absolute value of `x[0..<count]`.
-    static func maxAbs(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
-        var m: Float = 0
-        for i in 0..<count { m = max(m, abs(x[i])) }
-        return m
-    }
-
-    /// Largest absolute value.
-    static func maxAbs(_ x: [Float]) -> Float {
-        x.withUnsafeBufferPointer { p in p.baseAddress.map { maxAbs($0, p.count) } ?? 0 }
     }
 }

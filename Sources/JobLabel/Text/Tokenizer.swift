@@ -1,3 +1,5 @@
+// Unsafe: reads the text and writes tokens through raw pointers, 8 and 32 bytes at a time; the writes stay inside the room `tokenize` reserves in the token list before its loop.
+
 /// Tokenizer settings: which characters form words and how short a word may be.
 public struct TokenizerConfig: Sendable, Equatable, Codable {
     /// Lowercase text before matching words (Unicode full lowercase mapping, as Python's `str.lower`).
@@ -101,6 +103,8 @@ public struct Tokenizer {
     private static let asciiWord: [Bool] = (0..<128).map { b in
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
     }
+    /// `asciiWord` at a fixed address, for the tokenizer loop.
+    private static let asciiWordTable = PinnedBuffer(asciiWord)
 
     /// Python's `\w` for one scalar (Unicode mode): `str.isalnum()` or underscore.
     static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
@@ -153,129 +157,129 @@ public struct Tokenizer {
         var t = out.count          // tokens so far
         var open = -1              // start (in out.bytes) of the token being built, -1 when none
         var openScalars = 0
+        let isWord = Tokenizer.asciiWordTable.base
+        // Three nested scopes rather than `withUnsafeMutablePointers`: through the helper the optimizer
+        // leaves this loop in a closure of its own, with its state in memory instead of registers.
         out.bytes.withUnsafeMutableBufferPointer { bytesBuffer in
-            out.starts.withUnsafeMutableBufferPointer { startsBuffer in
-                out.ends.withUnsafeMutableBufferPointer { endsBuffer in
-                    Tokenizer.asciiWord.withUnsafeBufferPointer { wordTable in
-                        let dst = bytesBuffer.baseAddress!, starts = startsBuffer.baseAddress!, ends = endsBuffer.baseAddress!
-                        let isWord = wordTable.baseAddress!
-                        /// Closes the open token at `end` if it has `scalars` scalars, enough for `minLen`.
-                        @inline(__always) func close(_ start: Int, _ end: Int, _ scalars: Int) {
-                            if scalars >= minLen {
-                                starts[t] = start
-                                ends[t] = end
-                                t += 1
+        out.starts.withUnsafeMutableBufferPointer { startsBuffer in
+        out.ends.withUnsafeMutableBufferPointer { endsBuffer in
+            let dst = bytesBuffer.baseAddress!, starts = startsBuffer.baseAddress!, ends = endsBuffer.baseAddress!
+            /// Closes the open token at `end` if it has `scalars` scalars, enough for `minLen`.
+            @inline(__always) func close(_ start: Int, _ end: Int, _ scalars: Int) {
+                if scalars >= minLen {
+                    starts[t] = start
+                    ends[t] = end
+                    t += 1
+                }
+            }
+            @inline(__always) func closeOpen() {
+                if open >= 0 { close(open, w, openScalars) }
+                open = -1
+                openScalars = 0
+            }
+            var i = 0
+            while i < n {
+                if i + 32 <= n {
+                    let raw = UnsafeRawPointer(src + i)
+                    let a = raw.loadUnaligned(as: UInt64.self), b = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                    let c = raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), d = raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+                    if (a | b | c | d) & 0x8080_8080_8080_8080 == 0 {
+                        let (wa, ua) = Tokenizer.classifyASCII(a), (wb, ub) = Tokenizer.classifyASCII(b)
+                        let (wc, uc) = Tokenizer.classifyASCII(c), (wd, ud) = Tokenizer.classifyASCII(d)
+                        let out = UnsafeMutableRawPointer(dst + w)
+                        // Setting bit 5 of an upper-case ASCII letter lowercases it.
+                        out.storeBytes(of: lower ? a | (ua >> 2) : a, as: UInt64.self)
+                        out.storeBytes(of: lower ? b | (ub >> 2) : b, toByteOffset: 8, as: UInt64.self)
+                        out.storeBytes(of: lower ? c | (uc >> 2) : c, toByteOffset: 16, as: UInt64.self)
+                        out.storeBytes(of: lower ? d | (ud >> 2) : d, toByteOffset: 24, as: UInt64.self)
+                        var m = Tokenizer.packHighBits(wa) | Tokenizer.packHighBits(wb) << 8
+                            | Tokenizer.packHighBits(wc) << 16 | Tokenizer.packHighBits(wd) << 24
+                        if open >= 0 {
+                            let lead = (~m).trailingZeroBitCount
+                            if lead == 32 {
+                                openScalars += 32
+                                w += 32
+                                i += 32
+                                continue
                             }
-                        }
-                        @inline(__always) func closeOpen() {
-                            if open >= 0 { close(open, w, openScalars) }
+                            close(open, w + lead, openScalars + lead)
                             open = -1
                             openScalars = 0
+                            m &= ~((UInt32(1) &<< UInt32(truncatingIfNeeded: lead)) &- 1)
                         }
-                        var i = 0
-                        while i < n {
-                            if i + 32 <= n {
-                                let raw = UnsafeRawPointer(src + i)
-                                let a = raw.loadUnaligned(as: UInt64.self), b = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-                                let c = raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), d = raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
-                                if (a | b | c | d) & 0x8080_8080_8080_8080 == 0 {
-                                    let (wa, ua) = Tokenizer.classifyASCII(a), (wb, ub) = Tokenizer.classifyASCII(b)
-                                    let (wc, uc) = Tokenizer.classifyASCII(c), (wd, ud) = Tokenizer.classifyASCII(d)
-                                    let out = UnsafeMutableRawPointer(dst + w)
-                                    // Setting bit 5 of an upper-case ASCII letter lowercases it.
-                                    out.storeBytes(of: lower ? a | (ua >> 2) : a, as: UInt64.self)
-                                    out.storeBytes(of: lower ? b | (ub >> 2) : b, toByteOffset: 8, as: UInt64.self)
-                                    out.storeBytes(of: lower ? c | (uc >> 2) : c, toByteOffset: 16, as: UInt64.self)
-                                    out.storeBytes(of: lower ? d | (ud >> 2) : d, toByteOffset: 24, as: UInt64.self)
-                                    var m = Tokenizer.packHighBits(wa) | Tokenizer.packHighBits(wb) << 8
-                                        | Tokenizer.packHighBits(wc) << 16 | Tokenizer.packHighBits(wd) << 24
-                                    if open >= 0 {
-                                        let lead = (~m).trailingZeroBitCount
-                                        if lead == 32 {
-                                            openScalars += 32
-                                            w += 32
-                                            i += 32
-                                            continue
-                                        }
-                                        close(open, w + lead, openScalars + lead)
-                                        open = -1
-                                        openScalars = 0
-                                        m &= ~((UInt32(1) &<< UInt32(truncatingIfNeeded: lead)) &- 1)
-                                    }
-                                    while m != 0 {
-                                        let s = m.trailingZeroBitCount
-                                        let run = (~(m &>> UInt32(truncatingIfNeeded: s))).trailingZeroBitCount
-                                        if s + run == 32 {
-                                            open = w + s
-                                            openScalars = run
-                                            break
-                                        }
-                                        close(w + s, w + s + run, run)
-                                        m &= m &+ (m & (0 &- m))  // clear the lowest run of ones
-                                    }
-                                    w += 32
-                                    i += 32
-                                    continue
-                                }
+                        while m != 0 {
+                            let s = m.trailingZeroBitCount
+                            let run = (~(m &>> UInt32(truncatingIfNeeded: s))).trailingZeroBitCount
+                            if s + run == 32 {
+                                open = w + s
+                                openScalars = run
+                                break
                             }
-                            // Scalar path: up to the next 32 bytes (whole scalars).
-                            let stop = min(n, i + 32)
-                            while i < stop {
-                                let b = src[i]
-                                if b < 0x80 {
-                                    if isWord[Int(b)] {
-                                        if open < 0 { open = w }
-                                        dst[w] = lower && b &- 0x41 < 26 ? b | 0x20 : b
-                                        w += 1
-                                        openScalars += 1
-                                    } else {
-                                        closeOpen()
-                                    }
-                                    i += 1
-                                    continue
-                                }
-                                // Decode one multi-byte scalar; invalid sequences decode as U+FFFD and advance one byte.
-                                var value: UInt32 = 0xFFFD
-                                var len = 1
-                                if b >= 0xC2 && b <= 0xDF, i + 1 < n, src[i + 1] & 0xC0 == 0x80 {
-                                    value = UInt32(b & 0x1F) << 6 | UInt32(src[i + 1] & 0x3F); len = 2
-                                } else if b >= 0xE0 && b <= 0xEF, i + 2 < n, src[i + 1] & 0xC0 == 0x80, src[i + 2] & 0xC0 == 0x80 {
-                                    let v = UInt32(b & 0x0F) << 12 | UInt32(src[i + 1] & 0x3F) << 6 | UInt32(src[i + 2] & 0x3F)
-                                    if v >= 0x800 && !(v >= 0xD800 && v <= 0xDFFF) { value = v; len = 3 }
-                                } else if b >= 0xF0 && b <= 0xF4, i + 3 < n, src[i + 1] & 0xC0 == 0x80,
-                                          src[i + 2] & 0xC0 == 0x80, src[i + 3] & 0xC0 == 0x80 {
-                                    let v = UInt32(b & 0x07) << 18 | UInt32(src[i + 1] & 0x3F) << 12
-                                        | UInt32(src[i + 2] & 0x3F) << 6 | UInt32(src[i + 3] & 0x3F)
-                                    if v >= 0x10000 && v <= 0x10FFFF { value = v; len = 4 }
-                                }
-                                if value == 0x3A3 && lower {
-                                    // Greek capital sigma lowercases to final ς at the end of a word (Python's Final_Sigma rule).
-                                    let final = Tokenizer.isFinalSigma(text, start: i, end: i + len)
-                                    i += len
-                                    if open < 0 { open = w }
-                                    dst[w] = 0xCF
-                                    dst[w + 1] = final ? 0x82 : 0x83
-                                    w += 2
-                                    openScalars += 1
-                                    continue
-                                }
-                                i += len
-                                let scalarInfo = info(value)
-                                for piece in scalarInfo.pieces {
-                                    if piece.isWord {
-                                        if open < 0 { open = w }
-                                        for byte in piece.bytes { dst[w] = byte; w += 1 }
-                                        openScalars += 1
-                                    } else {
-                                        closeOpen()
-                                    }
-                                }
-                            }
+                            close(w + s, w + s + run, run)
+                            m &= m &+ (m & (0 &- m))  // clear the lowest run of ones
                         }
-                        closeOpen()
+                        w += 32
+                        i += 32
+                        continue
+                    }
+                }
+                // Scalar path: up to the next 32 bytes (whole scalars).
+                let stop = min(n, i + 32)
+                while i < stop {
+                    let b = src[i]
+                    if b < 0x80 {
+                        if isWord[Int(b)] {
+                            if open < 0 { open = w }
+                            dst[w] = lower && b &- 0x41 < 26 ? b | 0x20 : b
+                            w += 1
+                            openScalars += 1
+                        } else {
+                            closeOpen()
+                        }
+                        i += 1
+                        continue
+                    }
+                    // Decode one multi-byte scalar; invalid sequences decode as U+FFFD and advance one byte.
+                    var value: UInt32 = 0xFFFD
+                    var len = 1
+                    if b >= 0xC2 && b <= 0xDF, i + 1 < n, src[i + 1] & 0xC0 == 0x80 {
+                        value = UInt32(b & 0x1F) << 6 | UInt32(src[i + 1] & 0x3F); len = 2
+                    } else if b >= 0xE0 && b <= 0xEF, i + 2 < n, src[i + 1] & 0xC0 == 0x80, src[i + 2] & 0xC0 == 0x80 {
+                        let v = UInt32(b & 0x0F) << 12 | UInt32(src[i + 1] & 0x3F) << 6 | UInt32(src[i + 2] & 0x3F)
+                        if v >= 0x800 && !(v >= 0xD800 && v <= 0xDFFF) { value = v; len = 3 }
+                    } else if b >= 0xF0 && b <= 0xF4, i + 3 < n, src[i + 1] & 0xC0 == 0x80,
+                              src[i + 2] & 0xC0 == 0x80, src[i + 3] & 0xC0 == 0x80 {
+                        let v = UInt32(b & 0x07) << 18 | UInt32(src[i + 1] & 0x3F) << 12
+                            | UInt32(src[i + 2] & 0x3F) << 6 | UInt32(src[i + 3] & 0x3F)
+                        if v >= 0x10000 && v <= 0x10FFFF { value = v; len = 4 }
+                    }
+                    if value == 0x3A3 && lower {
+                        // Greek capital sigma lowercases to final ς at the end of a word (Python's Final_Sigma rule).
+                        let final = Tokenizer.isFinalSigma(text, start: i, end: i + len)
+                        i += len
+                        if open < 0 { open = w }
+                        dst[w] = 0xCF
+                        dst[w + 1] = final ? 0x82 : 0x83
+                        w += 2
+                        openScalars += 1
+                        continue
+                    }
+                    i += len
+                    let scalarInfo = info(value)
+                    for piece in scalarInfo.pieces {
+                        if piece.isWord {
+                            if open < 0 { open = w }
+                            for byte in piece.bytes { dst[w] = byte; w += 1 }
+                            openScalars += 1
+                        } else {
+                            closeOpen()
+                        }
                     }
                 }
             }
+            closeOpen()
+        }
+        }
         }
         out.commit(tokens: t, bytes: w)
     }
