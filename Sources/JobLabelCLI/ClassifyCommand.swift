@@ -53,7 +53,6 @@ enum ClassifyCommand {
     static func run(_ arguments: [String]) throws {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
-        applyThreads(s.threads)
         let model = try ModelBundle.load(try s.model ?? defaultModelPath())
         let specs = try expandInputs(s.inputs.isEmpty ? ["-"] : s.inputs)
         let predictor: Predictor

@@ -54,7 +54,6 @@ enum EvaluateCommand {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
         guard !s.data.isEmpty else { throw UsageError("evaluate needs --data PATH (labeled postings)") }
-        applyThreads(s.training.threads)
         if let html = s.html { try checkWritableFileTarget(html) }  // fail before the work, not after it
         let specs = try expandInputs(s.data, allowText: false)
         var result: EvaluationResult

@@ -41,7 +41,6 @@ enum TrainCommand {
         guard try spec.parse(arguments, into: &s) else { return }
         guard !s.data.isEmpty else { throw UsageError("train needs --data PATH (a .jsonl or .csv file)") }
         guard let out = s.out else { throw UsageError("train needs --out DIR (where to write the model)") }
-        applyThreads(s.training.threads)
         try ModelBundle.checkReplaceable(out)  // fail before the work, not after it
         let started = DispatchTime.now().uptimeNanoseconds
         let specs = try expandInputs(s.data, allowText: false)
@@ -105,9 +104,4 @@ func readLabeledPostings(_ specs: [InputSpec], heads: [String], skipBad: Bool, m
     }
     for warning in Messages.describe(duplicates: duplicateIDs(postings)) { printError(warning) }
     return postings
-}
-
-/// Sets the worker threads of the code that still reads the process-wide default.
-func applyThreads(_ threads: Int?) {
-    if let threads { Parallel.threads = threads }
 }

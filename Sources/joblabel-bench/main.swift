@@ -38,7 +38,7 @@ while let arg = args.next() {
     case "--data": data = args.next()
     case "--labels": heads = (args.next() ?? "").split(separator: ",").map(String.init)
     case "--preset": config = args.next() == "sklearn" ? .sklearn : .product
-    case "--threads": threads = Int(args.next() ?? ""); Parallel.threads = threads ?? Parallel.threads
+    case "--threads": threads = Int(args.next() ?? "")
     case "--vectorize-only": vectorizeOnly = true
     case "--load": loadModel = args.next()
     case "--repeat": repeats = max(1, Int(args.next() ?? "") ?? 1)
@@ -73,8 +73,9 @@ do {
     var vectorizer: TfidfVectorizer?
     var x = CSRMatrix(columnCount: 0)
     var tFit = Double.infinity
-    for _ in 0..<repeats { tFit = min(tFit, try seconds { (vectorizer, x) = try TfidfVectorizer.fitTransform(config.vectorizer, postings) }) }
-    let xT = x.transposed()
+    let parallel = Parallel(threads: threads)
+    for _ in 0..<repeats { tFit = min(tFit, try seconds { (vectorizer, x) = try TfidfVectorizer.fitTransform(config.vectorizer, postings, parallel: parallel) }) }
+    let xT = x.transposed(parallel: parallel)
     print(String(format: "read        %8.3f s  (%d postings, %.1f MB of text)", tRead, postings.count, Double(bytes) / 1e6))
     print(String(format: "vectorize   %8.3f s  (%.1f MB/s, %d features, %d non-zeros)", tFit, Double(bytes) / 1e6 / tFit, x.columnCount, x.nonZeroCount))
     for (h, head) in heads.enumerated() where !vectorizeOnly {
@@ -82,8 +83,8 @@ do {
         var nb: LinearModel?
         var lr: LinearModel?
         var report: OptimizationReport?
-        let tNB = seconds { nb = NaiveBayes.fit(config.naiveBayes, x: x, y: y, classes: classes) }
-        let tLR = seconds { (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes) }
+        let tNB = seconds { nb = NaiveBayes.fit(config.naiveBayes, x: x, y: y, classes: classes, parallel: parallel) }
+        let tLR = seconds { (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes, parallel: parallel) }
         print(String(format: "%@: NB fit %.3f s; LR fit %.3f s, %.3f s CPU (%d iterations, %d evaluations, loss %.6f, %@)", head, tNB, tLR, lastCPU,
                      report?.iterations ?? 0, report?.evaluations ?? 0, report?.finalLoss ?? 0, report?.stopReason ?? ""))
         let model = JobLabelModel(config: config, vectorizer: vectorizer!, heads: [HeadModel(name: head, classes: classes, classCounts: [],
@@ -96,7 +97,7 @@ do {
     }
     if getenvString("JOBLABEL_FIT_ONLY") != nil { exit(0) }
     var tTransform = Double.infinity
-    for _ in 0..<repeats { tTransform = min(tTransform, seconds { _ = vectorizer!.transform(postings) }) }
+    for _ in 0..<repeats { tTransform = min(tTransform, seconds { _ = vectorizer!.transform(postings, parallel: parallel) }) }
     print(String(format: "transform   %8.3f s  (%.0f postings/s)", tTransform, Double(postings.count) / tTransform))
 } catch {
     FileHandle.standardError.write(Data("joblabel-bench: \(error)\n".utf8))

@@ -81,10 +81,7 @@ final class CalibrationTests: XCTestCase {
 
     func testTrainingCalibratesEachHeadAndStaysReproducible() throws {
         let postings = syntheticCorpus()
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        Parallel.threads = 1
-        let model = try JobLabelModel.train(calibratedConfig(), postings: postings, files: ["synthetic"])
+        let model = try JobLabelModel.train(calibratedConfig(), postings: postings, files: ["synthetic"], threads: 1)
         for head in model.heads {
             let c = try XCTUnwrap(head.calibration, head.calibrationNote ?? "")
             XCTAssertEqual(c.heldOutRows, 27, "floor(60 · 0.15) rows of each of three labels")
@@ -99,8 +96,7 @@ final class CalibrationTests: XCTestCase {
             XCTAssertNotEqual(head.temperature(.lr), 1)
             XCTAssertEqual(head.temperature(.ensemble), 1)
         }
-        Parallel.threads = 2
-        let again = try JobLabelModel.train(calibratedConfig(), postings: postings, files: ["synthetic"])
+        let again = try JobLabelModel.train(calibratedConfig(), postings: postings, files: ["synthetic"], threads: 2)
         XCTAssertEqual(try ModelBundle.encode(model).weights, try ModelBundle.encode(again).weights)
         XCTAssertEqual(try ModelBundle.encode(model).manifest, try ModelBundle.encode(again).manifest)
         // The final LR starts from the held-out split's solution and reaches the same optimum as a cold start.

@@ -3,11 +3,11 @@ import XCTest
 
 final class ClassifierTests: XCTestCase {
     /// Manning, Raghavan & Schütze, Introduction to IR, example 13.1 (raw counts, alpha 1).
-    func testNaiveBayesTextbookExample() {
+    func testNaiveBayesTextbookExample() throws {
         // Vocabulary: 0 chinese, 1 beijing, 2 shanghai, 3 macao, 4 tokyo, 5 japan.
         let rows: [[(Int32, Float)]] = [[(0, 2), (1, 1)], [(0, 2), (2, 1)], [(0, 1), (3, 1)], [(0, 1), (4, 1), (5, 1)]]
         var x = CSRMatrix(columnCount: 6)
-        for r in rows { for (c, v) in r { x.columns.append(c); x.values.append(v) }; x.rowOffsets.append(Int64(x.columns.count)) }
+        for r in rows { try x.appendRow(r.map { (column: Int($0.0), value: $0.1) }) }
         let model = NaiveBayes.fit(NaiveBayesConfig(), x: x, y: [0, 0, 0, 1], classes: ["china", "japan"])
         // P(chinese|china) = 6/14, P(tokyo|china) = 1/14, P(chinese|japan) = 2/9, P(tokyo|japan) = 2/9.
         XCTAssertEqual(Double(model.weights[0 * 2 + 0]), log(6.0 / 14), accuracy: 1e-6)
@@ -15,8 +15,7 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(Double(model.weights[0 * 2 + 1]), log(2.0 / 9), accuracy: 1e-6)
         XCTAssertEqual(Double(model.bias[0]), log(0.75), accuracy: 1e-6)
         // Test document: chinese ×3, tokyo, japan. Scores ∝ 0.0003 vs 0.0001 in the book.
-        var d = CSRMatrix(columnCount: 6)
-        d.columns = [0, 4, 5]; d.values = [3, 1, 1]; d.rowOffsets = [0, 3]
+        let d = try CSRMatrix(rowOffsets: [0, 3], columns: [0, 4, 5], values: [3, 1, 1], columnCount: 6)
         let p = predictor(model, algorithm: .nb).probabilities(d)[0]
         let china = 0.75 * pow(3.0 / 7, 3) * (1.0 / 14) * (1.0 / 14)
         let japan = 0.25 * pow(2.0 / 9, 3) * (2.0 / 9) * (2.0 / 9)
@@ -34,15 +33,18 @@ final class ClassifierTests: XCTestCase {
         for _ in 0..<rows {
             let label = Int32(rng.next() % UInt64(k))
             var used = Set<Int32>()
+            var columns: [Int32] = []
             for _ in 0..<4 {
                 let c = Int32(rng.next() % UInt64(cols))
-                if used.insert(c).inserted { x.columns.append(c) }
+                if used.insert(c).inserted { columns.append(c) }
             }
-            x.columns[Int(x.rowOffsets.last!)...].sort()
-            for _ in Int(x.rowOffsets.last!)..<x.columns.count {
-                x.values.append(Float(rng.next() % 1000) / 1000 + 0.1 + (Int32(x.values.count) % Int32(k) == label ? 0.5 : 0))
+            columns.sort()
+            var entries: [(column: Int, value: Float)] = []
+            for c in columns {
+                let position = x.nonZeroCount + entries.count
+                entries.append((Int(c), Float(rng.next() % 1000) / 1000 + 0.1 + (Int32(position) % Int32(k) == label ? 0.5 : 0)))
             }
-            x.rowOffsets.append(Int64(x.columns.count))
+            try! x.appendRow(entries)
             y.append(label)
         }
         return (x, y)
@@ -99,12 +101,10 @@ final class ClassifierTests: XCTestCase {
     func testLogisticRegressionConvergesAndIsThreadIndependent() {
         let (x, y) = randomProblem(rows: 1500, cols: 300, k: 4, seed: 11)
         let classes = ["a", "b", "c", "d"]
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        Parallel.threads = 1
-        let (m1, r1) = LogisticRegression.fit(LogisticRegressionConfig(C: 1, maxIterations: 500), x: x, xT: x.transposed(), y: y, classes: classes)
-        Parallel.threads = 3
-        let (m3, r3) = LogisticRegression.fit(LogisticRegressionConfig(C: 1, maxIterations: 500), x: x, xT: x.transposed(), y: y, classes: classes)
+        let (m1, r1) = LogisticRegression.fit(LogisticRegressionConfig(C: 1, maxIterations: 500), x: x, xT: x.transposed(),
+                                              y: y, classes: classes, parallel: Parallel(threads: 1))
+        let (m3, r3) = LogisticRegression.fit(LogisticRegressionConfig(C: 1, maxIterations: 500), x: x, xT: x.transposed(),
+                                              y: y, classes: classes, parallel: Parallel(threads: 3))
         XCTAssertTrue(r1.converged, r1.stopReason)
         XCTAssertLessThanOrEqual(r1.gradientMax, 1e-4 * 10)
         XCTAssertEqual(m1, m3, "weights must not depend on the thread count")
@@ -127,27 +127,25 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(nb.featureCount, 10)
     }
 
-    func testTransposeAndNaiveBayesDoNotDependOnTheThreadCount() {
+    func testTransposeAndNaiveBayesDoNotDependOnTheThreadCount() throws {
         let (square, labels) = randomProblem(rows: 700, cols: 90, k: 5, seed: 23)
         // 40 more columns that no row uses: some parts of the feature range are empty.
-        let x = CSRMatrix(rowOffsets: square.rowOffsets, columns: square.columns, values: square.values, columnCount: 130)
+        let x = try CSRMatrix(rowOffsets: square.rowOffsets, columns: square.columns, values: square.values, columnCount: 130)
         var y = labels
         y[3] = -1  // an unlabeled row is not counted
         var expected = [[(Int32, Float)]](repeating: [], count: x.columnCount)
         for i in 0..<x.rowCount { for t in x.row(i) { expected[Int(x.columns[t])].append((Int32(i), x.values[t])) } }
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
         var models: [LinearModel] = []
         for threads in [1, 2, 3, 8] {
-            Parallel.threads = threads
-            let t = x.transposed()
+            let parallel = Parallel(threads: threads)
+            let t = x.transposed(parallel: parallel)
             XCTAssertEqual(t.rowCount, 130)
             XCTAssertEqual(t.columnCount, 700)
             for j in 0..<x.columnCount {
                 let got = t.row(j).map { (t.columns[$0], t.values[$0]) }
                 XCTAssertTrue(got.elementsEqual(expected[j]) { $0.0 == $1.0 && $0.1 == $1.1 }, "column \(j), \(threads) threads")
             }
-            models.append(NaiveBayes.fit(NaiveBayesConfig(), x: x, y: y, classes: ["a", "b", "c", "d", "e"]))
+            models.append(NaiveBayes.fit(NaiveBayesConfig(), x: x, y: y, classes: ["a", "b", "c", "d", "e"], parallel: parallel))
         }
         for m in models.dropFirst() { XCTAssertEqual(m, models[0], "Naive Bayes weights must not depend on the thread count") }
         XCTAssertTrue(models[0].weights.allSatisfy { $0.isFinite && $0 < 0 })

@@ -32,9 +32,9 @@ final class FeatureStorageTests: XCTestCase {
         XCTAssertEqual([dup.lookup("a"), dup.lookup("longer than eight bytes"), dup.lookup("b")], [0, 1, 2])
     }
 
-    func testCSRTransposeRowsAndAppend() {
+    func testCSRTransposeRowsAndAppend() throws {
         // [[1, 0, 2], [0, 0, 0], [0, 3, 4]]
-        let m = CSRMatrix(rowOffsets: [0, 2, 2, 4], columns: [0, 2, 1, 2], values: [1, 2, 3, 4], columnCount: 3)
+        let m = try CSRMatrix(rowOffsets: [0, 2, 2, 4], columns: [0, 2, 1, 2], values: [1, 2, 3, 4], columnCount: 3)
         let t = m.transposed()
         XCTAssertEqual(t.rowOffsets, [0, 1, 2, 4])
         XCTAssertEqual(t.columns, [0, 2, 0, 2])
@@ -47,13 +47,38 @@ final class FeatureStorageTests: XCTestCase {
         joined.append(picked)
         XCTAssertEqual(joined.rowCount, 5)
         XCTAssertEqual(Array(joined.values[joined.row(3)]), [3, 4])
+        let (titleOnly, kept) = m.selectingColumns { $0 != 1 }
+        XCTAssertEqual(kept, [0, 2])
+        XCTAssertEqual(titleOnly, try CSRMatrix(rowOffsets: [0, 2, 2, 3], columns: [0, 1, 1], values: [1, 2, 4], columnCount: 2))
     }
 
-    func testScoresOfEmptyMatricesAreEmpty() {
+    /// A matrix made from arrays is checked: the kernels read its arrays without bounds checks.
+    func testCSRInvariantsAreCheckedAtConstruction() throws {
+        let bad: [([Int64], [Int32], [Float], Int, String)] = [
+            ([1, 2], [0, 1], [1, 1], 3, "start at 0"),
+            ([0, 2], [0], [1, 1], 3, "1 columns but 2 values"),
+            ([0, 3], [0, 1], [1, 1], 3, "not at the 2 entries"),
+            ([0, 2, 1, 2], [0, 1], [1, 1], 3, "decrease"),
+            ([0, 2], [0, 3], [1, 1], 3, "column 3 is outside 0..<3"),
+            ([0, 1], [-1], [1], 3, "column -1"),
+        ]
+        for (offsets, columns, values, count, message) in bad {
+            XCTAssertThrowsError(try CSRMatrix(rowOffsets: offsets, columns: columns, values: values, columnCount: count)) {
+                XCTAssertTrue("\($0)".contains(message), "\($0)")
+            }
+        }
+        var m = CSRMatrix(columnCount: 2)
+        XCTAssertThrowsError(try m.appendRow([(column: 2, value: 1)]))
+        XCTAssertEqual(m, CSRMatrix(columnCount: 2), "a refused row leaves the matrix unchanged")
+        try m.appendRow([(column: 1, value: 0.5)])
+        XCTAssertEqual(m.rowOffsets, [0, 1])
+    }
+
+    func testScoresOfEmptyMatricesAreEmpty() throws {
         let model = LinearModel(classes: ["a", "b"], featureCount: 3, weights: [Float](repeating: 1, count: 6), bias: [0.5, -0.5])
         XCTAssertEqual(predictor(model).logits(CSRMatrix(columnCount: 3)), [])
         // Rows without entries score the bias alone (the padding columns of the combined matrix are zero).
-        let empty = CSRMatrix(rowOffsets: [0, 0], columnCount: 3)
+        let empty = try CSRMatrix(rowOffsets: [0, 0], columns: [], values: [], columnCount: 3)
         XCTAssertEqual(Array(predictor(model).logits(empty).prefix(2)), [0.5, -0.5])
     }
 }

@@ -56,12 +56,8 @@ final class ModelBundleTests: XCTestCase {
     }
 
     func testWeightsAreByteIdenticalAcrossRunsAndThreads() throws {
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        Parallel.threads = 1
-        let a = try ModelBundle.encode(try JobLabelModel.train(tinyConfig(), postings: tinyCorpus(), files: ["tiny"])).weights
-        Parallel.threads = 2
-        let b = try ModelBundle.encode(try JobLabelModel.train(tinyConfig(), postings: tinyCorpus(), files: ["tiny"])).weights
+        let a = try ModelBundle.encode(try JobLabelModel.train(tinyConfig(), postings: tinyCorpus(), files: ["tiny"], threads: 1)).weights
+        let b = try ModelBundle.encode(try JobLabelModel.train(tinyConfig(), postings: tinyCorpus(), files: ["tiny"], threads: 2)).weights
         XCTAssertEqual(a, b)
     }
 

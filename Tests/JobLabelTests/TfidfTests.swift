@@ -74,12 +74,8 @@ final class TfidfTests: XCTestCase {
         // Terms longer and shorter than 8 bytes, so both lookup paths of transform are compared with fit.
         let docs = (0..<700).map { posting("word\($0 % 37) common administrator\($0 % 3) text\($0 % 5) extra word\($0 % 37) internationalisation") }
         let (v, x) = try TfidfVectorizer.fitTransform(.sklearn, docs)
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        Parallel.threads = 1
-        let one = v.transform(docs)
-        Parallel.threads = 4
-        let four = v.transform(docs)
+        let one = v.transform(docs, parallel: Parallel(threads: 1))
+        let four = v.transform(docs, parallel: Parallel(threads: 4))
         XCTAssertEqual(one, four)
         XCTAssertEqual(one.columns, x.columns)
         for (a, b) in zip(one.values, x.values) { XCTAssertEqual(a, b, accuracy: 1e-6) }

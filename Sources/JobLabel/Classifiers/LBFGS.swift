@@ -38,9 +38,9 @@ enum LBFGS {
     /// Minimises `f` from `x` (updated in place). The stopping test compares `stoppingNorm()` (evaluated
     /// right after the accepted point's evaluation) with `gtol`; by default the largest gradient component.
     static func minimize(_ x: inout [Float], history m: Int, maxIterations: Int, gtol: Double,
-                         ftol: Double = 64 * Double.ulpOfOne, stoppingNorm: (() -> Double)? = nil,
+                         ftol: Double = 64 * Double.ulpOfOne, parallel: Parallel = Parallel(), stoppingNorm: (() -> Double)? = nil,
                          _ f: Objective) -> OptimizationReport {
-        let state = LBFGSState(x: x, history: max(1, m))
+        let state = LBFGSState(x: x, history: max(1, m), parallel: parallel)
         let report = state.run(maxIterations: maxIterations, gtol: gtol, ftol: ftol, stoppingNorm: stoppingNorm, f)
         x = state.x.array
         return report
@@ -68,7 +68,11 @@ private final class LBFGSState {
     var sg: [Double], yg: [Double]
     var gg = 0.0
 
-    init(x: [Float], history m: Int) {
+    /// Worker threads of the blocked passes.
+    let parallel: Parallel
+
+    init(x: [Float], history m: Int, parallel: Parallel) {
+        self.parallel = parallel
         n = x.count
         self.m = m
         self.x = PinnedBuffer(x)
@@ -176,7 +180,7 @@ private final class LBFGSState {
         }
         let step = Float(trialStep), gCoefficient = Float(cg)
         let (x, g, d, xTrial) = (self.x, self.g, self.d, self.xTrial)
-        let parts = Parallel.mapRanges(count: n, blockSize: LBFGS.block) { r -> Double in
+        let parts = parallel.mapRanges(count: n, blockSize: LBFGS.block) { r -> Double in
             Kernels.scale(g[r], gCoefficient, into: d[r])
             // The history in groups of four vectors (each s with its y).
             var j = 0
@@ -259,7 +263,7 @@ private final class LBFGSState {
     func setTrial(_ a: Double) {
         let step = Float(a)
         let (x, d, xTrial) = (self.x, self.d, self.xTrial)
-        Parallel.forEachRange(count: n, blockSize: LBFGS.block) { r in
+        parallel.forEachRange(count: n, blockSize: LBFGS.block) { r in
             Kernels.addScaled(x[r], step, d[r], into: xTrial[r])
         }
     }
@@ -332,7 +336,7 @@ private final class LBFGSState {
         let (x, g, xTrial, gTrial) = (self.x, self.g, self.xTrial, self.gTrial)
         let (sNew, yNew) = (sSlots[fresh], ySlots[fresh])
         let history = old.map { (sSlots[$0], ySlots[$0]) }
-        let parts = Parallel.mapRanges(count: n, blockSize: LBFGS.block) { r -> UpdateDots in
+        let parts = parallel.mapRanges(count: n, blockSize: LBFGS.block) { r -> UpdateDots in
             // s and y of this block, rounded to bfloat16: stored, and kept as Float for the dot products.
             withScratchBlocks(r.count) { sf, yf in
                 Kernels.differenceBF16(xTrial[r], x[r], into: sNew[r], rounded: sf)
@@ -352,6 +356,6 @@ private final class LBFGSState {
 
     /// Σ a·b over fixed blocks, reduced in block order.
     func blockedDot(_ a: PinnedBuffer<Float>, _ b: PinnedBuffer<Float>) -> Double {
-        Parallel.mapRanges(count: min(a.count, b.count), blockSize: LBFGS.block) { Kernels.dot(a[$0], b[$0]) }.reduce(0, +)
+        parallel.mapRanges(count: min(a.count, b.count), blockSize: LBFGS.block) { Kernels.dot(a[$0], b[$0]) }.reduce(0, +)
     }
 }

@@ -70,9 +70,10 @@ public enum LogisticRegression {
     /// or may be empty when `needsTranspose` says the problem does not read it.
     /// `initial`, a model with the same classes and features (e.g. fitted on a subset of the rows), is the
     /// starting point instead of zero weights; `onIteration` is called after each L-BFGS iteration with
-    /// its number (cheap: once per iteration, on the calling thread).
+    /// its number (cheap: once per iteration, on the calling thread). `parallel` sets the worker threads
+    /// (the result does not depend on them).
     public static func fit(_ config: LogisticRegressionConfig, x: CSRMatrix, xT: CSRMatrix, y: [Int32],
-                           classes: [String], initial: LinearModel? = nil,
+                           classes: [String], initial: LinearModel? = nil, parallel: Parallel = Parallel(),
                            onIteration: ((Int) -> Void)? = nil) -> (LinearModel, OptimizationReport) {
         let k = classes.count, v = x.columnCount
         if k == 0 || y.count != x.rowCount {
@@ -83,7 +84,7 @@ public enum LogisticRegression {
                                        stopReason: k == 0 ? "no classes to learn" : "labels do not match the rows"))
         }
         let problem = SoftmaxProblem(x: x, xT: xT, y: y, k: k, C: config.C,
-                                     sampleWeights: sampleWeights(y, k: k, mode: config.classWeight))
+                                     sampleWeights: sampleWeights(y, k: k, mode: config.classWeight), parallel: parallel)
         var theta = [Float](repeating: 0, count: problem.parameterCount)
         if let initial, initial.classCount == k, initial.featureCount == v {
             // θ holds scaled parameters (W = σ ⊙ u, b = σ_b v; see SoftmaxProblem), so divide by the scales.
@@ -93,7 +94,7 @@ public enum LogisticRegression {
         // The stopping norm is read once before the first iteration and once after each.
         var normReads = 0
         let report = LBFGS.minimize(&theta, history: config.history, maxIterations: config.maxIterations,
-                                    gtol: config.tolerance, stoppingNorm: {
+                                    gtol: config.tolerance, parallel: parallel, stoppingNorm: {
                                         if normReads > 0 { onIteration?(normReads) }
                                         normReads += 1
                                         return problem.lastGradientMax

@@ -22,7 +22,7 @@ public struct NaiveBayesConfig: Sendable, Equatable, Codable {
 ///     P(k | x) = softmax_k( log P(k) + Σ_j x_j log P(j | k) )
 public enum NaiveBayes {
     /// Fits on the rows of `x` whose label index is ≥ 0.
-    public static func fit(_ config: NaiveBayesConfig, x: CSRMatrix, y: [Int32], classes: [String]) -> LinearModel {
+    public static func fit(_ config: NaiveBayesConfig, x: CSRMatrix, y: [Int32], classes: [String], parallel: Parallel = Parallel()) -> LinearModel {
         let k = classes.count, v = x.columnCount
         let alpha = max(config.alpha, 1e-10)  // as scikit-learn, never exactly 0
         var classCount = [Double](repeating: 0, count: k)
@@ -31,10 +31,10 @@ public enum NaiveBayes {
         // Feature counts in parts of the feature range, one per thread: each part scans the rows in order and
         // adds only its own features, so every sum is taken in the same order for any number of parts.
         var counts = [Double](repeating: 0, count: v * k)
-        let parts = max(1, min(Parallel.threads, 8, v))
+        let parts = max(1, min(parallel.threads, 8, v))
         Kernels.withSparseRows(x) { xs in
             counts.withUnsafeMutableBufferPointer { out in
-                Parallel.forEachBlock(parts) { part in
+                parallel.forEachBlock(parts) { part in
                     Kernels.addClassSums(xs, rows: rows, labels: y, k: k, columns: (v * part / parts)..<(v * (part + 1) / parts),
                                          into: out.baseAddress!)
                 }
@@ -48,7 +48,7 @@ public enum NaiveBayes {
         var weights = [Float](repeating: 0, count: v * k)
         weights.withUnsafeMutableBufferPointer { wb in
             let out = wb
-            Parallel.forEachRange(count: v, blockSize: 8192) { rows in
+            parallel.forEachRange(count: v, blockSize: 8192) { rows in
                 for j in rows {
                     for c in 0..<k { out[j * k + c] = Float(log(counts[j * k + c] + alpha) - logTotals[c]) }
                 }

@@ -35,6 +35,8 @@ final class SoftmaxProblem {
     let C: Double
     let sampleWeights: [Float]
     let weightSum: Double
+    /// Worker threads of the passes.
+    let parallel: Parallel
     /// Per feature scale σ_j, then the bias scale σ_b (the preconditioner; all 1 without it).
     let scales: PinnedBuffer<Float>
     /// `n × kp` scores, then residuals, reused across evaluations (empty for the fused pass).
@@ -54,8 +56,9 @@ final class SoftmaxProblem {
     private let fusedPass: FusedRowPass?
 
     /// `fusedPass` and `tileRows` force a strategy (nil: chosen by the problem's shape; tests compare them).
-    init(x: CSRMatrix, xT: CSRMatrix, y: [Int32], k: Int, C: Double, sampleWeights: [Float], precondition: Bool = true,
-         fusedPass: Bool? = nil, tileRows forcedTileRows: Int? = nil) {
+    init(x: CSRMatrix, xT: CSRMatrix, y: [Int32], k: Int, C: Double, sampleWeights: [Float], parallel: Parallel = Parallel(),
+         precondition: Bool = true, fusedPass: Bool? = nil, tileRows forcedTileRows: Int? = nil) {
+        self.parallel = parallel
         self.x = x
         self.xT = xT
         self.y = y
@@ -72,7 +75,7 @@ final class SoftmaxProblem {
         self.residual = PinnedBuffer(repeating: 0, count: fused ? 0 : x.rowCount * kp)
         self.effective = PinnedBuffer(repeating: 0, count: v * kp + kp)
         self.tileRows = forcedTileRows ?? max(256, (768 * 1024 / 4 / kp) & ~255)
-        self.tiles = !fused && (forcedTileRows != nil || v * kp * 4 > 2 << 20) ? ColumnTilePass.columnTiles(x, rows: tileRows) : []
+        self.tiles = !fused && (forcedTileRows != nil || v * kp * 4 > 2 << 20) ? ColumnTilePass.columnTiles(x, rows: tileRows, parallel: parallel) : []
         self.scales = PinnedBuffer(precondition ? SoftmaxProblem.preconditioner(x, k: k, C: C, sampleWeights: sampleWeights, weightSum: weightSum)
             : [Float](repeating: 1, count: v + 1))
     }
@@ -122,7 +125,7 @@ final class SoftmaxProblem {
         let l2 = 1 / (C * weightSum)
         let u = theta.base, w = effective.base, sigma = scales.base
         // W = σ ⊙ u (rows padded to kp), b = σ_b v.
-        Parallel.forEachRange(count: v + 1, blockSize: SoftmaxProblem.columnBlock) { rows in
+        parallel.forEachRange(count: v + 1, blockSize: SoftmaxProblem.columnBlock) { rows in
             Kernels.scaleRows(u, sigma, into: w, rows: rows, k: k, kp: kp)
         }
         var sums = PassSums(kp: kp)

@@ -10,7 +10,7 @@
 struct RowGatherPass {
     func evaluate(_ p: SoftmaxProblem, _ at: SoftmaxBuffers, into sums: inout PassSums) {
         let kp = p.kp
-        let rowParts = Parallel.mapRanges(count: p.x.rowCount, blockSize: SoftmaxProblem.rowBlock) { rows -> (Double, [Float]) in
+        let rowParts = p.parallel.mapRanges(count: p.x.rowCount, blockSize: SoftmaxProblem.rowBlock) { rows -> (Double, [Float]) in
             Kernels.sparseTimesDense(at.x, rows: rows, dense: at.w, kp: kp, out: at.residual)
             return p.residuals(at, rows: rows)
         }
@@ -30,7 +30,7 @@ struct ColumnTilePass {
     func evaluate(_ p: SoftmaxProblem, _ at: SoftmaxBuffers, into sums: inout PassSums) {
         let kp = p.kp, v = p.x.columnCount, tileRows = self.tileRows
         let rowParts = Kernels.withSparseRows(tiles) { tiles in
-            Parallel.mapRanges(count: p.x.rowCount, blockSize: tileRows) { rows -> (Double, [Float]) in
+            p.parallel.mapRanges(count: p.x.rowCount, blockSize: tileRows) { rows -> (Double, [Float]) in
                 Kernels.zeroRows(at.residual, rows: rows, kp: kp)
                 Kernels.scatterColumns(tiles[rows.lowerBound / tileRows], columns: 0..<v, dense: at.w, kp: kp,
                                        out: at.residual, firstOutRow: rows.lowerBound)
@@ -43,9 +43,9 @@ struct ColumnTilePass {
 
     /// `x` cut into tiles of `rows` rows, each stored by column (offsets per column; entries hold the row
     /// within the tile, ascending).
-    static func columnTiles(_ x: CSRMatrix, rows: Int) -> [CSRMatrix] {
+    static func columnTiles(_ x: CSRMatrix, rows: Int, parallel: Parallel) -> [CSRMatrix] {
         let v = x.columnCount
-        return Parallel.mapRanges(count: x.rowCount, blockSize: rows) { range in
+        return parallel.mapRanges(count: x.rowCount, blockSize: rows) { range in
             var offsets = [Int64](repeating: 0, count: v + 1)
             for t in Int(x.rowOffsets[range.lowerBound])..<Int(x.rowOffsets[range.upperBound]) { offsets[Int(x.columns[t]) + 1] += 1 }
             for j in 0..<v { offsets[j + 1] += offsets[j] }
@@ -61,7 +61,7 @@ struct ColumnTilePass {
                     next[j] += 1
                 }
             }
-            return CSRMatrix(rowOffsets: offsets, columns: rowsOf, values: values, columnCount: range.count)
+            return CSRMatrix(unchecked: offsets, rowsOf, values, columnCount: range.count)
         }
     }
 }
@@ -82,7 +82,7 @@ final class FusedRowPass {
         let partials = self.partials ?? PinnedBuffer(repeating: 0, count: parts * stride)
         self.partials = partials
         let chunk = (n + parts - 1) / parts
-        let chunkResults = Parallel.mapRanges(count: parts, blockSize: 1) { range -> (Double, [Float]) in
+        let chunkResults = p.parallel.mapRanges(count: parts, blockSize: 1) { range -> (Double, [Float]) in
             let c = range.lowerBound
             return FusedRowPass.chunk(p, at, rows: min(n, c * chunk)..<min(n, (c + 1) * chunk), into: partials[(c * stride)..<((c + 1) * stride)])
         }
@@ -144,7 +144,7 @@ extension SoftmaxProblem {
     /// (summed in block order).
     func gradientColumns(_ at: SoftmaxBuffers, fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> (Double, Float) {
         let k = self.k, kp = self.kp
-        let columnParts = Parallel.mapRanges(count: x.columnCount, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
+        let columnParts = parallel.mapRanges(count: x.columnCount, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
             var block = [Float](repeating: 0, count: cols.count * kp)
             return block.withUnsafeMutableBufferPointer { bb in
                 let scratch = bb.baseAddress!

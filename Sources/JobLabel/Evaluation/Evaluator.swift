@@ -4,7 +4,7 @@ public enum Evaluator {
     /// Probabilities are those `classify` gives (calibrated, the ensemble's mean); where the bundle has
     /// per-class thresholds for an algorithm, their coverage and accuracy are reported too.
     public static func evaluate(_ model: JobLabelModel, postings: [Posting], algorithms: [Algorithm], threads: Int? = nil) -> EvaluationResult {
-        let x = model.vectorizer.transform(postings)
+        let x = model.vectorizer.transform(postings, parallel: Parallel(threads: threads))
         // Probabilities, not raw scores: the argmax is the label `classify` gives, and its probability
         // feeds calibration and coverage. Every algorithm from one scoring pass.
         let byAlgorithm = Predictor(vectorizer: nil, heads: model.heads, options: LabelingOptions(algorithm: .ensemble),
@@ -67,7 +67,7 @@ public enum Evaluator {
                 return p
             }
             let model = try JobLabelModel.train(foldConfig, postings: foldPostings, files: files, threads: threads)
-            let x = model.vectorizer.transform(testRows.map { postings[$0] })
+            let x = model.vectorizer.transform(testRows.map { postings[$0] }, parallel: Parallel(threads: threads))
             let byAlgorithm = Predictor(vectorizer: nil, heads: model.heads, options: LabelingOptions(algorithm: .ensemble),
                                         parallel: Parallel(threads: threads)).probabilitiesByAlgorithm(matrix: x)
             for (a, algorithm) in algorithms.enumerated() {

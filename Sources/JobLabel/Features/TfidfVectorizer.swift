@@ -506,16 +506,17 @@ public struct TfidfVectorizer: Sendable {
     /// Four stages (see `VectorizerFit`), parallel over fixed blocks, so the result does not depend on the
     /// thread count: count each block's terms, merge them into hash shards, select and sort the
     /// vocabulary, weight the rows.
-    public static func fitTransform(_ config: VectorizerConfig, _ postings: [Posting]) throws -> (TfidfVectorizer, CSRMatrix) {
-        let blocks = VectorizerFit.countBlocks(config, postings)
-        let merged = VectorizerFit.mergeShards(blocks)
-        let vocabulary = try VectorizerFit.selectVocabulary(config, merged.shards, documents: postings.count)
-        return VectorizerFit.weightRows(config, blocks, merged, vocabulary, documents: postings.count)
+    public static func fitTransform(_ config: VectorizerConfig, _ postings: [Posting],
+                                    parallel: Parallel = Parallel()) throws -> (TfidfVectorizer, CSRMatrix) {
+        let blocks = VectorizerFit.countBlocks(config, postings, parallel: parallel)
+        let merged = VectorizerFit.mergeShards(blocks, parallel: parallel)
+        let vocabulary = try VectorizerFit.selectVocabulary(config, merged.shards, documents: postings.count, parallel: parallel)
+        return VectorizerFit.weightRows(config, blocks, merged, vocabulary, documents: postings.count, parallel: parallel)
     }
 
     /// TF-IDF rows of `postings` (unknown terms ignored). Parallel over fixed blocks; same result on any thread count.
-    public func transform(_ postings: [Posting]) -> CSRMatrix {
-        let parts: [CSRMatrix] = Parallel.mapRanges(count: postings.count, blockSize: TfidfVectorizer.blockSize) { range in
+    public func transform(_ postings: [Posting], parallel: Parallel = Parallel()) -> CSRMatrix {
+        let parts: [CSRMatrix] = parallel.mapRanges(count: postings.count, blockSize: TfidfVectorizer.blockSize) { range in
             transform(postings, range)
         }
         return CSRMatrix(concatenating: parts, columnCount: featureCount)
@@ -527,7 +528,7 @@ public struct TfidfVectorizer: Sendable {
         var short = ShortTermCounts()
         var long = SparseCounter()
         var part = CSRMatrix(columnCount: featureCount)
-        part.rowOffsets.reserveCapacity(range.count + 1)
+        part.reserveRows(range.count)
         var row: [UInt64] = []
         for i in range {
             walker.forEachTermRun(postings[i]) { base, starts, ends, count in
@@ -564,13 +565,7 @@ public struct TfidfVectorizer: Sendable {
     /// row keeps the entries' order (terms of up to 8 bytes, then longer ones, each in the order in which
     /// they first occur in the posting).
     func appendWeighted(_ row: [UInt64], to m: inout CSRMatrix) {
-        let start = m.values.count
-        m.columns.append(contentsOf: repeatElement(0, count: row.count))
-        m.values.append(contentsOf: repeatElement(0, count: row.count))
-        withUnsafeMutablePointers(&m.columns, &m.values) { columns, values in
-            weightRow(row, columns: columns + start, values: values + start)
-        }
-        m.rowOffsets.append(Int64(m.columns.count))
+        m.appendRow(count: row.count) { columns, values in weightRow(row, columns: columns, values: values) }
     }
 
     /// Writes the weighted, L2-normalised entries of one row (`column << 32 | count`, in order) to

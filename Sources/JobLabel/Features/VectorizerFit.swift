@@ -17,8 +17,8 @@ enum VectorizerFit {
 
     /// Stage 1. Tokenizes `postings` in fixed blocks of `TfidfVectorizer.fitBlockSize` postings (in
     /// parallel) and counts each block's terms against a table of its own. Returns the blocks in order.
-    static func countBlocks(_ config: VectorizerConfig, _ postings: [Posting]) -> [BlockCounts] {
-        Parallel.mapRanges(count: postings.count, blockSize: TfidfVectorizer.fitBlockSize) { range in
+    static func countBlocks(_ config: VectorizerConfig, _ postings: [Posting], parallel: Parallel) -> [BlockCounts] {
+        parallel.mapRanges(count: postings.count, blockSize: TfidfVectorizer.fitBlockSize) { range in
             BlockCounts(counting: postings, range, config)
         }
     }
@@ -29,13 +29,13 @@ enum VectorizerFit {
     /// hashes (one parallel job per shard, reading the blocks in order, so a shard's ids follow the terms'
     /// first occurrences). Takes the blocks of stage 1; returns the shards with each term's document
     /// frequency and total count, and where every block-local term went.
-    static func mergeShards(_ blocks: [BlockCounts]) -> MergedTerms {
+    static func mergeShards(_ blocks: [BlockCounts], parallel: Parallel) -> MergedTerms {
         var blockStart = [0]
         for block in blocks { blockStart.append(blockStart[blockStart.count - 1] + block.table.count) }
         var codes = [Int32](repeating: 0, count: blockStart[blocks.count])
         let shards: [Shard] = codes.withUnsafeMutableBufferPointer { codeBuffer in
             let codesOut = codeBuffer
-            return Parallel.mapRanges(count: TfidfVectorizer.shardCount, blockSize: 1) { range in
+            return parallel.mapRanges(count: TfidfVectorizer.shardCount, blockSize: 1) { range in
                 mergeShard(range.lowerBound, blocks, blockStart: blockStart, codes: codesOut)
             }
         }
@@ -72,13 +72,13 @@ enum VectorizerFit {
     /// `documents` postings), then the `maxFeatures` most frequent of them (ties by bytes), sorted by bytes
     /// as scikit-learn's vocabulary; gives each its column, smooth idf `ln((1 + n) / (1 + df)) + 1` and
     /// column weight. Throws `EmptyVocabularyError` when the bounds contradict each other or keep nothing.
-    static func selectVocabulary(_ config: VectorizerConfig, _ shards: [Shard], documents n: Int) throws -> SelectedVocabulary {
+    static func selectVocabulary(_ config: VectorizerConfig, _ shards: [Shard], documents n: Int, parallel: Parallel) throws -> SelectedVocabulary {
         let maxDocs = config.maxDF.documents(of: n)
         let minDocs = config.minDF.documents(of: n)
         if maxDocs < minDocs {
             throw EmptyVocabularyError(kind: .conflictingBounds, description: "--max-df \(config.maxDF) keeps fewer documents than --min-df \(config.minDF); raise --max-df or lower --min-df")
         }
-        let kept = keptTerms(shards, minDocs: minDocs, maxDocs: maxDocs, maxFeatures: config.maxFeatures)
+        let kept = keptTerms(shards, minDocs: minDocs, maxDocs: maxDocs, maxFeatures: config.maxFeatures, parallel: parallel)
         if kept.isEmpty {
             let provisional = shards.reduce(0) { $0 + $1.table.count }
             if provisional == 0 {
@@ -87,19 +87,19 @@ enum VectorizerFit {
             throw EmptyVocabularyError(kind: .prunedEverything, description: "--min-df/--max-df pruned away all \(provisional) terms; lower --min-df or raise --max-df", terms: provisional)
         }
         var vocabulary = assignColumns(kept, shards: shards, documents: n)
-        copyTermBytesAndWeights(config, shards, into: &vocabulary)
+        copyTermBytesAndWeights(config, shards, into: &vocabulary, parallel: parallel)
         return vocabulary
     }
 
     /// The kept terms of stage 3, sorted by bytes: those within `minDocs...maxDocs` documents, cut to the
     /// `maxFeatures` with the largest total count (ties by bytes). Each shard's terms are sorted in
     /// parallel; the final sort then merges sorted runs.
-    private static func keptTerms(_ shards: [Shard], minDocs: Double, maxDocs: Double, maxFeatures: Int?) -> [SortKey] {
+    private static func keptTerms(_ shards: [Shard], minDocs: Double, maxDocs: Double, maxFeatures: Int?, parallel: Parallel) -> [SortKey] {
         func bytesLess(_ a: SortKey, _ b: SortKey) -> Bool {
             if a.prefix != b.prefix { return a.prefix < b.prefix }
             return shards[a.shard].table.bytes(a.id).lexicographicallyPrecedes(shards[b.shard].table.bytes(b.id))
         }
-        var kept: [SortKey] = Parallel.mapRanges(count: shards.count, blockSize: 1) { range -> [SortKey] in
+        var kept: [SortKey] = parallel.mapRanges(count: shards.count, blockSize: 1) { range -> [SortKey] in
             let s = range.lowerBound, shard = shards[s]
             var keys: [SortKey] = []
             shard.table.withTermBytes { term in
@@ -141,12 +141,13 @@ enum VectorizerFit {
 
     /// Fills the vocabulary's term bytes (`arena`) and column weights (idf times the title or cue weight),
     /// in parallel per shard.
-    private static func copyTermBytesAndWeights(_ config: VectorizerConfig, _ shards: [Shard], into vocabulary: inout SelectedVocabulary) {
+    private static func copyTermBytesAndWeights(_ config: VectorizerConfig, _ shards: [Shard], into vocabulary: inout SelectedVocabulary,
+                                                parallel: Parallel) {
         let offsets = vocabulary.offsets, idf = vocabulary.idf, columnOf = vocabulary.columnOf
         var arena = [UInt8](repeating: 0, count: offsets[idf.count])
         var columnWeight = [Float](repeating: 0, count: idf.count)
         withUnsafeMutablePointers(&arena, &columnWeight) { arena, columnWeight in
-            Parallel.forEachBlock(shards.count) { s in
+            parallel.forEachBlock(shards.count) { s in
                 shards[s].table.withTermBytes { term in
                     for (id, column) in columnOf[s].enumerated() where column >= 0 {
                         let (p, len, _) = term(id)
@@ -168,8 +169,8 @@ enum VectorizerFit {
     /// arrays (blocks write disjoint ranges). One parallel job builds the vectorizer (its hash tables)
     /// meanwhile. Takes the stages' results; returns the fitted vectorizer and the `documents × columns` matrix.
     static func weightRows(_ config: VectorizerConfig, _ blocks: [BlockCounts], _ merged: MergedTerms,
-                           _ vocabulary: SelectedVocabulary, documents n: Int) -> (TfidfVectorizer, CSRMatrix) {
-        let mapped = Parallel.mapRanges(count: blocks.count, blockSize: 1) { range in
+                           _ vocabulary: SelectedVocabulary, documents n: Int, parallel: Parallel) -> (TfidfVectorizer, CSRMatrix) {
+        let mapped = parallel.mapRanges(count: blocks.count, blockSize: 1) { range in
             BlockColumns(blocks[range.lowerBound], block: range.lowerBound, merged, vocabulary)
         }
         var rowOffsets = [Int64](repeating: 0, count: n + 1)
@@ -186,7 +187,7 @@ enum VectorizerFit {
         var built: TfidfVectorizer?
         withUnsafeMutablePointers(&columns, &values) { columns, values in
             // Job 0 builds the vocabulary's hash table and the vectorizer while the others weight the blocks.
-            Parallel.forEachBlock(blocks.count + 1) { job in
+            parallel.forEachBlock(blocks.count + 1) { job in
                 if job == 0 {
                     built = vocabulary.makeVectorizer(config)
                 } else {
@@ -197,7 +198,7 @@ enum VectorizerFit {
             }
         }
         let vectorizer = built ?? vocabulary.makeVectorizer(config)  // job 0 always runs; this keeps the code free of a force unwrap
-        return (vectorizer, CSRMatrix(rowOffsets: rowOffsets, columns: columns, values: values, columnCount: vocabulary.count))
+        return (vectorizer, CSRMatrix(unchecked: rowOffsets, columns, values, columnCount: vocabulary.count))
     }
 
     /// The rows of one block of stage 4, written at their places in the matrix's `columns` and `values`

@@ -155,7 +155,7 @@ enum WeightsFile {
                     let to = UnsafeMutableRawBufferPointer(buffer), from = UnsafeRawBufferPointer(rebasing: data[start..<(start + elements * 4)])
                     // In 4 MiB pieces over the threads: the first touches of the new pages (a fault and a zero-fill
                     // each) are spread over them too.
-                    Parallel.forEachRange(count: from.count, blockSize: 4 << 20) { r in
+                    Parallel().forEachRange(count: from.count, blockSize: 4 << 20) { r in
                         UnsafeMutableRawBufferPointer(rebasing: to[r]).copyMemory(from: UnsafeRawBufferPointer(rebasing: from[r]))
                     }
                     initialized = elements

@@ -201,7 +201,7 @@ public struct JobLabelModel: Sendable {
         progress?(.vectorizing(postings: postings.count))
         let (vectorizer, x): (TfidfVectorizer, CSRMatrix)
         do {
-            (vectorizer, x) = try TfidfVectorizer.fitTransform(config.vectorizer, postings)
+            (vectorizer, x) = try TfidfVectorizer.fitTransform(config.vectorizer, postings, parallel: parallel)
         } catch let e as EmptyVocabularyError {
             let (minDF, maxDF) = (config.vectorizer.minDF.description, config.vectorizer.maxDF.description)
             switch e.kind {
@@ -215,7 +215,7 @@ public struct JobLabelModel: Sendable {
             let classes = Set(postings.compactMap { $0.labels.indices.contains(h) ? $0.labels[h] : nil }).count
             return LogisticRegression.needsTranspose(rows: x.rowCount, features: x.columnCount, classes: classes)
         }
-        let xT = needsTranspose ? x.transposed() : CSRMatrix(columnCount: x.rowCount)
+        let xT = needsTranspose ? x.transposed(parallel: parallel) : CSRMatrix(columnCount: x.rowCount)
         var heads: [HeadModel] = []
         var metrics: [String: [String: MetricsSummary]] = [:]
         for (h, name) in config.heads.enumerated() {
@@ -246,9 +246,9 @@ public struct JobLabelModel: Sendable {
                     var trainY = y
                     for i in heldOut { trainY[i] = -1 }
                     progress?(.naiveBayes(head: name, heldOut: true))
-                    let nbPart = NaiveBayes.fit(config.naiveBayes, x: x, y: trainY, classes: classes)
+                    let nbPart = NaiveBayes.fit(config.naiveBayes, x: x, y: trainY, classes: classes, parallel: parallel)
                     progress?(.logisticRegression(head: name, heldOut: true, iteration: 0, maxIterations: maxIterations))
-                    let (lrPart, _) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: trainY, classes: classes,
+                    let (lrPart, _) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: trainY, classes: classes, parallel: parallel,
                                                              onIteration: { progress?(.logisticRegression(head: name, heldOut: true, iteration: $0, maxIterations: maxIterations)) })
                     progress?(.calibrating(head: name, rows: heldOut.count))
                     calibration = TemperatureScaling.calibrate(naiveBayes: nbPart, logisticRegression: lrPart, heldOut: x.rows(heldOut),
@@ -261,9 +261,9 @@ public struct JobLabelModel: Sendable {
                 }
             }
             progress?(.naiveBayes(head: name, heldOut: false))
-            let nb = NaiveBayes.fit(config.naiveBayes, x: x, y: y, classes: classes)
+            let nb = NaiveBayes.fit(config.naiveBayes, x: x, y: y, classes: classes, parallel: parallel)
             progress?(.logisticRegression(head: name, heldOut: false, iteration: 0, maxIterations: maxIterations))
-            let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes, initial: initialLR,
+            let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes, initial: initialLR, parallel: parallel,
                                                       onIteration: { progress?(.logisticRegression(head: name, heldOut: false, iteration: $0, maxIterations: maxIterations)) })
             for m in [nb, lr] where !(m.weights.allSatisfy { $0.isFinite } && m.bias.allSatisfy { $0.isFinite }) {
                 throw JobLabelError.nonFiniteWeights(head: name)

@@ -13,7 +13,7 @@ public struct Parallel: Sendable {
     }
 
     /// The thread count used when none is given.
-    nonisolated(unsafe) static var defaultThreads: Int = {
+    static let defaultThreads: Int = {
         if let s = getenvString("JOBLABEL_THREADS"), let n = Int(s), n >= 1 { return n }
         return max(1, ProcessInfoShim.activeProcessorCount)
     }()
@@ -60,21 +60,6 @@ public struct Parallel: Sendable {
             }
         }
         return results.map { $0! }
-    }
-
-    // Transitional: the code that has no `Parallel` parameter yet uses the process-wide default.
-
-    /// The process-wide default thread count (transitional; pass a `Parallel` instead).
-    package static var threads: Int {
-        get { defaultThreads }
-        set { defaultThreads = max(1, newValue) }
-    }
-    static func forEachBlock(_ blocks: Int, _ body: (Int) -> Void) { Parallel().forEachBlock(blocks, body) }
-    static func forEachRange(count: Int, blockSize: Int, _ body: (Range<Int>) -> Void) {
-        Parallel().forEachRange(count: count, blockSize: blockSize, body)
-    }
-    static func mapRanges<T>(count: Int, blockSize: Int, _ body: (Range<Int>) -> T) -> [T] {
-        Parallel().mapRanges(count: count, blockSize: blockSize, body)
     }
 }
 
