@@ -48,6 +48,7 @@ extension TrainingStage {
     var progressText: (String, String) {
         switch self {
         case .vectorizing(let n): return ("vectorizing \(n) postings", "")
+        case .experts(let head, let folds): return ("\(head): choosing the title and body experts' weights", "\(folds)-fold cross-validation")
         case .naiveBayes(let head, let heldOut): return ("\(head): naive bayes\(heldOut ? " on the calibration split" : "")", "")
         case .logisticRegression(let head, let heldOut, let iteration, let maxIterations):
             return ("\(head): logistic regression\(heldOut ? " on the calibration split" : " on all rows")", "L-BFGS iteration \(iteration) (at most \(maxIterations))")

@@ -114,6 +114,29 @@ struct TrainingSettings {
             value("--class-weight", "MODE", "'balanced' or 'none'") { s, v in
                 s.config.logisticRegression.classWeight = try parseChoice(v, "--class-weight", as: ClassWeight.self)
             },
+            value("--experts", "MODE", "'title-body': per head a title model and a body model whose log-probabilities add, with weights chosen by grouped 5-fold cross-validation on the training rows (implies --title-mode namespace; title and body features are normalised apart); 'none' (default): one model over all features") { s, v in
+                switch v {
+                case "title-body": s.config.experts = .standard
+                case "none": s.config.experts = nil
+                default:
+                    let hint = suggestion(for: v, among: ["title-body", "none"]).map { "; did you mean '\($0)'?" } ?? ""
+                    throw UsageError("--experts takes 'title-body' or 'none', got '\(v)'\(hint)")
+                }
+            },
+            value("--expert-weights", "[HEAD=]T,B", "title and body experts (implies --experts title-body) with these weights of the title's and the body's log-probabilities instead of weights chosen by cross-validation; HEAD= gives them to one head (repeat the option for others)") { s, v in
+                var head = "", pair = Substring(v)
+                if let eq = v.firstIndex(of: "=") { head = String(v[..<eq]); pair = v[v.index(after: eq)...] }
+                let parts = pair.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard parts.count == 2, parts.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 100 }), parts.contains(where: { $0 > 0 }) else {
+                    throw UsageError("--expert-weights takes [HEAD=]T,B: two weights in 0...100, not both 0, e.g. seniority=1.5,1; got '\(v)'")
+                }
+                var experts = s.config.experts ?? .standard
+                experts.fixed[head] = parts
+                s.config.experts = experts
+            },
+            value("--ordinal-decision", "RULE", "how heads whose labels are seniority levels pick their label: 'most-probable' (default) or 'median' (the median level of the probabilities: fewer predictions two or more levels off)") { s, v in
+                s.config.ordinalDecision = try parseChoice(v, "--ordinal-decision", as: DecisionRule.self)
+            },
             value("--seed", "S", "seed for cross-validation folds and the calibration's held-out split") { s, v in
                 guard let seed = UInt64(v) else { throw UsageError("--seed takes a whole number ≥ 0, got '\(v)'") }
                 s.config.seed = seed

@@ -18,7 +18,7 @@ public enum Evaluator {
             let k = head.classes.count
             for (a, algorithm) in algorithms.enumerated() {
                 let p = probabilities[a][h]
-                let best = rows.map { argmax(p, row: $0, classes: k) }
+                let best = rows.map { head.decide(p, row: $0) }
                 let predicted = best.map { head.classes[$0] }
                 let confidence = zip(rows, best).map { Double(p[$0 * k + $1]) }
                 var report = EvaluationReport(truth: truth, predicted: predicted, confidence: confidence,
@@ -75,7 +75,7 @@ public enum Evaluator {
                     let h = trainable[slot], p = byAlgorithm[slot][algorithm] ?? [], classes = head.classes
                     for c in classes where !classOrder[h].contains(c) { classOrder[h].append(c) }
                     for (t, row) in testRows.enumerated() {
-                        let best = argmax(p, row: t, classes: classes.count)
+                        let best = head.decide(p, row: t)
                         predicted[h][a][row] = classes[best]
                         confidence[h][a][row] = Double(p[t * classes.count + best])
                     }

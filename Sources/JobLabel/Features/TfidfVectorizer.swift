@@ -80,10 +80,13 @@ public struct VectorizerConfig: Sendable, Equatable, Codable {
     public var cues: [CueGroup]
     /// Multiplier of cue features' tf (each cue counts once per posting).
     public var cueWeight: Float
+    /// Normalise the title's features (`title:` terms and the title's cues) and the body's to unit length
+    /// each, instead of the whole row: the title and body experts see rows of their own (see `Experts`).
+    public var separateTitleNorm: Bool
 
     // Key names that survive the manifest's snake_case conversion both ways ("min_df", "sublinear_tf").
     private enum CodingKeys: String, CodingKey {
-        case tokenizer, ngrams, titleMode, titleWeight, maxFeatures, cues, cueWeight
+        case tokenizer, ngrams, titleMode, titleWeight, maxFeatures, cues, cueWeight, separateTitleNorm
         case minDF = "minDf", maxDF = "maxDf", sublinearTF = "sublinearTf"
     }
 
@@ -95,7 +98,7 @@ public struct VectorizerConfig: Sendable, Equatable, Codable {
     /// Creates a configuration.
     public init(tokenizer: TokenizerConfig, ngrams: Int, titleMode: TitleMode, titleWeight: Float,
                 minDF: DocumentFrequencyBound, maxDF: DocumentFrequencyBound, maxFeatures: Int?,
-                sublinearTF: Bool, cues: [CueGroup] = [], cueWeight: Float = 1) {
+                sublinearTF: Bool, cues: [CueGroup] = [], cueWeight: Float = 1, separateTitleNorm: Bool = false) {
         self.tokenizer = tokenizer
         self.ngrams = ngrams
         self.titleMode = titleMode
@@ -106,6 +109,7 @@ public struct VectorizerConfig: Sendable, Equatable, Codable {
         self.sublinearTF = sublinearTF
         self.cues = cues
         self.cueWeight = cueWeight
+        self.separateTitleNorm = separateTitleNorm
     }
 
     /// Decodes a configuration; bundles written before cue features existed have none.
@@ -121,6 +125,23 @@ public struct VectorizerConfig: Sendable, Equatable, Codable {
         sublinearTF = try c.decode(Bool.self, forKey: .sublinearTF)
         cues = try c.decodeIfPresent([CueGroup].self, forKey: .cues) ?? []
         cueWeight = try c.decodeIfPresent(Float.self, forKey: .cueWeight) ?? 1
+        separateTitleNorm = try c.decodeIfPresent(Bool.self, forKey: .separateTitleNorm) ?? false
+    }
+
+    /// Encodes every setting; `separate_title_norm` only when set, so bundles without it stay as they were.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tokenizer, forKey: .tokenizer)
+        try c.encode(ngrams, forKey: .ngrams)
+        try c.encode(titleMode, forKey: .titleMode)
+        try c.encode(titleWeight, forKey: .titleWeight)
+        try c.encode(minDF, forKey: .minDF)
+        try c.encode(maxDF, forKey: .maxDF)
+        try c.encodeIfPresent(maxFeatures, forKey: .maxFeatures)
+        try c.encode(sublinearTF, forKey: .sublinearTF)
+        try c.encode(cues, forKey: .cues)
+        try c.encode(cueWeight, forKey: .cueWeight)
+        if separateTitleNorm { try c.encode(separateTitleNorm, forKey: .separateTitleNorm) }
     }
 }
 
@@ -430,6 +451,9 @@ public struct TfidfVectorizer: Sendable {
     /// Per column: idf times the tf multiplier (`titleWeight` for title features in namespace mode,
     /// `cueWeight` for cue features, 1 for the rest).
     let columnWeight: [Float]
+    /// Per column, 1 for the title's features and 0 for the body's, when they are normalised apart
+    /// (`config.separateTitleNorm`); nil otherwise.
+    let normGroup: [UInt8]?
     /// The most frequent terms (lowest idf) in a small table that stays in cache, with their columns: a
     /// lookup tries it first.
     let hotTerms: TermTable
@@ -450,13 +474,38 @@ public struct TfidfVectorizer: Sendable {
     /// Creates a vectorizer from fitted parts (used by the model loader).
     public init(config: VectorizerConfig, vocabulary: TermTable, idf: [Float]) {
         var weights = [Float](repeating: 1, count: vocabulary.count)
+        var groups = [UInt8](repeating: 0, count: config.separateTitleNorm ? vocabulary.count : 0)
         vocabulary.withTermBytes { term in
             for id in 0..<vocabulary.count {
                 let (p, n, _) = term(id)
                 weights[id] = TfidfVectorizer.scale(config, p, n) * (id < idf.count ? idf[id] : 1)
+                if config.separateTitleNorm { groups[id] = TfidfVectorizer.isTitleTerm(p, n) ? 1 : 0 }
             }
         }
-        self.init(config: config, vocabulary: vocabulary, idf: idf, columnWeight: weights)
+        self.init(config: config, vocabulary: vocabulary, idf: idf, columnWeight: weights,
+                  normGroup: config.separateTitleNorm ? groups : nil)
+    }
+
+    /// Whether a term is the title's: a `title:` term or a cue read from the title (`cue:title=`). The title
+    /// expert's features, and the title's norm group.
+    static func isTitleTerm(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        starts(p, n, TermWalker.titlePrefix) || starts(p, n, titleCuePrefix)
+    }
+
+    /// `isTitleTerm` of a term given as a string.
+    static func isTitleTerm(_ term: String) -> Bool {
+        var bytes = Array(term.utf8)
+        bytes.append(0)
+        return bytes.withUnsafeBufferPointer { isTitleTerm($0.baseAddress!, $0.count - 1) }
+    }
+
+    /// Prefix of the cue features read from the title.
+    static let titleCuePrefix = Array("cue:title=".utf8)
+
+    private static func starts(_ p: UnsafePointer<UInt8>, _ n: Int, _ prefix: [UInt8]) -> Bool {
+        guard n >= prefix.count else { return false }
+        for k in 0..<prefix.count where p[k] != prefix[k] { return false }
+        return true
     }
 
     /// The title or cue weight of a term that starts with the title or cue namespace, else 1.
@@ -471,12 +520,13 @@ public struct TfidfVectorizer: Sendable {
         return 1
     }
 
-    /// Creates a vectorizer whose per-column weights (idf times `scale`) are already computed.
-    init(config: VectorizerConfig, vocabulary: TermTable, idf: [Float], columnWeight: [Float]) {
+    /// Creates a vectorizer whose per-column weights (idf times `scale`) and norm groups are already computed.
+    init(config: VectorizerConfig, vocabulary: TermTable, idf: [Float], columnWeight: [Float], normGroup: [UInt8]?) {
         self.config = config
         self.vocabulary = vocabulary
         self.idf = idf
         self.columnWeight = columnWeight
+        self.normGroup = normGroup
         // The most frequent terms: the hotCount lowest idf, ties by column (positive floats order as their
         // bit patterns), found by selection rather than a full sort.
         var keys = (0..<min(vocabulary.count, idf.count)).map { UInt64(idf[$0].bitPattern) << 32 | UInt64($0) }
@@ -571,14 +621,16 @@ public struct TfidfVectorizer: Sendable {
     /// Writes the weighted, L2-normalised entries of one row (`column << 32 | count`, in order) to
     /// `columns[0..<row.count]` and `values[0..<row.count]`.
     func weightRow(_ row: [UInt64], columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
-        TfidfVectorizer.weightRow(row, sublinear: config.sublinearTF, weights: columnWeight, columns: columns, values: values)
+        TfidfVectorizer.weightRow(row, sublinear: config.sublinearTF, weights: columnWeight, groups: normGroup,
+                                  columns: columns, values: values)
     }
 
     /// `weightRow` with the tf transform's setting and the per-column weights (idf times title or cue weight)
-    /// given: v = tf · weight[column], then v / ‖v‖₂ (the norm summed in Double).
-    static func weightRow(_ row: [UInt64], sublinear: Bool, weights columnWeight: [Float],
+    /// given: v = tf · weight[column], then v / ‖v‖₂ (the norm summed in Double); with norm `groups`, each
+    /// group's entries are divided by that group's norm.
+    static func weightRow(_ row: [UInt64], sublinear: Bool, weights columnWeight: [Float], groups: [UInt8]?,
                           columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
-        var norm2 = 0.0
+        var norm2 = 0.0, titleNorm2 = 0.0
         let tableCount = TfidfVectorizer.sublinearTable.count
         withUnsafePointers(TfidfVectorizer.sublinearTable, columnWeight) { table, weight in
             for (t, entry) in row.enumerated() {
@@ -588,13 +640,18 @@ public struct TfidfVectorizer: Sendable {
                 let v = tf * weight[c]
                 columns[t] = Int32(c)
                 values[t] = v
-                norm2 += Double(v) * Double(v)
+                if let groups, groups[c] == 1 { titleNorm2 += Double(v) * Double(v) } else { norm2 += Double(v) * Double(v) }
             }
         }
-        if norm2 > 0 {
-            let inv = Float(1 / norm2.squareRoot())
-            for t in 0..<row.count { values[t] *= inv }
+        guard let groups else {
+            if norm2 > 0 {
+                let inv = Float(1 / norm2.squareRoot())
+                for t in 0..<row.count { values[t] *= inv }
+            }
+            return
         }
+        let inv = norm2 > 0 ? Float(1 / norm2.squareRoot()) : 1, titleInv = titleNorm2 > 0 ? Float(1 / titleNorm2.squareRoot()) : 1
+        for t in 0..<row.count { values[t] *= groups[Int(columns[t])] == 1 ? titleInv : inv }
     }
 
     /// `1 + ln(tf)` for small counts.

@@ -146,7 +146,9 @@ enum VectorizerFit {
         let offsets = vocabulary.offsets, idf = vocabulary.idf, columnOf = vocabulary.columnOf
         var arena = [UInt8](repeating: 0, count: offsets[idf.count])
         var columnWeight = [Float](repeating: 0, count: idf.count)
-        withUnsafeMutablePointers(&arena, &columnWeight) { arena, columnWeight in
+        var normGroup = [UInt8](repeating: 0, count: config.separateTitleNorm ? idf.count : 0)
+        let grouped = config.separateTitleNorm
+        withUnsafeMutablePointers(&arena, &columnWeight, &normGroup) { arena, columnWeight, normGroup in
             parallel.forEachBlock(shards.count) { s in
                 shards[s].table.withTermBytes { term in
                     for (id, column) in columnOf[s].enumerated() where column >= 0 {
@@ -154,12 +156,14 @@ enum VectorizerFit {
                         let c = Int(column)
                         (arena + offsets[c]).update(from: p, count: len)
                         columnWeight[c] = TfidfVectorizer.scale(config, p, len) * idf[c]
+                        if grouped { normGroup[c] = TfidfVectorizer.isTitleTerm(p, len) ? 1 : 0 }
                     }
                 }
             }
         }
         vocabulary.arena = arena
         vocabulary.columnWeight = columnWeight
+        vocabulary.normGroup = grouped ? normGroup : nil
     }
 
     // MARK: 4. weight rows
@@ -191,7 +195,7 @@ enum VectorizerFit {
                 if job == 0 {
                     built = vocabulary.makeVectorizer(config)
                 } else {
-                    weightBlock(config, blocks[job - 1], mapped[job - 1], vocabulary.columnWeight,
+                    weightBlock(config, blocks[job - 1], mapped[job - 1], vocabulary.columnWeight, vocabulary.normGroup,
                                 firstRow: (job - 1) * TfidfVectorizer.fitBlockSize, rowOffsets: rowOffsets,
                                 columns: columns, values: values)
                 }
@@ -204,6 +208,7 @@ enum VectorizerFit {
     /// The rows of one block of stage 4, written at their places in the matrix's `columns` and `values`
     /// (row `firstRow + r` starts at `rowOffsets[firstRow + r]`).
     private static func weightBlock(_ config: VectorizerConfig, _ block: BlockCounts, _ mapped: BlockColumns, _ columnWeight: [Float],
+                                    _ normGroup: [UInt8]?,
                                     firstRow: Int, rowOffsets: [Int64],
                                     columns: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>) {
         let localColumn = mapped.localColumn
@@ -215,7 +220,7 @@ enum VectorizerFit {
                 if column >= 0 { entry.append(UInt64(column) << 32 | UInt64(UInt32(block.counts[t]))) }
             }
             let at = Int(rowOffsets[firstRow + r])
-            TfidfVectorizer.weightRow(entry, sublinear: config.sublinearTF, weights: columnWeight,
+            TfidfVectorizer.weightRow(entry, sublinear: config.sublinearTF, weights: columnWeight, groups: normGroup,
                                       columns: columns + at, values: values + at)
         }
     }
@@ -328,6 +333,7 @@ struct SelectedVocabulary {
     let hashes: [UInt64]
     var arena: [UInt8] = []
     var columnWeight: [Float] = []
+    var normGroup: [UInt8]?
 
     /// Number of columns.
     var count: Int { idf.count }
@@ -335,7 +341,7 @@ struct SelectedVocabulary {
     /// The fitted vectorizer (builds the vocabulary's hash table).
     func makeVectorizer(_ config: VectorizerConfig) -> TfidfVectorizer {
         TfidfVectorizer(config: config, vocabulary: TermTable(arena: arena, offsets: offsets, hashes: hashes),
-                        idf: idf, columnWeight: columnWeight)
+                        idf: idf, columnWeight: columnWeight, normGroup: normGroup)
     }
 }
 

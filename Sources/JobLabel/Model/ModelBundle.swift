@@ -29,6 +29,10 @@ public struct Manifest: Codable, Sendable {
     public var seed: UInt64
     /// Calibration settings (nil in bundles written before calibration existed: T = 1, no thresholds).
     public var calibration: CalibrationConfig?
+    /// Title and body experts' settings (nil: one model per classifier).
+    public var experts: ExpertsConfig?
+    /// How ordinal heads pick their label (nil: the most probable label).
+    public var ordinalDecision: DecisionRule?
     /// Training data, time and training-set metrics.
     public var training: TrainingInfo
     /// Name, size and CRC-32 of the weights file.
@@ -51,6 +55,8 @@ public struct Manifest: Codable, Sendable {
         public var calibration: HeadCalibration?
         /// Why calibration was skipped for this head although asked for (nil otherwise).
         public var calibrationNote: String?
+        /// The head's title and body experts (nil: one model per classifier).
+        public var experts: HeadExperts?
     }
 
     /// The weights file.
@@ -175,11 +181,12 @@ public enum ModelBundle {
             trainingId: hex(model.trainingID),
             heads: model.heads.map {
                 Manifest.HeadManifest(name: $0.name, labels: $0.classes, labelCounts: $0.classCounts, lrOptimization: $0.optimization,
-                                      calibration: $0.calibration, calibrationNote: $0.calibrationNote)
+                                      calibration: $0.calibration, calibrationNote: $0.calibrationNote, experts: $0.experts)
             },
             vocabularySize: model.vectorizer.featureCount, vectorizer: model.config.vectorizer,
             naiveBayes: model.config.naiveBayes, logisticRegression: model.config.logisticRegression,
-            seed: model.config.seed, calibration: model.config.calibration, training: model.info,
+            seed: model.config.seed, calibration: model.config.calibration, experts: model.config.experts,
+            ordinalDecision: model.config.ordinalDecision == .mostProbable ? nil : model.config.ordinalDecision, training: model.info,
             weights: Manifest.WeightsInfo(file: weightsName, bytes: weights.count,
                                           crc32: String(format: "%08x", CRC32.checksum(weights))),
             manifestCrc32: "00000000")
@@ -308,11 +315,13 @@ public enum ModelBundle {
             }
             heads.append(HeadModel(name: h.name, classes: h.labels, classCounts: h.labelCounts,
                                    naiveBayes: nb, logisticRegression: lr,
-                                   optimization: h.lrOptimization, calibration: h.calibration, calibrationNote: h.calibrationNote))
+                                   optimization: h.lrOptimization, calibration: h.calibration, calibrationNote: h.calibrationNote,
+                                   experts: h.experts, decision: manifest.ordinalDecision ?? .mostProbable))
         }
         let config = TrainingConfig(heads: manifest.heads.map(\.name), vectorizer: manifest.vectorizer,
                                     naiveBayes: manifest.naiveBayes, logisticRegression: manifest.logisticRegression,
-                                    seed: manifest.seed, calibration: manifest.calibration ?? .none)
+                                    seed: manifest.seed, calibration: manifest.calibration ?? .none, experts: manifest.experts,
+                                    ordinalDecision: manifest.ordinalDecision ?? .mostProbable)
         return JobLabelModel(config: config,
                              vectorizer: TfidfVectorizer(config: manifest.vectorizer, vocabulary: vocabulary, idf: idf),
                              heads: heads, info: manifest.training, trainingID: id)

@@ -16,6 +16,16 @@ public enum Algorithm: String, Sendable, CaseIterable, Codable {
     var components: [Algorithm] { self == .ensemble ? Algorithm.classifiers : [self] }
 }
 
+/// How a head picks its label from the probabilities.
+public enum DecisionRule: String, Sendable, Equatable, Codable, CaseIterable {
+    /// The most probable label.
+    case mostProbable = "most-probable"
+    /// For a head whose labels are levels of an ordinal scale (seniority): the median level, the lowest
+    /// level whose cumulative probability reaches 0.5, which minimises the expected number of levels off
+    /// (the Bayes decision for the absolute level error). Other heads take the most probable label.
+    case median
+}
+
 /// Everything set before training: heads, features and both classifiers' hyper-parameters.
 public struct TrainingConfig: Sendable, Equatable, Codable {
     /// Label fields that become classifier heads.
@@ -31,6 +41,10 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var seed: UInt64
     /// Probability calibration and per-class thresholds fitted at train time.
     public var calibration: CalibrationConfig
+    /// Title and body experts per head (nil: one model over all features). See `Experts`.
+    public var experts: ExpertsConfig?
+    /// How ordinal heads pick their label (`.mostProbable` by default).
+    public var ordinalDecision: DecisionRule = .mostProbable
 
     /// joblabel's defaults for job postings (see README, "Defaults"): all word tokens (so "C", "R" and
     /// "5" count), unigrams, title terms as their own features with weight 3, seniority cue features with
@@ -54,13 +68,24 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
 
     /// Creates a configuration.
     public init(heads: [String], vectorizer: VectorizerConfig, naiveBayes: NaiveBayesConfig,
-                logisticRegression: LogisticRegressionConfig, seed: UInt64, calibration: CalibrationConfig = .none) {
+                logisticRegression: LogisticRegressionConfig, seed: UInt64, calibration: CalibrationConfig = .none,
+                experts: ExpertsConfig? = nil) {
         self.heads = heads
         self.vectorizer = vectorizer
         self.naiveBayes = naiveBayes
         self.logisticRegression = logisticRegression
         self.seed = seed
         self.calibration = calibration
+        self.experts = experts
+    }
+
+    /// Creates a configuration with an ordinal decision rule.
+    public init(heads: [String], vectorizer: VectorizerConfig, naiveBayes: NaiveBayesConfig,
+                logisticRegression: LogisticRegressionConfig, seed: UInt64, calibration: CalibrationConfig,
+                experts: ExpertsConfig?, ordinalDecision: DecisionRule) {
+        self.init(heads: heads, vectorizer: vectorizer, naiveBayes: naiveBayes, logisticRegression: logisticRegression,
+                  seed: seed, calibration: calibration, experts: experts)
+        self.ordinalDecision = ordinalDecision
     }
 }
 
@@ -82,11 +107,17 @@ public struct HeadModel: Sendable {
     public let calibration: HeadCalibration?
     /// Why the head is not calibrated although calibration was asked for (too few rows), else nil.
     public let calibrationNote: String?
+    /// The title and body experts whose weighted sum each classifier is (nil: one model).
+    public let experts: HeadExperts?
+    /// How the head picks its label: class indices from the lowest level to the highest when it decides by
+    /// the median level, nil when by the most probable label.
+    let levelOrder: [Int]?
 
     /// Creates a head.
     public init(name: String, classes: [String], classCounts: [Int], naiveBayes: LinearModel,
                 logisticRegression: LinearModel, optimization: OptimizationReport?,
-                calibration: HeadCalibration? = nil, calibrationNote: String? = nil) {
+                calibration: HeadCalibration? = nil, calibrationNote: String? = nil, experts: HeadExperts? = nil,
+                decision: DecisionRule = .mostProbable) {
         self.name = name
         self.classes = classes
         self.classCounts = classCounts
@@ -95,6 +126,28 @@ public struct HeadModel: Sendable {
         self.optimization = optimization
         self.calibration = calibration
         self.calibrationNote = calibrationNote
+        self.experts = experts
+        if decision == .median, let scale = OrdinalScale.forHead(name, labels: classes) {
+            let levels = classes.map { scale.level($0) }
+            levelOrder = levels.allSatisfy({ $0 != nil }) ? classes.indices.sorted { levels[$0]! < levels[$1]! } : nil
+        } else {
+            levelOrder = nil
+        }
+    }
+
+    /// The class this head gives row `i` of row-major probabilities `p` (`classes.count` per row): the most
+    /// probable (first on ties), or the median level (see `DecisionRule`). The one place labels are picked.
+    func decide<T: BinaryFloatingPoint>(_ p: [T], row i: Int) -> Int {
+        let k = classes.count
+        guard let order = levelOrder else { return argmax(p, row: i, classes: k) }
+        var total = 0.0
+        for c in 0..<k { total += Double(p[i * k + c]) }
+        var cumulative = 0.0
+        for c in order {
+            cumulative += Double(p[i * k + c])
+            if cumulative >= total / 2 { return c }
+        }
+        return order.last ?? 0
     }
 
     /// The linear classifier of `algorithm` (`.nb` or `.lr`; the ensemble has none of its own and gets
@@ -114,6 +167,8 @@ public struct HeadModel: Sendable {
 public enum TrainingStage: Sendable, Equatable {
     /// Fitting the vocabulary and vectorizing every posting.
     case vectorizing(postings: Int)
+    /// Choosing a head's title and body experts' weights by cross-validation with `folds` folds.
+    case experts(head: String, folds: Int)
     /// Fitting Naive Bayes for a head (`heldOut`: on the training part of the calibration split).
     case naiveBayes(head: String, heldOut: Bool)
     /// Logistic regression for a head: L-BFGS iteration `iteration` of at most `maxIterations`.
@@ -192,6 +247,12 @@ public struct JobLabelModel: Sendable {
     public static func train(_ config: TrainingConfig, postings: [Posting], files: [String], threads: Int? = nil,
                              progress: ((TrainingStage) -> Void)? = nil) throws -> JobLabelModel {
         let parallel = Parallel(threads: threads)
+        var config = config
+        if config.experts != nil {
+            // The experts read the title's features apart from the body's, each normalised on its own.
+            config.vectorizer.titleMode = .namespace
+            config.vectorizer.separateTitleNorm = true
+        }
         guard !postings.isEmpty else {
             throw JobLabelError.noRecords(files: files)
         }
@@ -215,7 +276,8 @@ public struct JobLabelModel: Sendable {
             let classes = Set(postings.compactMap { $0.labels.indices.contains(h) ? $0.labels[h] : nil }).count
             return LogisticRegression.needsTranspose(rows: x.rowCount, features: x.columnCount, classes: classes)
         }
-        let xT = needsTranspose ? x.transposed(parallel: parallel) : CSRMatrix(columnCount: x.rowCount)
+        let xT = needsTranspose && config.experts == nil ? x.transposed(parallel: parallel) : CSRMatrix(columnCount: x.rowCount)
+        let titleMask = (vectorizer.normGroup ?? []).map { $0 == 1 }
         var heads: [HeadModel] = []
         var metrics: [String: [String: MetricsSummary]] = [:]
         for (h, name) in config.heads.enumerated() {
@@ -229,6 +291,36 @@ public struct JobLabelModel: Sendable {
             var counts = [Int](repeating: 0, count: classes.count)
             for c in y where c >= 0 { counts[Int(c)] += 1 }
             let maxIterations = config.logisticRegression.maxIterations
+            // Title and body experts: the feature split, and each classifier's weights chosen once by
+            // cross-validation on the head's labeled rows.
+            var experts: (split: Experts.Split, info: HeadExperts)?
+            if let settings = config.experts {
+                let split = Experts.Split(x, isTitle: titleMask, classes: classes.count, parallel: parallel)
+                progress?(.experts(head: name, folds: settings.folds))
+                let folds = Folds.of(postings, head: h, k: settings.folds, seed: config.seed &+ UInt64(h))
+                let (nbWeights, lrWeights, rows) = Experts.chooseWeights(config, head: name, split, y: y, classes: classes, folds: folds, parallel: parallel)
+                experts = (split, HeadExperts(titleFeatures: split.titleColumns.count, bodyFeatures: split.bodyColumns.count,
+                                              rows: rows, folds: settings.folds, nb: nbWeights, lr: lrWeights))
+            }
+            /// Naive Bayes and logistic regression fitted on the rows with a label in `trainY`: one model each,
+            /// or each the weighted sum of its title and body experts.
+            func fitClassifiers(_ trainY: [Int32], initial: LinearModel?, heldOut: Bool) -> (LinearModel, LinearModel, OptimizationReport) {
+                progress?(.naiveBayes(head: name, heldOut: heldOut))
+                let onIteration: (Int) -> Void = { progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: $0, maxIterations: maxIterations)) }
+                if let (split, info) = experts {
+                    progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: 0, maxIterations: maxIterations))
+                    let fitted = Experts.fit(config, split, y: trainY, classes: classes, parallel: parallel, onIteration: onIteration)
+                    let v = x.columnCount
+                    return (Experts.combine(title: fitted.nbTitle, body: fitted.nbBody, split, weights: info.nb, featureCount: v),
+                            Experts.combine(title: fitted.lrTitle, body: fitted.lrBody, split, weights: info.lr, featureCount: v),
+                            fitted.report)
+                }
+                let nb = NaiveBayes.fit(config.naiveBayes, x: x, y: trainY, classes: classes, parallel: parallel)
+                progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: 0, maxIterations: maxIterations))
+                let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: trainY, classes: classes, initial: initial,
+                                                          parallel: parallel, onIteration: onIteration)
+                return (nb, lr, report)
+            }
             // Calibration: NB and LR fitted on the rows outside a held-out split, the temperatures and
             // thresholds fitted on the split; the final LR then starts from that LR, which is close.
             var calibration: HeadCalibration?
@@ -245,11 +337,7 @@ public struct JobLabelModel: Sendable {
                 } else {
                     var trainY = y
                     for i in heldOut { trainY[i] = -1 }
-                    progress?(.naiveBayes(head: name, heldOut: true))
-                    let nbPart = NaiveBayes.fit(config.naiveBayes, x: x, y: trainY, classes: classes, parallel: parallel)
-                    progress?(.logisticRegression(head: name, heldOut: true, iteration: 0, maxIterations: maxIterations))
-                    let (lrPart, _) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: trainY, classes: classes, parallel: parallel,
-                                                             onIteration: { progress?(.logisticRegression(head: name, heldOut: true, iteration: $0, maxIterations: maxIterations)) })
+                    let (nbPart, lrPart, _) = fitClassifiers(trainY, initial: nil, heldOut: true)
                     progress?(.calibrating(head: name, rows: heldOut.count))
                     calibration = TemperatureScaling.calibrate(naiveBayes: nbPart, logisticRegression: lrPart, heldOut: x.rows(heldOut),
                                                                y: heldOut.map { Int(y[$0]) }, targetPrecision: config.calibration.targetPrecision, parallel: parallel)
@@ -260,17 +348,13 @@ public struct JobLabelModel: Sendable {
                     }
                 }
             }
-            progress?(.naiveBayes(head: name, heldOut: false))
-            let nb = NaiveBayes.fit(config.naiveBayes, x: x, y: y, classes: classes, parallel: parallel)
-            progress?(.logisticRegression(head: name, heldOut: false, iteration: 0, maxIterations: maxIterations))
-            let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes, initial: initialLR, parallel: parallel,
-                                                      onIteration: { progress?(.logisticRegression(head: name, heldOut: false, iteration: $0, maxIterations: maxIterations)) })
+            let (nb, lr, report) = fitClassifiers(y, initial: initialLR, heldOut: false)
             for m in [nb, lr] where !(m.weights.allSatisfy { $0.isFinite } && m.bias.allSatisfy { $0.isFinite }) {
                 throw JobLabelError.nonFiniteWeights(head: name)
             }
             let head = HeadModel(name: name, classes: classes, classCounts: counts, naiveBayes: nb,
                                  logisticRegression: lr, optimization: report, calibration: calibration,
-                                 calibrationNote: calibrationNote)
+                                 calibrationNote: calibrationNote, experts: experts?.info, decision: config.ordinalDecision)
             heads.append(head)
             progress?(.scoring(head: name))
             let labeled = y.indices.filter { y[$0] >= 0 }
@@ -282,7 +366,7 @@ public struct JobLabelModel: Sendable {
                                           parallel: parallel).probabilitiesByAlgorithm(matrix: sub)[0]
             for algorithm in Algorithm.allCases {
                 let p = probabilities[algorithm] ?? []
-                let predicted = (0..<sub.rowCount).map { classes[argmax(p, row: $0, classes: classes.count)] }
+                let predicted = (0..<sub.rowCount).map { classes[head.decide(p, row: $0)] }
                 perAlgorithm[algorithm.rawValue] = MetricsSummary(EvaluationReport(truth: truth, predicted: predicted, labelOrder: classes))
             }
             metrics[name] = perAlgorithm
@@ -290,7 +374,10 @@ public struct JobLabelModel: Sendable {
         let fingerprint = fingerprinting.wait()
         var idHash = SHA256()
         idHash.update(Array(fingerprint.utf8))
-        idHash.update(Array(String(describing: config).utf8))
+        // The settings as canonical JSON (sorted keys), so the id depends on the settings alone.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        idHash.update((try? encoder.encode(config)).map(Array.init) ?? Array(String(describing: config).utf8))
         let trainingID = Array(idHash.finalize().prefix(16))
         let info = TrainingInfo(files: files, documents: postings.count, sha256: fingerprint, metrics: metrics)
         return JobLabelModel(config: config, vectorizer: vectorizer, heads: heads, info: info, trainingID: trainingID)

@@ -74,6 +74,12 @@ public struct ModelCard: Sendable {
         s += "naive bayes: alpha \(m.naiveBayes.alpha), \(m.naiveBayes.fitPrior ? "learned" : "uniform") priors\n"
         s += "logistic regression: C \(m.logisticRegression.C), max-iter \(m.logisticRegression.maxIterations), tol \(m.logisticRegression.tolerance), class weight \(m.logisticRegression.classWeight.rawValue)\n"
         s += "seed: \(m.seed); weights: \(m.weights.file), \(m.weights.bytes) bytes, crc32 \(m.weights.crc32)\n"
+        if let d = m.ordinalDecision, d != .mostProbable {
+            s += "decision: seniority-like heads take the median level of their probabilities (\(d.rawValue)); others the most probable label\n"
+        }
+        if let e = m.experts {
+            s += "experts: title and body, weights chosen by \(e.folds)-fold grouped cross-validation among \(e.weights.map { String($0) }.joined(separator: ", ")); title and body features normalised apart\n"
+        }
         if let c = m.calibration, c.method == .temperature {
             s += "calibration: temperature scaling on \(percent(c.heldOutFraction)) of each label's rows held out; per-label thresholds for precision \(String(format: "%.2f", c.targetPrecision))\n"
         } else {
@@ -94,6 +100,12 @@ public struct ModelCard: Sendable {
                     }.joined(separator: "  ")
                 }
                 s += "\n"
+            }
+            if let e = h.experts {
+                func w(_ x: ExpertWeights) -> String {
+                    "title \(x.title) x body \(x.body) (out-of-fold log-loss \(String(format: "%.4f", x.cvLogLoss)), accuracy \(String(format: "%.4f", x.cvAccuracy)))"
+                }
+                s += "  experts: \(e.titleFeatures) title and \(e.bodyFeatures) body features, weights chosen on \(e.rows) rows; nb \(w(e.nb)); lr \(w(e.lr))\n"
             }
             if let o = h.lrOptimization {
                 s += "  L-BFGS: \(o.iterations) iterations, \(o.evaluations) evaluations, final loss \(String(format: "%.6f", o.finalLoss)), max |gradient| \(String(format: "%.3g", o.gradientMax)), \(o.converged ? "converged" : "not converged"): \(o.stopReason)\n"

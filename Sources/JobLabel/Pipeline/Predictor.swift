@@ -141,7 +141,7 @@ public final class Predictor: @unchecked Sendable {
     /// Head `h`'s decisions for every row of `x`, given its probabilities.
     private func decisions(_ x: CSRMatrix, head h: Int, probabilities p: [Float]) -> [LabelDecision] {
         let head = heads[h], k = head.classes.count
-        let best = (0..<x.rowCount).map { argmax(p, row: $0, classes: k) }
+        let best = (0..<x.rowCount).map { head.decide(p, row: $0) }
         let explanations = options.explain > 0 ? explain(x, head: h, best: best, count: options.explain) : []
         return (0..<x.rowCount).map { i in
             guard k > 0 else {
