@@ -1,6 +1,19 @@
 import Foundation
 import JobLabel
 
+/// Finds the shipped corpus: $JOBLABEL_CORPUS, else `corpus` two levels above the default model's directory
+/// (the repository's `corpus/` beside `Models/default`, or `share/joblabel/corpus` when installed).
+func defaultCorpusPath() throws -> String {
+    if let env = ProcessInfo.processInfo.environment["JOBLABEL_CORPUS"], !env.isEmpty { return env }
+    let model = URL(fileURLWithPath: try defaultModelPath()).standardizedFileURL
+    let corpus = model.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("corpus").path
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: corpus, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CommandFailure("\(corpus): the shipped corpus is not here (looked beside the default model \(model.path)); set JOBLABEL_CORPUS to its directory", exitCode: 66)
+    }
+    return corpus
+}
+
 /// Finds the shipped default model: $JOBLABEL_MODEL, then Models/default (or share/joblabel/Models/default)
 /// in the nearest ancestor of the executable's directory, then ./Models/default.
 func defaultModelPath() throws -> String {

@@ -9,6 +9,8 @@ enum TrainCommand {
         var out: String?
         var skipBad = false
         var quiet = false
+        var withDefaultCorpus = false
+        var corpusWeight: Double?
     }
 
     static let spec = CommandSpec<Settings>(
@@ -29,6 +31,10 @@ enum TrainCommand {
             OptionGroup(title: "OPTIONS", options: [
                 .value("--data", name: "PATH", help: "labeled .jsonl/.csv file or directory (repeatable)") { $0.data.append($1) },
                 .value("--out", name: "DIR", help: "where to write the model bundle") { $0.out = $1 },
+                .flag("--with-default-corpus", help: "also train on the shipped corpus (the default model's training postings: corpus/ beside Models/default, or $JOBLABEL_CORPUS), for a board with a few hundred labeled ads of its own; labels outside the corpus's vocabulary stay yours") { $0.withDefaultCorpus = true },
+                .value("--corpus-weight", name: "W", help: "with --with-default-corpus: the weight of each corpus posting against 1 for each of yours (default 1)") {
+                    $0.corpusWeight = try parseDouble($1, "--corpus-weight", range: 1e-4...1e4)
+                },
                 .flag("--skip-bad", help: "skip malformed records (listed on stderr, with a count per problem)") { $0.skipBad = true },
                 .flag("--quiet", help: "no progress on stderr") { $0.quiet = true },
                 TrainingSettings.threadsOption { $0.training.threads = $1 },
@@ -46,8 +52,20 @@ enum TrainCommand {
         let specs = try expandInputs(s.data, allowText: false)
         let meter = startProgress("train", quiet: s.quiet)
         defer { finishProgress(meter) }
-        let postings = try readLabeledPostings(specs, heads: s.training.config.heads, skipBad: s.skipBad, meter: meter)
-        let model = try JobLabelModel.train(s.training.config, postings: postings, files: s.data, threads: s.training.threads) { stage in
+        var postings = try readLabeledPostings(specs, heads: s.training.config.heads, skipBad: s.skipBad, meter: meter)
+        var files = s.data
+        var weights: [Float]?
+        if s.withDefaultCorpus {
+            let corpusDir = try defaultCorpusPath()
+            let corpus = try readLabeledPostings(try expandInputs([corpusDir], allowText: false), heads: s.training.config.heads, skipBad: false)
+            let w = s.corpusWeight ?? 1
+            weights = [Float](repeating: 1, count: postings.count) + [Float](repeating: Float(w), count: corpus.count)
+            postings += corpus
+            files.append("\(corpusDir) (the shipped corpus, weight \(String(format: "%.4g", w)) per posting)")
+        } else if s.corpusWeight != nil {
+            throw UsageError("--corpus-weight goes with --with-default-corpus")
+        }
+        let model = try JobLabelModel.train(s.training.config, postings: postings, files: files, weights: weights, threads: s.training.threads) { stage in
             let (phase, detail) = stage.progressText
             meter.update { $0 = ProgressMeter.Status(); $0.phase = phase; $0.detail = detail }
         }

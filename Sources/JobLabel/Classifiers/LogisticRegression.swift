@@ -73,7 +73,7 @@ public enum LogisticRegression {
     /// its number (cheap: once per iteration, on the calling thread). `parallel` sets the worker threads
     /// (the result does not depend on them).
     public static func fit(_ config: LogisticRegressionConfig, x: CSRMatrix, xT: CSRMatrix, y: [Int32],
-                           classes: [String], initial: LinearModel? = nil, parallel: Parallel = Parallel(),
+                           classes: [String], initial: LinearModel? = nil, rowWeights: [Float]? = nil, parallel: Parallel = Parallel(),
                            onIteration: ((Int) -> Void)? = nil) -> (LinearModel, OptimizationReport) {
         let k = classes.count, v = x.columnCount
         if k == 0 || y.count != x.rowCount {
@@ -84,7 +84,8 @@ public enum LogisticRegression {
                                        stopReason: k == 0 ? "no classes to learn" : "labels do not match the rows"))
         }
         let problem = SoftmaxProblem(x: x, xT: xT, y: y, k: k, C: config.C,
-                                     sampleWeights: sampleWeights(y, k: k, mode: config.classWeight), parallel: parallel)
+                                     sampleWeights: sampleWeights(y, k: k, mode: config.classWeight, rowWeights: rowWeights),
+                                     parallel: parallel)
         var theta = [Float](repeating: 0, count: problem.parameterCount)
         if let initial, initial.classCount == k, initial.featureCount == v {
             // θ holds scaled parameters (W = σ ⊙ u, b = σ_b v; see SoftmaxProblem), so divide by the scales.
@@ -112,16 +113,20 @@ public enum LogisticRegression {
     }
 
     /// Per-row weights: 0 for unlabeled rows, else 1 or `n / (K · n_k)`.
-    static func sampleWeights(_ y: [Int32], k: Int, mode: ClassWeight) -> [Float] {
+    static func sampleWeights(_ y: [Int32], k: Int, mode: ClassWeight, rowWeights: [Float]? = nil) -> [Float] {
         var counts = [Int](repeating: 0, count: k)
         for c in y where c >= 0 { counts[Int(c)] += 1 }
         let n = counts.reduce(0, +)
-        return y.map { c in
+        let rowWeights = rowWeights.flatMap { $0.count == y.count ? $0 : nil }
+        return y.indices.map { i in
+            let c = y[i]
             if c < 0 { return 0 }
+            let s: Float
             switch mode {
-            case .none: return 1
-            case .balanced: return Float(Double(n) / (Double(k) * Double(counts[Int(c)])))
+            case .none: s = 1
+            case .balanced: s = Float(Double(n) / (Double(k) * Double(counts[Int(c)])))
             }
+            return rowWeights.map { s * $0[i] } ?? s
         }
     }
 }

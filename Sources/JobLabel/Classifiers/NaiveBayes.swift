@@ -21,13 +21,16 @@ public struct NaiveBayesConfig: Sendable, Equatable, Codable {
 ///     log P(k) = ln(n_k / n)  or  −ln K when priors are uniform
 ///     P(k | x) = softmax_k( log P(k) + Σ_j x_j log P(j | k) )
 public enum NaiveBayes {
-    /// Fits on the rows of `x` whose label index is ≥ 0.
-    public static func fit(_ config: NaiveBayesConfig, x: CSRMatrix, y: [Int32], classes: [String], parallel: Parallel = Parallel()) -> LinearModel {
+    /// Fits on the rows of `x` whose label index is ≥ 0; `rowWeights` (one per row, nil: all 1) weigh each
+    /// row's counts and its share of the class priors.
+    public static func fit(_ config: NaiveBayesConfig, x: CSRMatrix, y: [Int32], classes: [String], rowWeights: [Float]? = nil,
+                           parallel: Parallel = Parallel()) -> LinearModel {
+        let rowWeights = rowWeights.flatMap { $0.count == x.rowCount ? $0 : nil }
         let k = classes.count, v = x.columnCount
         let alpha = max(config.alpha, 1e-10)  // as scikit-learn, never exactly 0
         var classCount = [Double](repeating: 0, count: k)
         let rows = min(x.rowCount, y.count)
-        for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k { classCount[Int(y[i])] += 1 }
+        for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k { classCount[Int(y[i])] += rowWeights.map { Double($0[i]) } ?? 1 }
         // Feature counts in parts of the feature range, one per thread: each part scans the rows in order and
         // adds only its own features, so every sum is taken in the same order for any number of parts.
         var counts = [Double](repeating: 0, count: v * k)
@@ -36,7 +39,7 @@ public enum NaiveBayes {
             counts.withUnsafeMutableBufferPointer { out in
                 parallel.forEachBlock(parts) { part in
                     Kernels.addClassSums(xs, rows: rows, labels: y, k: k, columns: (v * part / parts)..<(v * (part + 1) / parts),
-                                         into: out.baseAddress!)
+                                         rowWeights: rowWeights, into: out.baseAddress!)
                 }
             }
         }

@@ -94,14 +94,14 @@ enum Experts {
     }
 
     /// Fits both classifiers' title and body experts on the rows with `y ≥ 0`.
-    static func fit(_ config: TrainingConfig, _ split: Split, y: [Int32], classes: [String], parallel: Parallel,
+    static func fit(_ config: TrainingConfig, _ split: Split, y: [Int32], classes: [String], rowWeights: [Float]?, parallel: Parallel,
                     onIteration: ((Int) -> Void)? = nil) -> Fitted {
-        let nbTitle = NaiveBayes.fit(config.naiveBayes, x: split.title, y: y, classes: classes, parallel: parallel)
-        let nbBody = NaiveBayes.fit(config.naiveBayes, x: split.body, y: y, classes: classes, parallel: parallel)
+        let nbTitle = NaiveBayes.fit(config.naiveBayes, x: split.title, y: y, classes: classes, rowWeights: rowWeights, parallel: parallel)
+        let nbBody = NaiveBayes.fit(config.naiveBayes, x: split.body, y: y, classes: classes, rowWeights: rowWeights, parallel: parallel)
         let (lrTitle, titleReport) = LogisticRegression.fit(config.logisticRegression, x: split.title, xT: split.titleT, y: y,
-                                                            classes: classes, parallel: parallel, onIteration: onIteration)
+                                                            classes: classes, rowWeights: rowWeights, parallel: parallel, onIteration: onIteration)
         let (lrBody, bodyReport) = LogisticRegression.fit(config.logisticRegression, x: split.body, xT: split.bodyT, y: y,
-                                                          classes: classes, parallel: parallel,
+                                                          classes: classes, rowWeights: rowWeights, parallel: parallel,
                                                           onIteration: { onIteration?(titleReport.iterations + $0) })
         let report = OptimizationReport(
             iterations: titleReport.iterations + bodyReport.iterations, evaluations: titleReport.evaluations + bodyReport.evaluations,
@@ -129,7 +129,7 @@ enum Experts {
     /// out-of-fold log-probabilities (no refitting), and the pair with the lowest mean log-loss wins (ties:
     /// higher accuracy, then the earlier pair).
     static func chooseWeights(_ config: TrainingConfig, head: String, _ split: Split, y: [Int32], classes: [String], folds: [Int],
-                              parallel: Parallel) -> (nb: ExpertWeights, lr: ExpertWeights, rows: Int) {
+                              rowWeights: [Float]?, parallel: Parallel) -> (nb: ExpertWeights, lr: ExpertWeights, rows: Int) {
         let k = classes.count
         let labeled = y.indices.filter { y[$0] >= 0 }
         // Out-of-fold logits per classifier and expert, row-major over `labeled` order.
@@ -143,7 +143,7 @@ enum Experts {
             var trainY = y
             for i in held { trainY[i] = -1 }
             guard Set(trainY.filter { $0 >= 0 }).count >= 2 else { continue }
-            let fitted = fit(config, split, y: trainY, classes: classes, parallel: parallel)
+            let fitted = fit(config, split, y: trainY, classes: classes, rowWeights: rowWeights, parallel: parallel)
             for (e, (nb, lr, part)) in [(fitted.nbTitle, fitted.lrTitle, split.title), (fitted.nbBody, fitted.lrBody, split.body)].enumerated() {
                 let head = HeadModel(name: "", classes: classes, classCounts: [], naiveBayes: nb, logisticRegression: lr, optimization: nil)
                 let predictor = Predictor(vectorizer: nil, heads: [head], options: LabelingOptions(algorithm: .ensemble), parallel: parallel)

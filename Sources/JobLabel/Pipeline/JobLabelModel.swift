@@ -242,10 +242,12 @@ public struct JobLabelModel: Sendable {
     }
 
     /// Trains on `postings` (their `labels` aligned with `config.heads`) with `threads` worker threads (nil:
-    /// every core; the result does not depend on it); `progress`, when given, is called on the calling thread
-    /// at each step and L-BFGS iteration.
-    public static func train(_ config: TrainingConfig, postings: [Posting], files: [String], threads: Int? = nil,
-                             progress: ((TrainingStage) -> Void)? = nil) throws -> JobLabelModel {
+    /// every core; the result does not depend on it); `weights` (one per posting, nil: all 1) weigh each
+    /// posting in both classifiers' fits (e.g. the shipped corpus added to a board's own postings);
+    /// `progress`, when given, is called on the calling thread at each step and L-BFGS iteration.
+    public static func train(_ config: TrainingConfig, postings: [Posting], files: [String], weights: [Float]? = nil,
+                             threads: Int? = nil, progress: ((TrainingStage) -> Void)? = nil) throws -> JobLabelModel {
+        let rowWeights = weights.flatMap { w in w.count == postings.count && w.contains(where: { $0 != 1 }) ? w : nil }
         let parallel = Parallel(threads: threads)
         var config = config
         if config.experts != nil {
@@ -258,7 +260,7 @@ public struct JobLabelModel: Sendable {
         }
         // The data fingerprint (SHA-256 over every record: 0.15 s for 20 MB, serial) is hashed on a thread of
         // its own while the model is fitted.
-        let fingerprinting = Pending(parallel) { fingerprintPostings(postings, heads: config.heads.count) }
+        let fingerprinting = Pending(parallel) { fingerprintPostings(postings, heads: config.heads.count, weights: rowWeights) }
         progress?(.vectorizing(postings: postings.count))
         let (vectorizer, x): (TfidfVectorizer, CSRMatrix)
         do {
@@ -298,7 +300,8 @@ public struct JobLabelModel: Sendable {
                 let split = Experts.Split(x, isTitle: titleMask, classes: classes.count, parallel: parallel)
                 progress?(.experts(head: name, folds: settings.folds))
                 let folds = Folds.of(postings, head: h, k: settings.folds, seed: config.seed &+ UInt64(h))
-                let (nbWeights, lrWeights, rows) = Experts.chooseWeights(config, head: name, split, y: y, classes: classes, folds: folds, parallel: parallel)
+                let (nbWeights, lrWeights, rows) = Experts.chooseWeights(config, head: name, split, y: y, classes: classes, folds: folds,
+                                                                         rowWeights: rowWeights, parallel: parallel)
                 experts = (split, HeadExperts(titleFeatures: split.titleColumns.count, bodyFeatures: split.bodyColumns.count,
                                               rows: rows, folds: settings.folds, nb: nbWeights, lr: lrWeights))
             }
@@ -309,16 +312,17 @@ public struct JobLabelModel: Sendable {
                 let onIteration: (Int) -> Void = { progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: $0, maxIterations: maxIterations)) }
                 if let (split, info) = experts {
                     progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: 0, maxIterations: maxIterations))
-                    let fitted = Experts.fit(config, split, y: trainY, classes: classes, parallel: parallel, onIteration: onIteration)
+                    let fitted = Experts.fit(config, split, y: trainY, classes: classes, rowWeights: rowWeights, parallel: parallel,
+                                             onIteration: onIteration)
                     let v = x.columnCount
                     return (Experts.combine(title: fitted.nbTitle, body: fitted.nbBody, split, weights: info.nb, featureCount: v),
                             Experts.combine(title: fitted.lrTitle, body: fitted.lrBody, split, weights: info.lr, featureCount: v),
                             fitted.report)
                 }
-                let nb = NaiveBayes.fit(config.naiveBayes, x: x, y: trainY, classes: classes, parallel: parallel)
+                let nb = NaiveBayes.fit(config.naiveBayes, x: x, y: trainY, classes: classes, rowWeights: rowWeights, parallel: parallel)
                 progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: 0, maxIterations: maxIterations))
                 let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: trainY, classes: classes, initial: initial,
-                                                          parallel: parallel, onIteration: onIteration)
+                                                          rowWeights: rowWeights, parallel: parallel, onIteration: onIteration)
                 return (nb, lr, report)
             }
             // Calibration: NB and LR fitted on the rows outside a held-out split, the temperatures and
@@ -413,10 +417,12 @@ final class PredictorCache: @unchecked Sendable {
     }
 }
 
-/// SHA-256 over the parsed records, so the same postings give the same fingerprint whatever the file format.
-func fingerprintPostings(_ postings: [Posting], heads: Int) -> String {
+/// SHA-256 over the parsed records, so the same postings give the same fingerprint whatever the file format;
+/// with row weights, each record's weight too.
+func fingerprintPostings(_ postings: [Posting], heads: Int, weights: [Float]? = nil) -> String {
     var h = SHA256()
-    for p in postings {
+    for (i, p) in postings.enumerated() {
+        if let weights { h.update(Array(String(weights[i]).utf8)); h.update([2]) }
         h.update(Array(p.id.utf8)); h.update([0])
         h.update(p.title); h.update([0])
         h.update(p.text); h.update([0])

@@ -377,12 +377,13 @@ enum Kernels {
     /// Per-class feature sums for the features `columns`: `out[j·k + y_i] += x_ij` over the rows `0..<rows`
     /// with a label in `0..<k`, in row order.
     static func addClassSums(_ x: SparseRows, rows: Int, labels y: [Int32], k: Int, columns: Range<Int>,
-                             into out: UnsafeMutablePointer<Double>) {
+                             rowWeights: [Float]?, into out: UnsafeMutablePointer<Double>) {
         let lo = Int32(columns.lowerBound), hi = Int32(columns.upperBound)
         for i in 0..<rows where y[i] >= 0 && Int(y[i]) < k {
             let c = Int(y[i])
+            let w = rowWeights.map { Double($0[i]) } ?? 1
             for t in Int(x.offsets[i])..<Int(x.offsets[i + 1]) where x.columns[t] >= lo && x.columns[t] < hi {
-                out[Int(x.columns[t]) * k + c] += Double(x.values[t])
+                out[Int(x.columns[t]) * k + c] += Double(x.values[t]) * w
             }
         }
     }
