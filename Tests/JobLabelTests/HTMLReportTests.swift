@@ -157,10 +157,15 @@ final class HTMLReportTests: XCTestCase {
         let dir = makeTempDirectory("joblabel-html")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         writeTinyCorpusJSONL(to: dir + "/train.jsonl")
+        // Missing directories are created.
         let missing = try CLI.run(["evaluate", "--cv", "3", "--data", dir + "/train.jsonl", "--html", dir + "/no/such/r.html"])
-        XCTAssertEqual(missing.status, 74, missing.stderr)
-        XCTAssertTrue(missing.stderr.contains("does not exist"), missing.stderr)
-        XCTAssertEqual(missing.stdout, "", "fails before evaluating")
+        XCTAssertEqual(missing.status, 0, missing.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/no/such/r.html"))
+        // A parent that is a file cannot be.
+        let underFile = try CLI.run(["evaluate", "--cv", "3", "--data", dir + "/train.jsonl", "--html", dir + "/train.jsonl/r.html"])
+        XCTAssertEqual(underFile.status, 74, underFile.stderr)
+        XCTAssertTrue(underFile.stderr.contains("is not a directory"), underFile.stderr)
+        XCTAssertEqual(underFile.stdout, "", "fails before evaluating")
         let directory = try CLI.run(["evaluate", "--cv", "3", "--data", dir + "/train.jsonl", "--html", dir])
         XCTAssertEqual(directory.status, 74, directory.stderr)
         XCTAssertTrue(directory.stderr.contains("is a directory"), directory.stderr)
