@@ -49,7 +49,7 @@ enum ClassifyCommand {
             .value("--output", name: "FILE", help: "write the labels to FILE instead of stdout: atomically (a temporary file renamed into place when all is written; on a failure FILE is left as it was), creating missing directories; refused when FILE is an input") { $0.output = $1 },
             .value("--batch", name: "N", help: "postings per batch (default 4096)") { $0.batch = try parseInt($1, "--batch", min: 1) },
             TrainingSettings.threadsOption { $0.threads = $1 },
-            .flag("--strict", help: "stop at the first malformed record (exit 65; earlier labels are written)") { $0.strict = true },
+            .flag("--strict", help: "stop at the first malformed record (exit 65; the labels before it are on stdout, while an --output file is left as it was)") { $0.strict = true },
             .flag("--quiet", help: "no progress on stderr (by default long runs report bytes read of the input files, rate and ETA: redrawn on a terminal, a line every 5 s otherwise)") { $0.quiet = true },
         ]), OptionGroup(title: "INPUT OPTIONS", options: InputSettings.options(\Settings.input, for: .classify))],
         positional: { $0.inputs.append($1) })
