@@ -14,8 +14,13 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
     case textFileHasNoLabels(path: String)
     /// One record of an input is malformed; a reader can go on with the next one.
     case badRecord(RecordError, file: String, line: Int)
-    /// A CSV file's header names no text column (`column`: the name looked for).
-    case csvHeaderWithoutText(file: String, line: Int, column: String)
+    /// A field a posting's part is read from is not in an input: not a column of a CSV/TSV header, or not
+    /// a key of a JSON Lines input's first record.
+    case fieldNotFound(MissingField)
+    /// A label map file is not what it should be (`problem` says what and where).
+    case labelMapInvalid(path: String, problem: String)
+    /// A label map names a head that is not among the heads read.
+    case labelMapUnknownHead(path: String, head: String, known: [String])
     /// A quoted CSV field never closes: the rest of the file would be inside it, so reading stops.
     case csvUnterminatedQuote(file: String, line: Int, field: String?)
     /// The operating system refused a read or write (`message` says what and why).
@@ -88,15 +93,24 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .inputNotFound(let path):
             return "\(path): no such file or directory"
         case .noInputFiles(let directory, let acceptsText):
-            return "\(directory): " + (acceptsText ? "directory has no .jsonl, .csv or .txt files" : "directory has no .jsonl or .csv files")
+            return "\(directory): " + (acceptsText ? "directory has no .jsonl, .csv, .tsv or .txt files" : "directory has no .jsonl, .csv or .tsv files")
         case .unknownInputType(let path, let ext):
-            return "\(path): unknown input type '.\(ext)'; give .jsonl, .csv or .txt files (or '-' for JSON Lines on stdin)"
+            return "\(path): unknown input type '.\(ext)'; give .jsonl, .csv, .tsv or .txt files (or '-' for JSON Lines on stdin)"
         case .textFileHasNoLabels(let path):
-            return "\(path): a .txt file has no labels; labeled data must be .jsonl or .csv"
+            return "\(path): a .txt file has no labels; labeled data must be .jsonl, .csv or .tsv"
         case .badRecord(let record, let file, let line):
             return "\(location(file, line, record.field)): \(record.message)"
-        case .csvHeaderWithoutText(let file, let line, let column):
-            return "\(location(file, line, column)): CSV header has no '\(column)' column; add one (columns: id, title, text, and label columns)"
+        case .fieldNotFound(let missing):
+            let fields = missing.available.isEmpty ? "none"
+                : missing.available.prefix(30).map { "'\($0)'" }.joined(separator: ", ") + (missing.available.count > 30 ? ", ..." : "")
+            let what = missing.role == .text ? "" : " (\(missing.role))"
+            return "\(location(missing.file, missing.line, nil)): "
+                + (missing.inHeader ? "the header has no column '\(missing.field)'\(what); its columns are \(fields)"
+                                    : "the first record has no field '\(missing.field)'\(what); its fields are \(fields)")
+        case .labelMapInvalid(let path, let problem):
+            return "\(path): not a usable label map: \(problem)"
+        case .labelMapUnknownHead(let path, let head, let known):
+            return "\(path): the label map names head '\(head)', which is not read (the heads: \(known.joined(separator: ", ")))"
         case .csvUnterminatedQuote(let file, let line, let field):
             return "\(location(file, line, field)): unterminated quoted field; a '\"' inside a field must be doubled (reading stops here: the rest of the file would be inside this field)"
         case .io(let path, let message):
@@ -147,6 +161,34 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A field that an input lacks (see `JobLabelError.fieldNotFound`).
+public struct MissingField: Sendable, Equatable {
+    /// The field looked for.
+    public var field: String
+    /// What it was to hold.
+    public var role: FieldRole
+    /// True when the field was named explicitly (a `FieldMapping`), false for a default name (`text`).
+    public var named: Bool
+    /// The input, and the line of its header or first record.
+    public var file: String
+    public var line: Int
+    /// The fields the input has, in their order: the header's columns, or the first record's keys.
+    public var available: [String]
+    /// True for a CSV/TSV header, false for a JSON Lines record.
+    public var inHeader: Bool
+
+    /// Creates the description of a missing field.
+    public init(field: String, role: FieldRole, named: Bool, file: String, line: Int, available: [String], inHeader: Bool) {
+        self.field = field
+        self.role = role
+        self.named = named
+        self.file = file
+        self.line = line
+        self.available = available
+        self.inHeader = inHeader
+    }
+}
+
 /// Why an output path may not be written.
 public enum OutputRefusal: Sendable, Equatable, CustomStringConvertible {
     /// A model bundle would go where a file is.
@@ -157,6 +199,8 @@ public enum OutputRefusal: Sendable, Equatable, CustomStringConvertible {
     case holdsOtherFiles([String])
     /// A file would go where a directory is.
     case isADirectory
+    /// The output is one of the inputs (it would be overwritten while, or before, it is read).
+    case isAnInput
 
     /// What is wrong, in a few words.
     public var description: String {
@@ -166,6 +210,7 @@ public enum OutputRefusal: Sendable, Equatable, CustomStringConvertible {
         case .holdsOtherFiles(let names):
             return "holds files besides the model (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : ""))"
         case .isADirectory: return "is a directory"
+        case .isAnInput: return "is also an input; it would be overwritten"
         }
     }
 }

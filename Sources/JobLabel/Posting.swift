@@ -14,10 +14,12 @@ public struct Posting: Sendable, Equatable {
     public var file: String
     /// 1-based line where the record starts.
     public var line: Int
+    /// The values of the fields to keep (`FieldMapping.keepFields`), in their order; empty when none are kept.
+    public var kept: [KeptValue]
 
     /// Creates a posting.
     public init(id: String, idIsNumber: Bool = false, title: [UInt8] = [], text: [UInt8],
-                labels: [String?] = [], file: String = "", line: Int = 0) {
+                labels: [String?] = [], file: String = "", line: Int = 0, kept: [KeptValue] = []) {
         self.id = id
         self.idIsNumber = idIsNumber
         self.title = title
@@ -25,5 +27,6 @@ public struct Posting: Sendable, Equatable {
         self.labels = labels
         self.file = file
         self.line = line
+        self.kept = kept
     }
 }

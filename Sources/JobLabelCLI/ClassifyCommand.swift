@@ -12,16 +12,19 @@ enum ClassifyCommand {
         var strict = false
         var quiet = false
         var inputs: [String] = []
+        var input = InputSettings()
+        var output: String?
     }
 
     static let spec = CommandSpec<Settings>(
         name: "classify",
         usage: ["joblabel classify [--model DIR] [--algorithm lr|nb|ensemble] [--top K] [--explain N] [--threshold T]",
-                "                  [--format jsonl|csv|text] [--strict] [--quiet] [INPUT ...]"],
+                "                  [--format jsonl|csv|text] [--output FILE] [--strict] [--quiet] [input options] [INPUT ...]"],
         description: """
-        Labels postings with a trained model. INPUT is a .jsonl, .csv or .txt file (a .txt file is one
-        posting, its id the file name), a directory (its .txt, .jsonl and .csv files, sorted), or '-'
-        for JSON Lines on standard input (also the default when no INPUT is given).
+        Labels postings with a trained model. INPUT is a .jsonl, .csv, .tsv or .txt file (a .txt file is one
+        posting, its id the file name), a directory (its .txt, .jsonl, .csv and .tsv files, sorted), or '-'
+        for JSON Lines on standard input (also the default when no INPUT is given); with --input-format lines,
+        one posting per line (echo "Senior data engineer" | joblabel classify --input-format lines).
         Without --model, the shipped default model is used: $JOBLABEL_MODEL if set, else Models/default
         found beside the executable (searching up from its directory), else ./Models/default.
         One output line per posting, in input order. A malformed record is reported on stderr with its file
@@ -43,18 +46,25 @@ enum ClassifyCommand {
                 $0.options.thresholds = spec
             },
             .value("--format", name: "F", help: "'jsonl' (default), 'csv' or 'text'") { $0.format = try parseChoice($1, "--format", as: PredictionFormat.self) },
+            .value("--output", name: "FILE", help: "write the labels to FILE instead of stdout: atomically (a temporary file renamed into place when all is written; on a failure FILE is left as it was), creating missing directories; refused when FILE is an input") { $0.output = $1 },
             .value("--batch", name: "N", help: "postings per batch (default 4096)") { $0.batch = try parseInt($1, "--batch", min: 1) },
             TrainingSettings.threadsOption { $0.threads = $1 },
-            .flag("--strict", help: "stop at the first malformed record (exit 65; earlier labels are written)") { $0.strict = true },
+            .flag("--strict", help: "stop at the first malformed record (exit 65; the labels before it are on stdout, while an --output file is left as it was)") { $0.strict = true },
             .flag("--quiet", help: "no progress on stderr (by default long runs report bytes read of the input files, rate and ETA: redrawn on a terminal, a line every 5 s otherwise)") { $0.quiet = true },
-        ])],
+        ]), OptionGroup(title: "INPUT OPTIONS", options: InputSettings.options(\Settings.input, for: .classify))],
         positional: { $0.inputs.append($1) })
 
     static func run(_ arguments: [String]) throws {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
         let model = try ModelBundle.load(try s.model ?? defaultModelPath())
-        let specs = try expandInputs(s.inputs.isEmpty ? ["-"] : s.inputs)
+        let specs = try expandInputs(s.inputs.isEmpty ? ["-"] : s.inputs, allowText: true, format: s.input.format)
+        let headNames = model.heads.map(\.name)
+        let keep = s.input.fields.keepFields
+        if let clash = keep.first(where: { $0 == "id" || headNames.contains($0) }) {
+            throw UsageError("--keep \(clash): the output already has a '\(clash)' key (the id and the model's heads: \(headNames.joined(separator: ", "))); keep other fields")
+        }
+        if keep.count != Set(keep).count { throw UsageError("--keep names a field twice") }
         let predictor: Predictor
         do {
             predictor = try Predictor(model, options: s.options, threads: s.threads)
@@ -62,13 +72,14 @@ enum ClassifyCommand {
             throw Messages.thresholdError(error)
         }
         for note in predictor.notes { printError(Messages.describe(note)) }
-        let writer = PredictionWriter(format: s.format, heads: model.heads.map(\.name), top: s.options.top, explain: s.options.explain,
-                                      thresholds: s.options.thresholds != nil)
-        let stdout = StandardOutput()
+        let writer = PredictionWriter(format: s.format, heads: headNames, top: s.options.top, explain: s.options.explain,
+                                      thresholds: s.options.thresholds != nil, keep: keep)
+        let stdout = try openOutput(s.output, inputs: specs)
         var featureless = 0
+        var labeled = 0
         var skipped = SkippedRecords()
         try stdout.write(writer.header())
-        let stream = RecordStream(specs, heads: [])
+        let stream = RecordStream(specs, heads: [], options: s.input.readOptions())
         let meter = startProgress("classify", quiet: s.quiet)
         defer { finishProgress(meter) }
         meter.update { $0.phase = "labeling"; $0.bytesTotal = stream.totalBytes; $0.itemName = "postings" }
@@ -83,6 +94,7 @@ enum ClassifyCommand {
                 return out
             }
             featureless += unknown
+            labeled += postings.count
             for bytes in blocks { try stdout.write(bytes) }
         }
 
@@ -118,16 +130,19 @@ enum ClassifyCommand {
                 meter.update { $0.items += records.count; $0.bytesDone = position }
             }
         } catch {
-            try? stdout.flush()  // keep the labels of every record before the failure
+            stdout.abandon()  // stdout keeps the labels of every record before the failure; a file is left as it was
             throw error
         }
-        try stdout.flush()
+        try stdout.commit()
         finishProgress(meter)
         if featureless > 0 {
             printError("note: \(featureless) posting(s) had no word the model knows (empty or foreign text); their labels rest on the class priors alone and mean little")
         }
         if skipped.count > 0 {
-            throw CommandFailure("\(displayNames(specs)): \(skipped.count) malformed record\(skipped.count == 1 ? " was" : "s were") skipped (\(skipped.breakdown)) and \(skipped.count == 1 ? "has" : "have") no output line; fix \(skipped.count == 1 ? "it" : "them") (listed above), or use --strict to stop at the first", exitCode: 65)
+            // Plain text where JSON Lines was expected (`echo ... | joblabel classify`): say how to read it.
+            let notJSON = skipped.byProblem[RecordError.notJSON(reason: "", column: 0).problem] ?? 0
+            let plainText = labeled == 0 && notJSON == skipped.count ? "; for plain text, one posting per line, use --input-format lines" : ""
+            throw CommandFailure("\(displayNames(specs)): \(skipped.count) malformed record\(skipped.count == 1 ? " was" : "s were") skipped (\(skipped.breakdown)) and \(skipped.count == 1 ? "has" : "have") no output line; fix \(skipped.count == 1 ? "it" : "them") (listed above), or use --strict to stop at the first\(plainText)", exitCode: 65)
         }
     }
 }

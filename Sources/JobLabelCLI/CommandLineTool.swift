@@ -39,6 +39,7 @@ public enum CommandLineTool {
             case "inspect": try InspectCommand.run(argv)
             case "-h", "--help", "help": print(usage)
             case "--version", "version": print("joblabel \(ModelBundle.joblabelVersion)")
+            case "help-man": print(ManPage.render(), terminator: "")  // hidden: the manual page, for scripts/install
             default:
                 let commands = ["train", "classify", "evaluate", "inspect"]
                 let hint = suggestion(for: command, among: commands + ["--help", "--version"]).map { "did you mean '\($0)'? " } ?? ""

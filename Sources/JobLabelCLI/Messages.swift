@@ -27,7 +27,14 @@ enum Messages {
             return ("usage error: --max-df \(maxDF) keeps fewer documents than --min-df \(minDF); raise --max-df or lower --min-df", 64)
         case .unknownHead, .noStoredThresholds:
             return ("usage error: " + text, 64)
-        case .badRecord, .csvHeaderWithoutText, .csvUnterminatedQuote, .noRecords, .singleClass, .noTokens,
+        case .fieldNotFound(let missing):
+            return describe(missing, text)
+        case .labelMapInvalid:
+            return (text, 65)
+        case .labelMapUnknownHead(_, let head, let known):
+            let hint = suggestion(for: head, among: known).map { "; did you mean '\($0)'?" } ?? ""
+            return ("usage error: " + text + hint, 64)
+        case .badRecord, .csvUnterminatedQuote, .noRecords, .singleClass, .noTokens,
              .foldWithoutTwoClasses, .modelDamaged, .modelTooNew:
             return (text, 65)
         case .noLabeledRecords:
@@ -46,12 +53,29 @@ enum Messages {
             case .notAModel: return (text + "; choose another --out (an empty or new directory)", 74)
             case .holdsOtherFiles: return (text + "; move them out or choose another --out", 74)
             case .notADirectory: return (text + "; choose another --out", 74)
+            case .isAnInput: return (text + "; write the output to another file", 74)
             }
         case .modelWriteFailed:
             return (text + "; free disk space or choose another --out", 74)
         case .io:
             return (text, 74)
         }
+    }
+
+    /// A field an input lacks: the option that names it, and a likely field when one is close. A field
+    /// named on the command line is a usage error (64); the default `text` missing is bad data (65).
+    static func describe(_ missing: MissingField, _ text: String) -> (message: String, exitCode: Int32) {
+        let option: String
+        switch missing.role {
+        case .text: option = "--text-field"
+        case .title: option = "--title-field"
+        case .id: option = "--id-field"
+        case .label(let head): option = "--labels \(head)=FIELD"
+        case .kept: option = "--keep"
+        }
+        let hint = labelSuggestion(for: missing.field, among: missing.available).map { "; did you mean '\($0)'?" } ?? ""
+        if missing.named { return ("usage error: \(option.split(separator: " ")[0]): " + text + hint, 64) }
+        return (text + hint + "; name the field that holds it with \(option) FIELD", 65)
     }
 
     /// A labeling note as a line for stderr.

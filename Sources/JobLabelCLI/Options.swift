@@ -171,6 +171,11 @@ func suggestion(for word: String, among candidates: [String]) -> String? {
     return best.1 <= limit && best.1 > 0 ? best.0 : nil
 }
 
+/// A label of `labels` that `label` is likely meant to be: the same but for letter case, else a close one.
+func labelSuggestion(for label: String, among labels: [String]) -> String? {
+    labels.first { $0 != label && $0.lowercased() == label.lowercased() } ?? suggestion(for: label, among: labels)
+}
+
 // MARK: Values
 
 func parseInt(_ s: String, _ option: String, min: Int = 0) throws -> Int {

@@ -1,10 +1,17 @@
 import Foundation
 import JobLabel
 
-/// Buffered writer to standard output; a failed write (full disk, closed pipe) becomes an I/O error.
+/// Buffered writer to standard output, or to a file (`--output`) put in place atomically by `commit()`;
+/// a failed write (full disk, closed pipe) becomes an I/O error.
 final class StandardOutput {
     private var buffer: [UInt8] = []
     private var failure: Int32?
+    private let file: AtomicFileWriter?
+
+    /// Standard output, or `file` when given.
+    init(file: AtomicFileWriter? = nil) {
+        self.file = file
+    }
 
     func write(_ bytes: [UInt8]) throws {
         buffer += bytes
@@ -12,12 +19,54 @@ final class StandardOutput {
     }
     func write(_ s: String) throws { try write(Array(s.utf8)) }
     func flush() throws {
+        if let file {
+            defer { buffer.removeAll(keepingCapacity: true) }
+            try file.write(buffer)
+            return
+        }
         if failure == nil, !buffer.isEmpty { failure = writeAll(1, buffer) }
         buffer.removeAll(keepingCapacity: true)
         if let failure {
             throw JobLabelError.io(path: "stdout", message: "write failed: \(String(cString: strerror(failure)))")
         }
     }
+    /// Flushes, and puts an output file in place (standard output: only flushes).
+    func commit() throws {
+        try flush()
+        try file?.commit()
+    }
+    /// Drops an output file's temporary file (standard output: flushes what is written so far).
+    func abandon() {
+        if let file { file.discard() } else { try? flush() }
+    }
+}
+
+/// Checks an output file (`--output`, `--html`) before the work: not one of the inputs, not a directory,
+/// and its missing parent directories can be created.
+func checkOutputFile(_ path: String, inputs: [InputSpec]) throws {
+    if inputs.contains(where: { $0.path != "-" && ($0.path == path || isSameFile($0.path, path)) }) {
+        throw JobLabelError.outputRefused(path: path, reason: .isAnInput)
+    }
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        throw JobLabelError.outputRefused(path: path, reason: .isADirectory)
+    }
+    try checkCreatableParent(path)
+}
+
+/// Writes a whole output file atomically, creating its missing parent directories.
+func writeOutputFile(_ path: String, _ bytes: [UInt8]) throws {
+    try createParentDirectories(of: path)
+    try writeFileAtomically(path, bytes)
+}
+
+/// The output of a command: standard output, or the file `path` (checked, parents created, written to a
+/// temporary file until `commit()`).
+func openOutput(_ path: String?, inputs: [InputSpec]) throws -> StandardOutput {
+    guard let path else { return StandardOutput() }
+    try checkOutputFile(path, inputs: inputs)
+    try createParentDirectories(of: path)
+    return StandardOutput(file: try AtomicFileWriter(path: path))
 }
 
 /// The progress meter of the running command, if any (messages clear its terminal line first).

@@ -23,19 +23,29 @@ struct PredictionWriter {
     let explain: Int
     /// True when thresholds apply (CSV then has a `HEAD_best` column).
     let thresholds: Bool
+    /// Input fields copied into each record (`--keep`), after the id; postings carry their values in `kept`.
+    let keep: [String]
+    /// The keys of the kept fields, as JSON strings.
+    private let keepKeys: [[UInt8]]
 
-    init(format: PredictionFormat, heads: [String], top: Int, explain: Int = 0, thresholds: Bool = false) {
+    init(format: PredictionFormat, heads: [String], top: Int, explain: Int = 0, thresholds: Bool = false, keep: [String] = []) {
         self.format = format
         self.heads = heads
         self.top = top
         self.explain = explain
         self.thresholds = thresholds
+        self.keep = keep
+        keepKeys = keep.map { k in
+            var b: [UInt8] = []
+            JSONText.appendString(k, to: &b)
+            return b
+        }
     }
 
     /// Header bytes (CSV only).
     func header() -> [UInt8] {
         guard format == .csv else { return [] }
-        var cols = ["id"]
+        var cols = ["id"] + keep
         for h in heads {
             cols += [h, h + "_probability"]
             if thresholds { cols.append(h + "_best") }
@@ -59,6 +69,18 @@ struct PredictionWriter {
     private func appendJSON(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
         out += Array("{\"id\": ".utf8)
         if p.idIsNumber { out += Array(p.id.utf8) } else { JSONText.appendString(p.id, to: &out) }
+        if !keep.isEmpty {
+            for (k, key) in keepKeys.enumerated() {
+                out += Array(", ".utf8)
+                out += key
+                out += Array(": ".utf8)
+                switch k < p.kept.count ? p.kept[k] : .null {
+                case .null: out += Array("null".utf8)
+                case .string(let s): JSONText.appendString(s, to: &out)
+                case .json(let raw): out += Array(raw.utf8)
+                }
+            }
+        }
         for d in decisions {
             out += Array(", ".utf8)
             JSONText.appendString(d.head, to: &out)
@@ -101,6 +123,7 @@ struct PredictionWriter {
 
     private func appendCSV(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
         var fields = [p.id]
+        for k in keep.indices { fields.append(k < p.kept.count ? p.kept[k].text : "") }
         for d in decisions {
             fields.append(d.label)
             fields.append(probabilityString(d.probability))
@@ -117,7 +140,11 @@ struct PredictionWriter {
 
     private func appendText(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
         // Tabs and line breaks inside an id would break the one-record-per-line layout.
-        var line = String(p.id.unicodeScalars.map { $0.value == 9 || $0.value == 10 || $0.value == 13 ? " " : Character($0) })
+        func oneLine(_ s: String) -> String {
+            String(s.unicodeScalars.map { $0.value == 9 || $0.value == 10 || $0.value == 13 ? " " : Character($0) })
+        }
+        var line = oneLine(p.id)
+        for (k, name) in keep.enumerated() { line += "\t\(oneLine(name))=" + oneLine(k < p.kept.count ? p.kept[k].text : "") }
         for d in decisions {
             line += "\t\(d.head)=" + (d.isKnown ? "" : "\(LabelDecision.unknown); best ")
                 + d.top.prefix(max(1, top)).map { "\($0.label) (\(probabilityString($0.probability)))" }.joined(separator: ", ")
@@ -142,7 +169,8 @@ struct PredictionWriter {
     }
 }
 
-/// Quotes a CSV field when it holds a comma, quote or line break (RFC 4180).
+/// One CSV cell: quoted when it holds a comma, quote or line break (RFC 4180). Every cell `classify`
+/// writes (ids, labels, kept input fields) goes through here.
 func csvField(_ s: String) -> String {
     if s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""

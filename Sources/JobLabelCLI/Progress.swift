@@ -177,45 +177,72 @@ final class ProgressMeter: @unchecked Sendable {
             sink("joblabel \(command): \(ProgressMeter.describe(status, elapsed: elapsed, bar: nil))\n")
             linesPrinted += 1
         case .bar:
-            let text = ProgressMeter.describe(status, elapsed: elapsed, bar: 20)
-            var line = "\(command) \(text)"
-            if line.count > width - 1 { line = String(line.prefix(width - 2)) + "…" }
-            sink("\r" + line + "\u{1B}[K")
+            let text = ProgressMeter.fitted(status, elapsed: elapsed, bar: 20, width: width - 2 - command.count)
+            sink("\r\(command) \(text)\u{1B}[K")
             drawnOnTerminal = true
         }
     }
 
-    /// The status as text: phase and detail, bytes of the total with share, items, rate and ETA, elapsed
-    /// time (most important first, as a narrow terminal cuts the end); with `bar` (a width in characters)
-    /// and a known total, a bar before the bytes.
-    static func describe(_ s: Status, elapsed: Double, bar: Int?) -> String {
-        var parts: [String] = []
+    /// The parts of a status line, most important first: phase and detail; bytes of the total with share
+    /// (with a bar of `bar` characters when given and the total is known); items; rate and ETA; elapsed time.
+    /// The share never reaches 100 % while the run goes on (the line is cleared at the end). Without a known
+    /// total, the rate is in items per second when items are counted.
+    static func parts(_ s: Status, elapsed: Double, bar: Int?) -> (head: String, progress: String?, items: String?, rate: String?, elapsed: String) {
         var head = s.phase
         if !s.detail.isEmpty { head += head.isEmpty ? s.detail : ", " + s.detail }
-        if !head.isEmpty { parts.append(head) }
+        var progress: String?
         if let done = s.bytesDone {
             var bytes = byteCount(done)
-            var fraction: Double?
             if let total = s.bytesTotal, total > 0 {
-                let f = min(1, Double(done) / Double(total))
-                fraction = f
+                let f = min(0.99, Double(done) / Double(total))
                 bytes += " of \(byteCount(total)) (\(Int((f * 100).rounded(.down))) %)"
+                if let bar {
+                    let filled = Int((Double(bar) * f).rounded(.down))
+                    bytes = "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: bar - filled) + "] " + bytes
+                }
             }
-            if let bar, let f = fraction {
-                let filled = Int((Double(bar) * f).rounded(.down))
-                bytes = "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: bar - filled) + "] " + bytes
-            }
-            parts.append(bytes)
+            progress = bytes
         }
-        if !s.itemName.isEmpty { parts.append("\(s.items) \(s.itemName)") }
-        if let done = s.bytesDone, elapsed > 0 && done > 0 {
-            let rate = Double(done) / elapsed
-            var r = "\(byteCount(Int64(rate)))/s"
-            if let total = s.bytesTotal, total > done { r += ", ETA \(duration(Double(total - done) / rate))" }
-            parts.append(r)
+        let items = s.itemName.isEmpty ? nil : "\(s.items) \(s.itemName)"
+        var rate: String?
+        let totalKnown = (s.bytesTotal ?? 0) > 0
+        if !totalKnown, !s.itemName.isEmpty {
+            if elapsed > 0 && s.items > 0 { rate = "\(Int((Double(s.items) / elapsed).rounded())) \(s.itemName)/s" }
+        } else if let done = s.bytesDone, elapsed > 0 && done > 0 {
+            let perSecond = Double(done) / elapsed
+            var r = "\(byteCount(Int64(perSecond)))/s"
+            if let total = s.bytesTotal, total > done { r += ", ETA \(duration(Double(total - done) / perSecond))" }
+            rate = r
         }
-        parts.append(duration(elapsed))
-        return parts.joined(separator: "; ")
+        return (head, progress, items, rate, duration(elapsed))
+    }
+
+    /// The status as one line (see `parts`).
+    static func describe(_ s: Status, elapsed: Double, bar: Int?) -> String {
+        let p = parts(s, elapsed: elapsed, bar: bar)
+        return ([p.head.isEmpty ? nil : p.head, p.progress, p.items, p.rate, p.elapsed] as [String?]).compactMap { $0 }.joined(separator: "; ")
+    }
+
+    /// The status in at most `width` characters, for a terminal. What does not fit goes in this order: the
+    /// bar, the elapsed time, the item count, then the phase is shortened; the bytes, share, rate and ETA
+    /// stay (only a terminal too narrow for them cuts them).
+    static func fitted(_ s: Status, elapsed: Double, bar: Int, width: Int) -> String {
+        let width = max(10, width)
+        let withBar = describe(s, elapsed: elapsed, bar: bar)
+        if withBar.count <= width { return withBar }
+        let p = parts(s, elapsed: elapsed, bar: nil)
+        func line(_ items: [String?]) -> String { items.compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: "; ") }
+        for candidate in [line([p.head, p.progress, p.items, p.rate, p.elapsed]), line([p.head, p.progress, p.items, p.rate]),
+                          line([p.head, p.progress, p.rate])] where candidate.count <= width {
+            return candidate
+        }
+        let rest = line([p.progress, p.rate])
+        let room = width - rest.count - 2
+        if !p.head.isEmpty && !rest.isEmpty && room >= 8 {
+            return String(p.head.prefix(room - 1)) + "…; " + rest
+        }
+        let all = line([p.head, rest])
+        return all.count <= width ? all : String(all.prefix(width - 1)) + "…"
     }
 
     /// Bytes as "812 B", "3.4 kB", "412.3 MB", "1.20 GB" (powers of 1000).

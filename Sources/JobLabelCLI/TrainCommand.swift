@@ -11,15 +11,17 @@ enum TrainCommand {
         var quiet = false
         var withDefaultCorpus = false
         var corpusWeight: Double?
+        var input = InputSettings()
     }
 
     static let spec = CommandSpec<Settings>(
         name: "train",
-        usage: ["joblabel train --data PATH [--data PATH ...] --out DIR [options]"],
+        usage: ["joblabel train --data PATH [--data PATH ...] --out DIR [options]",
+                "joblabel train --data export.csv --text-field description --labels seniority=level --out DIR"],
         description: """
         Trains a TF-IDF vectorizer and, for every label head, multinomial Naive Bayes and logistic
-        regression; writes the model bundle DIR (manifest.json + weights.bin) atomically.
-        PATH is a .jsonl or .csv file or a directory of them. The first malformed record stops training
+        regression; writes the model bundle DIR (manifest.json + weights.bin) atomically, creating missing
+        directories. PATH is a .jsonl, .csv or .tsv file or a directory of them. The first malformed record stops training
         with its file and line, unless --skip-bad is given. Unless --calibration none, 15 % of each head's
         labeled rows are first held out to fit the probability calibration and per-label thresholds (the
         summary gives the held-out ECE before and after); the final models are fitted on all rows.
@@ -29,8 +31,8 @@ enum TrainCommand {
         """,
         groups: [
             OptionGroup(title: "OPTIONS", options: [
-                .value("--data", name: "PATH", help: "labeled .jsonl/.csv file or directory (repeatable)") { $0.data.append($1) },
-                .value("--out", name: "DIR", help: "where to write the model bundle") { $0.out = $1 },
+                .value("--data", name: "PATH", help: "labeled .jsonl/.csv/.tsv file or directory (repeatable)") { $0.data.append($1) },
+                .value("--out", name: "DIR", help: "where to write the model bundle (missing directories are created)") { $0.out = $1 },
                 .flag("--with-default-corpus", help: "also train on the shipped corpus (the default model's training postings: corpus/ beside Models/default, or $JOBLABEL_CORPUS), for a board with a few hundred labeled ads of its own; labels outside the corpus's vocabulary stay yours") { $0.withDefaultCorpus = true },
                 .value("--corpus-weight", name: "W", help: "with --with-default-corpus: the weight of each corpus posting against 1 for each of yours (default 1)") {
                     $0.corpusWeight = try parseDouble($1, "--corpus-weight", range: 1e-4...1e4)
@@ -39,6 +41,7 @@ enum TrainCommand {
                 .flag("--quiet", help: "no progress on stderr") { $0.quiet = true },
                 TrainingSettings.threadsOption { $0.training.threads = $1 },
             ]),
+            OptionGroup(title: "INPUT OPTIONS", options: InputSettings.options(\Settings.input, for: .labeled)),
             OptionGroup(title: "TRAINING OPTIONS", options: TrainingSettings.options(\Settings.training)),
         ])
 
@@ -47,17 +50,26 @@ enum TrainCommand {
         guard try spec.parse(arguments, into: &s) else { return }
         guard !s.data.isEmpty else { throw UsageError("train needs --data PATH (a .jsonl or .csv file)") }
         guard let out = s.out else { throw UsageError("train needs --out DIR (where to write the model)") }
-        try ModelBundle.checkReplaceable(out)  // fail before the work, not after it
+        // Fail before the work, not after it.
+        try checkCreatableParent(out)
+        if FileManager.default.fileExists(atPath: URL(fileURLWithPath: out).standardizedFileURL.deletingLastPathComponent().path) {
+            try ModelBundle.checkReplaceable(out)
+        }
         let started = DispatchTime.now().uptimeNanoseconds
-        let specs = try expandInputs(s.data, allowText: false)
+        let heads = s.training.config.heads
+        let specs = try expandInputs(s.data, allowText: false, format: s.input.format)
+        let labelMap = try loadLabelMap(s.input.labelMap, heads: heads)
         let meter = startProgress("train", quiet: s.quiet)
         defer { finishProgress(meter) }
-        var postings = try readLabeledPostings(specs, heads: s.training.config.heads, skipBad: s.skipBad, meter: meter)
+        var postings = try readLabeledPostings(specs, heads: heads, options: s.input.readOptions(labelFields: s.training.labelFields),
+                                               skipBad: s.skipBad, meter: meter)
+        applyLabelMap(labelMap, to: &postings, heads: heads)
         var files = s.data
         var weights: [Float]?
         if s.withDefaultCorpus {
             let corpusDir = try defaultCorpusPath()
-            let corpus = try readLabeledPostings(try expandInputs([corpusDir], allowText: false), heads: s.training.config.heads, skipBad: false)
+            let corpus = try readLabeledPostings(try expandInputs([corpusDir], allowText: false), heads: heads,
+                                                 options: ReadOptions(), skipBad: false)
             let w = s.corpusWeight ?? 1
             weights = [Float](repeating: 1, count: postings.count) + [Float](repeating: Float(w), count: corpus.count)
             postings += corpus
@@ -73,6 +85,7 @@ enum TrainCommand {
             for warning in Messages.describe(caseVariants: caseVariantLabels(head.classes), head: head.name) { printError(warning) }
         }
         meter.update { $0.phase = "saving the model"; $0.detail = "" }
+        try createParentDirectories(of: out)
         try ModelBundle.save(model, to: out)
         finishProgress(meter)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -108,10 +121,11 @@ let skippedListLimit = 10
 /// Reads labeled data for train and evaluate, reporting the bytes read to `meter`. With `skipBad`,
 /// malformed records are listed on stderr (the first few) and summed up by problem; without it the first
 /// one stops the run. Ids used more than once are warned about.
-func readLabeledPostings(_ specs: [InputSpec], heads: [String], skipBad: Bool, meter: ProgressMeter? = nil) throws -> [Posting] {
+func readLabeledPostings(_ specs: [InputSpec], heads: [String], options: ReadOptions = ReadOptions(), skipBad: Bool,
+                         meter: ProgressMeter? = nil) throws -> [Posting] {
     meter?.update { $0.phase = "reading" }
     var listed = 0
-    let (postings, skipped) = try readAllPostings(specs, heads: heads, skipBad: skipBad, report: { error in
+    let (postings, skipped) = try readAllPostings(specs, heads: heads, options: options, skipBad: skipBad, report: { error in
         listed += 1
         if listed <= skippedListLimit { printError("joblabel: skipped \(Messages.describe(error).message)") }
     }, progress: { done, total in

@@ -7,6 +7,8 @@ struct TrainingSettings {
     var config = TrainingConfig.product
     /// True once `--labels` was given.
     var labelsGiven = false
+    /// Heads whose label is read from another field (`--labels HEAD=FIELD`).
+    var labelFields: [String: String] = [:]
     /// Training options given other than `--labels` (evaluate refuses them without `--cv`).
     var given: [String] = []
     /// Worker threads (nil: every core).
@@ -28,10 +30,21 @@ struct TrainingSettings {
             }
         }
         return [
-            value("--labels", "a,b", "label fields that become heads (default: role,seniority)") { s, v in
-                let heads = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            value("--labels", "a,b", "label fields that become heads (default: role,seniority); HEAD=FIELD reads head HEAD from field FIELD, e.g. --labels role=function,seniority=required_experience") { s, v in
+                var heads: [String] = []
+                var fields: [String: String] = [:]
+                for entry in v.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+                    guard let eq = entry.firstIndex(of: "=") else { heads.append(entry); continue }
+                    let head = entry[..<eq].trimmingCharacters(in: .whitespaces)
+                    let field = entry[entry.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                    guard !head.isEmpty, !field.isEmpty else {
+                        throw UsageError("--labels: '\(entry)' needs a head and a field, e.g. --labels seniority=required_experience")
+                    }
+                    heads.append(head)
+                    fields[head] = field
+                }
                 guard !heads.isEmpty, Set(heads).count == heads.count else {
-                    throw UsageError("--labels takes distinct comma-separated field names, e.g. --labels role,seniority")
+                    throw UsageError("--labels takes distinct comma-separated field names, e.g. --labels role,seniority (or HEAD=FIELD)")
                 }
                 if let bad = heads.first(where: { $0.utf8.count > 100 || $0.contains("/") || $0.unicodeScalars.contains { $0.value < 0x20 } }) {
                     throw UsageError("--labels: '\(bad.prefix(40))' is not a usable field name (at most 100 bytes, no '/' or control characters)")
@@ -40,6 +53,7 @@ struct TrainingSettings {
                     throw UsageError("--labels: '\(reserved)' is an input field, not a label; name the label fields, e.g. --labels role,seniority")
                 }
                 s.config.heads = heads
+                s.labelFields = fields
                 s.labelsGiven = true
             },
             value("--preset", "NAME", "'default' (joblabel's tuned settings) or 'sklearn' (scikit-learn's defaults: 2+ character words, title + newline + text, unigrams, min-df 1, tf, alpha 1, C 1, max-iter 100, tol 1e-4); later flags override single settings") { s, v in

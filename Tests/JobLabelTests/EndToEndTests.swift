@@ -301,9 +301,16 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("NOTES.md"), r.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/model/NOTES.md"))
         // The check comes before reading: a missing data file is not even looked at.
-        let early = try CLI.run(["train", "--data", dir + "/absent.jsonl", "--out", dir + "/no/parent/m"])
+        let early = try CLI.run(["train", "--data", dir + "/absent.jsonl", "--out", dir + "/train.jsonl/m"])
         XCTAssertEqual(early.status, 74, early.stderr)
-        XCTAssertTrue(early.stderr.contains("parent directory"), early.stderr)
+        XCTAssertTrue(early.stderr.contains("is not a directory"), early.stderr)
+        // Missing directories above --out are created, only once there is a model to write.
+        let failed = try CLI.run(["train", "--data", dir + "/absent.jsonl", "--out", dir + "/models/new/m"])
+        XCTAssertEqual(failed.status, 66, failed.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/models"))
+        let created = try train(["--out", dir + "/models/new/m"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/models/new/m/manifest.json"))
     }
 
     func testEvaluateHeadSelectionAndNotes() throws {

@@ -43,7 +43,7 @@ final class ExpertsTests: XCTestCase {
         let isTitle = (0..<v.featureCount).map { TfidfVectorizer.isTitleTerm(v.vocabulary.string($0)) }
         let split = Experts.Split(x, isTitle: isTitle, classes: classes.count, parallel: Parallel())
         XCTAssertEqual(split.titleColumns.count + split.bodyColumns.count, v.featureCount)
-        let fitted = Experts.fit(c, split, y: y, classes: classes, parallel: Parallel())
+        let fitted = Experts.fit(c, split, y: y, classes: classes, rowWeights: nil, parallel: Parallel())
         let weights = ExpertWeights(title: 1.5, body: 0.5, cvLogLoss: 0, cvAccuracy: 0)
         let combined = Experts.combine(title: fitted.lrTitle, body: fitted.lrBody, split, weights: weights, featureCount: v.featureCount)
         let zTitle = referenceScores(fitted.lrTitle, split.title), zBody = referenceScores(fitted.lrBody, split.body)
@@ -93,5 +93,53 @@ final class ExpertsTests: XCTestCase {
         XCTAssertEqual(head("level", .median).decide(p, row: 0), 0, "any head whose labels are levels")
         XCTAssertEqual(head("role", .median, ["a", "b", "c"]).decide(p, row: 0), 1, "not ordinal: most probable")
         XCTAssertEqual(head("seniority", .median).decide([0.05, 0.6, 0.35] as [Float], row: 0), 1)
+    }
+}
+
+/// Row weights (the shipped corpus mixed into a board's own postings): a row of weight 2 counts as two.
+final class RowWeightTests: XCTestCase {
+    func testAWeightOfTwoIsARowTwice() throws {
+        let postings = syntheticCorpus(rowsPerClass: 8)
+        let (v, x) = try TfidfVectorizer.fitTransform(TrainingConfig.product.vectorizer, postings)
+        _ = v
+        let (classes, y) = encodeLabels(postings.map { $0.labels[0] })
+        var weights = [Float](repeating: 1, count: x.rowCount)
+        let doubled = stride(from: 0, to: x.rowCount, by: 3).map { $0 }
+        for i in doubled { weights[i] = 2 }
+        let twice = x.rows(Array(0..<x.rowCount) + doubled)
+        let yTwice = y + doubled.map { y[$0] }
+        let nbWeighted = NaiveBayes.fit(NaiveBayesConfig(), x: x, y: y, classes: classes, rowWeights: weights)
+        let nbTwice = NaiveBayes.fit(NaiveBayesConfig(), x: twice, y: yTwice, classes: classes)
+        for (a, b) in zip(nbWeighted.weights + nbWeighted.bias, nbTwice.weights + nbTwice.bias) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        let config = LogisticRegressionConfig(C: 2, maxIterations: 300, tolerance: 1e-6, classWeight: .none)
+        let (lrWeighted, _) = LogisticRegression.fit(config, x: x, xT: x.transposed(), y: y, classes: classes, rowWeights: weights)
+        let (lrTwice, _) = LogisticRegression.fit(config, x: twice, xT: twice.transposed(), y: yTwice, classes: classes)
+        for (a, b) in zip(lrWeighted.weights + lrWeighted.bias, lrTwice.weights + lrTwice.bias) { XCTAssertEqual(a, b, accuracy: 2e-3) }
+        // All weights 1 is the unweighted fit, bit for bit.
+        let ones = [Float](repeating: 1, count: x.rowCount)
+        XCTAssertEqual(NaiveBayes.fit(NaiveBayesConfig(), x: x, y: y, classes: classes, rowWeights: ones),
+                       NaiveBayes.fit(NaiveBayesConfig(), x: x, y: y, classes: classes))
+    }
+
+    /// `train --with-default-corpus` adds the shipped corpus ($JOBLABEL_CORPUS here) at --corpus-weight.
+    func testTrainWithTheDefaultCorpus() throws {
+        let dir = makeTempDirectory("joblabel-with-corpus")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/corpus", withIntermediateDirectories: true)
+        writeTinyCorpusJSONL(to: dir + "/corpus/tiny.jsonl")
+        let board = "{\"text\": \"we need a lighthouse keeper for the night shift\", \"role\": \"other\", \"seniority\": \"entry\"}\n"
+            + "{\"text\": \"head lighthouse keeper leading the coastal team\", \"role\": \"other\", \"seniority\": \"director\"}\n"
+        try board.write(toFile: dir + "/board.jsonl", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["train", "--data", dir + "/board.jsonl", "--with-default-corpus", "--corpus-weight", "0.5",
+                             "--out", dir + "/m", "--calibration", "none"], environment: ["JOBLABEL_CORPUS": dir + "/corpus"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("trained on 11 postings"), r.stderr)
+        let model = try ModelBundle.load(dir + "/m")
+        XCTAssertTrue(model.heads[0].classes.contains("other"), "the board's own labels stay")
+        XCTAssertTrue(model.heads[0].classes.contains("sales"), "the corpus's labels too")
+        XCTAssertTrue(model.info.files.last?.contains("weight 0.5 per posting") == true, "\(model.info.files)")
+        let lone = try CLI.run(["train", "--data", dir + "/board.jsonl", "--corpus-weight", "0.5", "--out", dir + "/m2"])
+        XCTAssertEqual(lone.status, 64, lone.stderr)
+        XCTAssertTrue(lone.stderr.contains("--with-default-corpus"), lone.stderr)
     }
 }

@@ -101,8 +101,8 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<td>≥ 0.90</td><td>1</td>"), "nb covers its 0.99 row at 0.9")
     }
 
-    /// 26 classes with long names: the matrix stays narrow enough for two side by side, names shortened
-    /// past 24 characters with the full one in the tooltip.
+    /// 27 classes with long names: one algorithm per row, the matrix within the page's width (1400 px less
+    /// margins), names shortened past 24 characters with the full one in the tooltip.
     func testManyLongLabelsStayReadable() throws {
         let labels = (0..<26).map { "information-technology-\($0)" } + ["a-much-longer-label-than-anyone-should-use"]
         let truth = labels + labels
@@ -114,9 +114,107 @@ final class HTMLReportTests: XCTestCase {
         let matrix = try XCTUnwrap(outline.all("svg", class: "confusion").first)
         let viewBox = try XCTUnwrap(matrix.attributes["viewBox"]).split(separator: " ").compactMap { Double($0) }
         XCTAssertEqual(viewBox.count, 4)
-        XCTAssertLessThanOrEqual(viewBox[2], 720, "fits half of a 1400 px page")
+        XCTAssertLessThanOrEqual(viewBox[2], 1290, "fits a 1400 px page")
         XCTAssertTrue(html.contains("a-much-longer-label-tha…"))
         XCTAssertTrue(outline.titles.contains("a-much-longer-label-than-anyone-should-use"))
+    }
+
+    /// A 32-label head of three algorithms (a round-robin of confusions so every cell style occurs).
+    private func bigHead(labels k: Int, rowsPerLabel: Int = 3) -> EvaluationResult {
+        let labels = (0..<k).map { "label-\($0)" }
+        var truth: [String] = [], predicted: [String] = []
+        for (i, label) in labels.enumerated() {
+            for j in 0..<rowsPerLabel {
+                truth.append(label)
+                predicted.append(j == 0 ? label : labels[(i + j * (i % 3 + 1)) % k])
+            }
+        }
+        let r = EvaluationReport(truth: truth, predicted: predicted, confidence: truth.map { _ in 0.6 }, labelOrder: labels)
+        return EvaluationResult(entries: ["nb", "lr", "ensemble"].map { ("role", $0, r) })
+    }
+
+    /// The sizes a matrix draws with: cell width, smallest count font, label font.
+    private func matrixSizes(_ svg: String) -> (cell: Double, countFont: Double, labelFont: Double) {
+        func numbers(_ pattern: String) -> [Double] {
+            let regex = try! NSRegularExpression(pattern: pattern)
+            return regex.matches(in: svg, range: NSRange(svg.startIndex..., in: svg)).compactMap {
+                Range($0.range(at: 1), in: svg).flatMap { Double(svg[$0]) }
+            }
+        }
+        return (numbers(#"<rect x="[0-9.]+" y="[0-9.]+" width="([0-9.]+)" height="[0-9.]+" rx="1.5""#).min() ?? 0,
+                numbers(#"text-anchor="middle" font-size="([0-9.]+)""#).min() ?? 0,
+                numbers(#"text-anchor="end" font-size="([0-9.]+)"><title>"#).min() ?? 0)
+    }
+
+    func testHeadsOfThirtyLabelsGetARowPerAlgorithm() throws {
+        let html = bigHead(labels: 32).html()
+        let (parsed, problem) = XMLOutline.parse(html)
+        let outline = try XCTUnwrap(parsed, problem)
+        let matrices = outline.all("svg", class: "confusion")
+        XCTAssertEqual(matrices.count, 3)
+        // The matrices' row is one column wide; the per-label charts fill the width two or three at a time.
+        let grids = outline.all("div", class: "pair").compactMap { $0.attributes["style"] }
+        XCTAssertEqual(grids.first, "grid-template-columns: minmax(0, 1fr)")
+        XCTAssertEqual(grids.dropFirst().first, "grid-template-columns: repeat(auto-fit, minmax(560px, 1fr))")
+        let width = try XCTUnwrap(matrices[0].attributes["viewBox"]).split(separator: " ").compactMap { Double($0) }[2]
+        XCTAssertLessThanOrEqual(width, 1290, "drawn at its natural size on a 1400 px page")
+        // Drawn 1:1, so these are pixels: cells of at least 22 px, counts of 10 px or more, labels of 12 px.
+        let svg = String(html[html.range(of: "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"confusion\"")!.lowerBound...])
+        let sizes = matrixSizes(String(svg[..<svg.range(of: "</svg>")!.upperBound]))
+        XCTAssertGreaterThanOrEqual(sizes.cell, 21)
+        XCTAssertGreaterThanOrEqual(sizes.countFont, 10)
+        XCTAssertGreaterThanOrEqual(sizes.labelFont, 12)
+        XCTAssertFalse(html.contains("confusion-most-confused"), "32 labels: the whole matrix")
+        // Fewer labels keep the algorithms side by side.
+        let small = bigHead(labels: 10).html()
+        XCTAssertTrue(small.contains("<div class=\"pair\" style=\"grid-template-columns: repeat(3, minmax(0, 1fr))\">"))
+    }
+
+    func testVeryManyLabelsShowTheMostConfusedAndTheWholeMatrixBelow() throws {
+        let result = bigHead(labels: 50)
+        let html = result.html()
+        let (parsed, problem) = XMLOutline.parse(html)
+        let outline = try XCTUnwrap(parsed, problem)
+        let parts = outline.all("svg", class: "confusion-most-confused")
+        XCTAssertEqual(parts.map { $0.attributes["id"] ?? "" }, ["confusion-role-nb-most-confused", "confusion-role-lr-most-confused", "confusion-role-ensemble-most-confused"])
+        // The full matrices are there too, inside <details>.
+        let full = outline.all("svg", class: "confusion")
+        XCTAssertEqual(full.count, 3)
+        XCTAssertTrue(full.allSatisfy { $0.ancestors.contains("details") })
+        XCTAssertFalse(parts.contains { $0.ancestors.contains("details") })
+        // 20 labels: 400 cells per part (50 x 50 = 2500 per full matrix), shares of the whole row.
+        let cellTitles = outline.titles.filter { $0.hasPrefix("true ") }
+        XCTAssertEqual(cellTitles.count, 3 * (400 + 2500))
+        let report = result.entries[0].report
+        let errors = report.labels.indices.map { c in report.labels.indices.reduce(0) { $0 + ($1 == c ? 0 : report.confusion[c][$1] + report.confusion[$1][c]) } }
+        let worst = report.labels.indices.max { errors[$0] != errors[$1] ? errors[$0] < errors[$1] : $0 > $1 }!
+        XCTAssertTrue(cellTitles.contains("true \(report.labels[worst]), predicted \(report.labels[worst]): 1 of 3 rows (33.3 %)"))
+        XCTAssertTrue(html.contains("shown are the 20 labels with the most errors"))
+    }
+
+    func testFiguresFromFewRowsSaySo() throws {
+        // One labeled row: the head carries the caveat, the summary table a tag.
+        let one = EvaluationReport(truth: ["sales"], predicted: ["sales"], confidence: [0.9], labelOrder: ["sales", "it"])
+        let tiny = EvaluationResult(entries: [("role", "lr", one)]).html()
+        XCTAssertNotNil(XMLOutline.parse(tiny).0)
+        XCTAssertTrue(tiny.contains("<p class=\"caveat\"><b>Few rows.</b> Every figure of this head comes from 1 row (fewer than 30)"), tiny)
+        XCTAssertTrue(tiny.contains("<span class=\"few\" title=\"only 1 rows: every figure of this head can change a lot with a few rows more or less\">few rows</span> 1</td>"))
+        XCTAssertFalse(tiny.contains(" *</text>"), "the head's caveat is enough")
+        // 40 rows: no head caveat, but the labels, bins and coverage rows of fewer than 30 are marked.
+        let truth = Array(repeating: "sales", count: 34) + Array(repeating: "it", count: 6)
+        let predicted = truth.enumerated().map { $0.offset % 5 == 0 ? "it" : $0.element }
+        let confidence = truth.indices.map { $0 < 20 ? 0.95 : 0.5 }
+        let r = EvaluationReport(truth: truth, predicted: predicted, confidence: confidence, labelOrder: ["it", "sales"])
+        let html = EvaluationResult(entries: [("role", "lr", r)]).html()
+        XCTAssertNotNil(XMLOutline.parse(html).0)
+        XCTAssertFalse(html.contains("class=\"caveat\""))
+        XCTAssertTrue(html.contains(">it *</text>"))
+        XCTAssertFalse(html.contains(">sales *</text>"))
+        XCTAssertTrue(html.contains("Labels marked * have fewer than 30 rows"))
+        XCTAssertTrue(html.contains("faded, dashed bars: bins of fewer than 30 rows"))
+        XCTAssertTrue(html.contains("stroke-dasharray=\"3 2\""))
+        XCTAssertTrue(html.contains("<td class=\"few-rows\" title=\"fewer than 30 rows: this accuracy can change a lot\">"), "at 0.6 to 0.9 the coverage is 20 rows")
+        XCTAssertTrue(html.contains("Accuracies marked * come from fewer than 30 rows"))
     }
 
     func testEvaluateWritesHTMLBesideTheNormalReport() throws {
@@ -157,10 +255,15 @@ final class HTMLReportTests: XCTestCase {
         let dir = makeTempDirectory("joblabel-html")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         writeTinyCorpusJSONL(to: dir + "/train.jsonl")
+        // Missing directories are created.
         let missing = try CLI.run(["evaluate", "--cv", "3", "--data", dir + "/train.jsonl", "--html", dir + "/no/such/r.html"])
-        XCTAssertEqual(missing.status, 74, missing.stderr)
-        XCTAssertTrue(missing.stderr.contains("does not exist"), missing.stderr)
-        XCTAssertEqual(missing.stdout, "", "fails before evaluating")
+        XCTAssertEqual(missing.status, 0, missing.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/no/such/r.html"))
+        // A parent that is a file cannot be.
+        let underFile = try CLI.run(["evaluate", "--cv", "3", "--data", dir + "/train.jsonl", "--html", dir + "/train.jsonl/r.html"])
+        XCTAssertEqual(underFile.status, 74, underFile.stderr)
+        XCTAssertTrue(underFile.stderr.contains("is not a directory"), underFile.stderr)
+        XCTAssertEqual(underFile.stdout, "", "fails before evaluating")
         let directory = try CLI.run(["evaluate", "--cv", "3", "--data", dir + "/train.jsonl", "--html", dir])
         XCTAssertEqual(directory.status, 74, directory.stderr)
         XCTAssertTrue(directory.stderr.contains("is a directory"), directory.stderr)

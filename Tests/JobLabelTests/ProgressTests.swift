@@ -95,6 +95,48 @@ final class ProgressTests: XCTestCase {
         var s = ProgressMeter.Status()
         s.bytesDone = 2_000_000
         XCTAssertEqual(ProgressMeter.describe(s, elapsed: 2, bar: 10), "2.0 MB; 1.0 MB/s; 2.0 s")
+        // With postings counted, their rate.
+        s.itemName = "postings"
+        s.items = 5000
+        XCTAssertEqual(ProgressMeter.describe(s, elapsed: 2, bar: 10), "2.0 MB; 5000 postings; 2500 postings/s; 2.0 s")
+    }
+
+    /// On an 80-column terminal the bar goes first, then the elapsed time and the item count, then the
+    /// phase is shortened: the share, rate and ETA stay.
+    func testTheLineFitsTheTerminalKeepingRateAndETA() {
+        var s = ProgressMeter.Status()
+        s.phase = "labeling"
+        s.bytesTotal = 1_204_000_000
+        s.bytesDone = 412_345_678
+        s.itemName = "postings"
+        s.items = 1_200_000
+        let wide = ProgressMeter.fitted(s, elapsed: 4.8, bar: 20, width: 200)
+        XCTAssertEqual(wide, "labeling; [######--------------] 412.3 MB of 1.20 GB (34 %); 1200000 postings; 85.9 MB/s, ETA 9.2 s; 4.8 s")
+        let r = Recorder()
+        let meter = ProgressMeter(command: "classify", style: .bar, interval: 0, delay: 0, width: 80, sink: r.write, clock: { r.now })
+        meter.start()
+        r.now = 4.8
+        meter.update { $0 = s }
+        let line = r.written.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\u{1B}[K", with: "")
+        XCTAssertEqual(line, "classify labeling; 412.3 MB of 1.20 GB (34 %); 85.9 MB/s, ETA 9.2 s")
+        XCTAssertEqual(ProgressMeter.fitted(s, elapsed: 4.8, bar: 20, width: 90),
+                       "labeling; 412.3 MB of 1.20 GB (34 %); 1200000 postings; 85.9 MB/s, ETA 9.2 s; 4.8 s")
+        XCTAssertEqual(ProgressMeter.fitted(s, elapsed: 4.8, bar: 20, width: 80),
+                       "labeling; 412.3 MB of 1.20 GB (34 %); 1200000 postings; 85.9 MB/s, ETA 9.2 s")
+        s.phase = "seniority: logistic regression on all rows"
+        let narrow = ProgressMeter.fitted(s, elapsed: 4.8, bar: 20, width: 60)
+        XCTAssertEqual(narrow, "seniority…; 412.3 MB of 1.20 GB (34 %); 85.9 MB/s, ETA 9.2 s")
+        XCTAssertEqual(narrow.count, 60)
+    }
+
+    /// The share stops at 99 % until the meter is finished: the last batch may still be labeled.
+    func testNeverShowsAHundredPercentBeforeTheEnd() {
+        var s = ProgressMeter.Status()
+        s.bytesTotal = 1000
+        s.bytesDone = 1000
+        XCTAssertEqual(ProgressMeter.describe(s, elapsed: 1, bar: 10), "[#########-] 1.0 kB of 1.0 kB (99 %); 1.0 kB/s; 1.0 s")
+        s.bytesDone = 500
+        XCTAssertEqual(ProgressMeter.describe(s, elapsed: 1, bar: 10), "[#####-----] 500 B of 1.0 kB (50 %); 500 B/s, ETA 1.0 s; 1.0 s")
     }
 
     /// Bytes read are the read position of the descriptor open on the current file, after the earlier files.

@@ -341,8 +341,9 @@ final class ReadersTests: XCTestCase {
 
     func testCSVMissingTextColumn() throws {
         let e = thrownError { try parseCSV(utf8Bytes("id,body\n1,a\n"), heads: [], file: "m.csv") }
-        XCTAssertEqual(e?.flat, .badData(file: "m.csv", line: 1, field: "text",
-                                   message: "CSV header has no 'text' column; add one (columns: id, title, text, and label columns)"))
+        XCTAssertEqual(e, .fieldNotFound(MissingField(field: "text", role: .text, named: false, file: "m.csv", line: 1,
+                                                      available: ["id", "body"], inHeader: true)))
+        XCTAssertEqual(e?.description, "m.csv:1: the header has no column 'text'; its columns are 'id', 'body'")
         // Matching is case-sensitive.
         XCTAssertNotNil(thrownError { try parseCSV(utf8Bytes("Text\na\n"), heads: []) })
     }
@@ -395,13 +396,18 @@ final class ReadersTests: XCTestCase {
     func testTextFileIsOnePosting() throws {
         let content = utf8Bytes("Senior engineer\nline two ") + [0xFF] + utf8Bytes(" end")
         let path = makeTestFile("posting.txt", content)
-        let posts = try readAllPostings([InputSpec(path: path, format: .txt)], heads: ["role", "seniority"])
+        let posts = try readAllPostings([InputSpec(path: path, format: .txt)], heads: ["role", "seniority"],
+                                        options: ReadOptions(textTitles: .none), skipBad: false).postings
         XCTAssertEqual(posts.count, 1)
         XCTAssertEqual(posts[0].id, "posting.txt")
         XCTAssertEqual(posts[0].title, [])
         XCTAssertEqual(posts[0].text, utf8Bytes("Senior engineer\nline two \u{FFFD} end"))
         XCTAssertEqual(posts[0].labels, [nil, nil])
         XCTAssertEqual(posts[0].file, path)
+        // By default a first line that looks like a title is the title.
+        let titled = try readAllPostings([InputSpec(path: path, format: .txt)], heads: [])
+        XCTAssertEqual(titled.map(\.title), [utf8Bytes("Senior engineer")])
+        XCTAssertEqual(titled.map(\.text), [utf8Bytes("line two \u{FFFD} end")])
     }
 
     // MARK: expandInputs

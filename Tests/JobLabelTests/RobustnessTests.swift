@@ -71,7 +71,7 @@ final class RobustnessReaderTests: XCTestCase {
         XCTAssertEqual(message(read("text,role\na,b,c\n", .csv)),
                        "in.csv:2: row has 3 fields but the header has 2; quote fields that contain commas")
         XCTAssertEqual(message(read("title,role\na,b\n", .csv)),
-                       "in.csv:1: field 'text': CSV header has no 'text' column; add one (columns: id, title, text, and label columns)")
+                       "in.csv:1: the header has no column 'text'; its columns are 'title', 'role'")
         guard case .success(let noRole) = read("text\nplain\n", .csv) else { return XCTFail("a missing label column is no label") }
         XCTAssertEqual(noRole.map(\.labels), [[nil]])
         XCTAssertEqual(texts(read("text,role\n", .csv)), [])
@@ -82,7 +82,7 @@ final class RobustnessReaderTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = FileManager.default.createFile(atPath: dir + "/notes.txt", contents: Data("x".utf8))
         XCTAssertThrowsError(try expandInputs([dir], allowText: false)) { error in
-            XCTAssertEqual((error as? JobLabelError)?.description, "\(dir): directory has no .jsonl or .csv files")
+            XCTAssertEqual((error as? JobLabelError)?.description, "\(dir): directory has no .jsonl, .csv or .tsv files")
             XCTAssertEqual(exitCode(of: error), 66)
         }
     }

@@ -156,7 +156,7 @@ extension JobLabelError {
     var flat: FlatError? {
         switch self {
         case .badRecord(let record, let file, let line): return .badData(file: file, line: line, field: record.field, message: record.message)
-        case .csvHeaderWithoutText, .csvUnterminatedQuote:
+        case .csvUnterminatedQuote:
             // "file:line: field 'x': message" -> the parts.
             let text = description
             var rest = Substring(text)

@@ -36,9 +36,10 @@ public enum Evaluator {
 
     /// Grouped, stratified K-fold: trains on K−1 folds, predicts the held-out fold, and scores the pooled
     /// out-of-fold predictions. Reposts of one ad stay in one fold (`Folds`); folds are stratified by the first
-    /// head's label and shuffled with `config.seed`.
+    /// head's label and shuffled with `config.seed`. `progress` gets each fold (1-based) and its training stages.
     public static func crossValidate(_ config: TrainingConfig, postings: [Posting], folds k: Int, files: [String],
-                                     algorithms: [Algorithm], threads: Int? = nil) throws -> EvaluationResult {
+                                     algorithms: [Algorithm], threads: Int? = nil,
+                                     progress: ((_ fold: Int, _ stage: TrainingStage) -> Void)? = nil) throws -> EvaluationResult {
         guard k >= 2 else { throw JobLabelError.tooFewFolds(k) }
         guard postings.count >= k else { throw JobLabelError.tooFewRecordsForFolds(records: postings.count, folds: k, files: files) }
         let fold = Folds.of(postings, head: 0, k: k, seed: config.seed)
@@ -66,7 +67,8 @@ public enum Evaluator {
                 p.labels = trainable.map { h in h < postings[i].labels.count ? postings[i].labels[h] : nil }
                 return p
             }
-            let model = try JobLabelModel.train(foldConfig, postings: foldPostings, files: files, threads: threads)
+            let model = try JobLabelModel.train(foldConfig, postings: foldPostings, files: files, threads: threads,
+                                                progress: progress.map { report in { report(f + 1, $0) } })
             let x = model.vectorizer.transform(testRows.map { postings[$0] }, parallel: Parallel(threads: threads))
             let byAlgorithm = Predictor(vectorizer: nil, heads: model.heads, options: LabelingOptions(algorithm: .ensemble),
                                         parallel: Parallel(threads: threads)).probabilitiesByAlgorithm(matrix: x)

@@ -18,6 +18,15 @@ struct HTMLReport {
     let result: EvaluationResult
 
     static let algorithmNames = ["nb": "Naive Bayes", "lr": "Logistic regression", "ensemble": "Ensemble (mean of NB and LR)"]
+    /// Heads with at least this many labels get one algorithm per row for their confusion matrices, each
+    /// the width of the page, with larger cells.
+    static let manyLabels = 15
+    /// Heads with more labels than this show the matrix of the `mostConfused` labels with the most errors;
+    /// the full matrix is in a `<details>` below it.
+    static let tooManyLabels = 40
+    static let mostConfused = 20
+    /// Figures computed from fewer rows than this carry a "few rows" caveat.
+    static let fewRows = 30
 
     func render(title: String, facts: [(String, String)]) -> String {
         var heads: [String] = []
@@ -50,7 +59,7 @@ struct HTMLReport {
         h += "</tr></thead>\n<tbody>\n"
         for e in result.entries {
             let r = e.report
-            h += "<tr><td><a href=\"#head-\(ident(e.head))\">\(esc(e.head))</a></td><td>\(algoTag(e.algorithm))</td><td>\(r.n)</td>"
+            h += "<tr><td><a href=\"#head-\(ident(e.head))\">\(esc(e.head))</a></td><td>\(algoTag(e.algorithm))</td><td>\(r.n < HTMLReport.fewRows ? fewTag("only \(r.n) rows: every figure of this head can change a lot with a few rows more or less") + " " : "")\(r.n)</td>"
             h += "<td>\(f3(r.accuracy))</td><td>\(f3(r.macroF1))</td><td>\(f3(r.weightedF1))</td><td>\(r.calibration.map { f3($0.ece) } ?? "–")</td>"
             if anyOrdinal {
                 h += "<td>\(r.ordinal.map { f3($0.offByOneAccuracy) } ?? "")</td><td>\(r.ordinal.map { f2($0.meanAbsoluteError) } ?? "")</td>"
@@ -66,13 +75,19 @@ struct HTMLReport {
         let first = group[0].report
         var h = "<section class=\"card head\" id=\"head-\(ident(head))\">\n"
         let trueLabels = first.perClass.filter { $0.support > 0 }.count
-        h += "<h2>\(esc(head))</h2>\n<p class=\"lead\">\(first.n) rows scored, \(trueLabels) true label\(trueLabels == 1 ? "" : "s")"
+        h += "<h2>\(esc(head))</h2>\n<p class=\"lead\">\(first.n) row\(first.n == 1 ? "" : "s") scored, \(trueLabels) true label\(trueLabels == 1 ? "" : "s")"
         if let o = first.ordinal { h += "; ordinal levels \(esc(o.levels.joined(separator: " < ")))" }
         h += ".</p>\n"
-        func row(_ heading: String, _ note: String, _ body: (String, EvaluationReport) -> String) -> String {
+        if first.n < HTMLReport.fewRows {
+            h += "<p class=\"caveat\"><b>Few rows.</b> Every figure of this head comes from \(first.n) row\(first.n == 1 ? "" : "s") (fewer than \(HTMLReport.fewRows)): a few rows more or less could change it a lot. Read the charts as examples, not as measurements.</p>\n"
+        }
+        // Many labels: one algorithm per row, so each matrix gets the page's width.
+        let labelCount = group.map { $0.report.compacted().labels.count }.max() ?? 0
+        let large = labelCount >= HTMLReport.manyLabels
+        func row(_ heading: String, _ note: String, layout: String? = nil, _ body: (String, EvaluationReport) -> String) -> String {
             var s = "<h3>\(esc(heading))</h3>\n"
             if !note.isEmpty { s += "<p class=\"note\">\(esc(note))</p>\n" }
-            s += "<div class=\"pair\" style=\"grid-template-columns: repeat(\(columns), minmax(0, 1fr))\">\n"
+            s += "<div class=\"pair\" style=\"grid-template-columns: \(layout ?? "repeat(\(columns), minmax(0, 1fr))")\">\n"
             for e in group {
                 s += "<div class=\"panel\">\n<h4>\(algoTag(e.algorithm)) \(esc(HTMLReport.algorithmNames[e.algorithm] ?? e.algorithm))</h4>\n"
                 s += body(e.algorithm, e.report)
@@ -80,11 +95,27 @@ struct HTMLReport {
             }
             return s + "</div>\n"
         }
-        h += row("Confusion matrix", "Rows: true label; columns: predicted label. Colour: share of the row (blue on the diagonal, red off it); numbers: rows.") { algo, r in
-            "<p class=\"figures\">accuracy <b>\(f3(r.accuracy))</b> · macro F1 <b>\(f3(r.macroF1))</b> · weighted F1 <b>\(f3(r.weightedF1))</b></p>\n"
-                + ConfusionChart(report: r.compacted(), head: head, algorithm: algo).svg()
+        let reduced = labelCount > HTMLReport.tooManyLabels
+        var confusionNote = "Rows: true label; columns: predicted label. Colour: share of the row (blue on the diagonal, red off it); numbers: rows."
+        if reduced {
+            confusionNote += " \(labelCount) labels are too many for one legible matrix: shown are the \(HTMLReport.mostConfused) labels with the most errors (as true or as predicted label), with each row's share of all its rows; the full matrix is under it."
         }
-        h += row("Precision, recall and F1 per label", "") { _, r in
+        h += row("Confusion matrix", confusionNote, layout: large ? "minmax(0, 1fr)" : nil) { algo, r in
+            let compact = r.compacted()
+            var s = "<p class=\"figures\">accuracy <b>\(f3(r.accuracy))</b> · macro F1 <b>\(f3(r.macroF1))</b> · weighted F1 <b>\(f3(r.weightedF1))</b></p>\n"
+            if reduced {
+                s += ConfusionChart.mostConfused(compact, count: HTMLReport.mostConfused, head: head, algorithm: algo).svg()
+                s += "<details class=\"full-matrix\"><summary>The full matrix (\(compact.labels.count) labels)</summary>\n"
+                s += ConfusionChart(report: compact, head: head, algorithm: algo, large: true).svg() + "</details>\n"
+            } else {
+                s += ConfusionChart(report: compact, head: head, algorithm: algo, large: large).svg()
+            }
+            return s
+        }
+        let fewLabels = first.n >= HTMLReport.fewRows && first.perClass.contains { $0.support > 0 && $0.support < HTMLReport.fewRows }
+        h += row("Precision, recall and F1 per label",
+                 fewLabels ? "Labels marked * have fewer than \(HTMLReport.fewRows) rows: their precision, recall and F1 can change a lot with a few rows more or less." : "",
+                 layout: large ? "repeat(auto-fit, minmax(560px, 1fr))" : nil) { _, r in
             PerClassChart(report: r.compacted(), full: r).svg()
         }
         if group.contains(where: { $0.report.calibration != nil || $0.report.ordinal != nil }) {
@@ -92,24 +123,27 @@ struct HTMLReport {
                      "Reliability: a bar is the accuracy of the rows in one confidence bin, its black line their mean confidence (red: more confident than accurate, light blue: less); the dashed diagonal is perfect calibration; grey: rows per bin.") { _, r in
                 var s = "<div class=\"charts\">\n"
                 if let cal = r.calibration {
-                    s += "<figure style=\"flex: 0 1 \(ReliabilityChart.width)px\">\n<figcaption>ECE <b>\(f3(cal.ece))</b> · mean confidence \(f3(cal.meanConfidence))</figcaption>\n"
+                    let pale = cal.bins.contains { $0.count > 0 && $0.count < HTMLReport.fewRows }
+                    s += "<figure style=\"flex: 0 1 \(ReliabilityChart.width)px\">\n<figcaption>ECE <b>\(f3(cal.ece))</b> · mean confidence \(f3(cal.meanConfidence))\(pale ? "<br/>faded, dashed bars: bins of fewer than \(HTMLReport.fewRows) rows" : "")</figcaption>\n"
                     s += ReliabilityChart(calibration: cal).svg() + "</figure>\n"
                 }
                 if let o = r.ordinal {
-                    s += "<figure style=\"flex: 0 1 \(LevelErrorChart.width(o))px\">\n<figcaption>within one level <b>\(f3(o.offByOneAccuracy))</b><br/>mean abs. level error <b>\(f2(o.meanAbsoluteError))</b><br/>exact \(f3(o.exactAccuracy)) · \(o.n) rows</figcaption>\n"
+                    s += "<figure style=\"flex: 0 1 \(LevelErrorChart.width(o))px\">\n<figcaption>within one level <b>\(f3(o.offByOneAccuracy))</b><br/>mean abs. level error <b>\(f2(o.meanAbsoluteError))</b><br/>exact \(f3(o.exactAccuracy)) · \(o.n) rows\(o.n < HTMLReport.fewRows && first.n >= HTMLReport.fewRows ? " " + fewTag("fewer than \(HTMLReport.fewRows) rows on the scale") : "")</figcaption>\n"
                     s += LevelErrorChart(summary: o).svg() + "</figure>\n"
                 }
                 return s + "</div>\n"
             }
         }
         if group.contains(where: { !$0.report.coverage.isEmpty }) {
-            h += "<h3>Coverage by probability threshold</h3>\n<p class=\"note\">Rows whose predicted label has at least this probability, and how often those are right: the trade-off of labelling only confident rows\(group.contains { $0.report.manifestThresholds != nil } ? ". Last row: the thresholds stored in the model, one per label (fitted on held-out rows for a target precision; labels without one are never covered)" : "").</p>\n"
-            h += coverageTable(group)
+            let fewCovered = first.n >= HTMLReport.fewRows && group.contains { $0.report.coverage.contains { $0.count > 0 && $0.count < HTMLReport.fewRows } }
+            h += "<h3>Coverage by probability threshold</h3>\n<p class=\"note\">Rows whose predicted label has at least this probability, and how often those are right: the trade-off of labelling only confident rows\(group.contains { $0.report.manifestThresholds != nil } ? ". Last row: the thresholds stored in the model, one per label (fitted on held-out rows for a target precision; labels without one are never covered)" : "")\(fewCovered ? ". Accuracies marked * come from fewer than \(HTMLReport.fewRows) rows" : "").</p>\n"
+            h += coverageTable(group, markFew: first.n >= HTMLReport.fewRows)
         }
         return h + "</section>\n"
     }
 
-    private func coverageTable(_ group: [(head: String, algorithm: String, report: EvaluationReport)]) -> String {
+    /// `markFew`: mark the rows of fewer than `fewRows` (not when the whole head has too few: its caveat says so).
+    private func coverageTable(_ group: [(head: String, algorithm: String, report: EvaluationReport)], markFew: Bool) -> String {
         var h = "<table class=\"numbers coverage\">\n<thead><tr><th rowspan=\"2\">threshold</th>"
         for e in group { h += "<th colspan=\"3\">\(algoTag(e.algorithm)) \(esc(HTMLReport.algorithmNames[e.algorithm] ?? e.algorithm))</th>" }
         h += "</tr><tr>" + String(repeating: "<th>rows</th><th>coverage</th><th>accuracy</th>", count: group.count) + "</tr></thead>\n<tbody>\n"
@@ -119,8 +153,9 @@ struct HTMLReport {
             for e in group {
                 guard i < e.report.coverage.count else { h += "<td></td><td></td><td></td>"; continue }
                 let c = e.report.coverage[i]
-                h += "<td>\(c.count)</td><td class=\"bar\"><span style=\"width: calc((100% - 24px) * \(String(format: "%.3f", c.coverage)))\"></span><i>\(pct(c.coverage))</i></td>"
-                h += "<td class=\"bar acc\">" + (c.accuracy.map { "<span style=\"width: calc((100% - 24px) * \(String(format: "%.3f", $0)))\"></span><i>\(f3($0))</i>" } ?? "<i>–</i>") + "</td>"
+                let few = markFew && c.count > 0 && c.count < HTMLReport.fewRows
+                h += "<td\(few ? " class=\"few-rows\" title=\"fewer than \(HTMLReport.fewRows) rows: this accuracy can change a lot\"" : "")>\(c.count)</td><td class=\"bar\"><span style=\"width: calc((100% - 24px) * \(String(format: "%.3f", c.coverage)))\"></span><i>\(pct(c.coverage))</i></td>"
+                h += "<td class=\"bar acc\(few ? " few-rows" : "")\">" + (c.accuracy.map { "<span style=\"width: calc((100% - 24px) * \(String(format: "%.3f", $0)))\"></span><i>\(f3($0))\(few ? "*" : "")</i>" } ?? "<i>–</i>") + "</td>"
             }
             h += "</tr>\n"
         }
@@ -135,6 +170,10 @@ struct HTMLReport {
             h += "</tr>\n"
         }
         return h + "</tbody>\n</table>\n"
+    }
+
+    private func fewTag(_ tip: String) -> String {
+        "<span class=\"few\" title=\"\(esc(tip))\">few rows</span>"
     }
 
     private func algoTag(_ algorithm: String) -> String {
@@ -187,6 +226,11 @@ struct HTMLReport {
     .tag-lr { background: #2c7a7b; }
     .tag-ensemble { background: #b7791f; }
     tr.model-thresholds td { border-top: 2px solid var(--line); font-weight: 600; }
+    .caveat { margin: 8px 0 4px; padding: 8px 12px; background: #fff7e6; border: 1px solid #f6d28b; border-radius: 6px; color: #6b4a00; }
+    .few { display: inline-block; padding: 0 6px; border-radius: 4px; background: #fdecc8; color: #7a5200; font-size: 11px; font-weight: 600; }
+    td.few-rows, td.few-rows i { color: var(--muted); font-style: italic; }
+    details.full-matrix { margin-top: 10px; }
+    details.full-matrix summary { cursor: pointer; color: var(--accent); font-weight: 600; margin-bottom: 6px; }
     footer { color: var(--muted); font-size: 12px; margin-top: 8px; max-width: 1100px; }
     @media (max-width: 1000px) { .pair { grid-template-columns: minmax(0, 1fr) !important; } }
 
@@ -200,13 +244,35 @@ struct ConfusionChart {
     let report: EvaluationReport
     let head: String
     let algorithm: String
+    /// Sized for a row of its own (many labels): larger cells and text.
+    var large = false
+    /// Rows per true label when the matrix shows only some labels (nil: the sums of its rows).
+    var rowTotals: [Int]? = nil
+    /// True for the matrix of the most confused labels (another class and id than the full matrix).
+    var part = false
+
+    /// The matrix of the `count` labels with the most errors, as true or as predicted label (in the
+    /// report's order), coloured by the share of all rows of each true label.
+    static func mostConfused(_ report: EvaluationReport, count: Int, head: String, algorithm: String) -> ConfusionChart {
+        let k = report.labels.count
+        let errors = (0..<k).map { c -> Int in
+            (0..<k).reduce(0) { $0 + ($1 == c ? 0 : report.confusion[c][$1] + report.confusion[$1][c]) }
+        }
+        let keep = (0..<k).sorted { errors[$0] != errors[$1] ? errors[$0] > errors[$1] : $0 < $1 }.prefix(count).sorted()
+        var part = report
+        part.labels = keep.map { report.labels[$0] }
+        part.perClass = keep.map { report.perClass[$0] }
+        part.confusion = keep.map { t in keep.map { report.confusion[t][$0] } }
+        return ConfusionChart(report: part, head: head, algorithm: algorithm, large: true,
+                              rowTotals: keep.map { report.confusion[$0].reduce(0, +) }, part: true)
+    }
 
     func svg() -> String {
         let labels = report.labels
         let m = max(1, labels.count)
-        let cell = clamp((468 / Double(m)).rounded(.down), 17, 46)
-        let countFont = clamp(cell * 0.42, 8.5, 13)
-        let labelFont = m > 14 ? 10.5 : 12
+        let cell = large ? clamp((880 / Double(m)).rounded(.down), 22, 40) : clamp((468 / Double(m)).rounded(.down), 17, 46)
+        let countFont = large ? clamp(cell * 0.45, 10, 13) : clamp(cell * 0.42, 8.5, 13)
+        let labelFont = large ? 12.5 : m > 14 ? 10.5 : 12
         let shown = labels.map { shorten($0, 24) }
         let labelWidth = shown.map { textWidth($0, labelFont) }.max() ?? 40
         let left = 22 + labelWidth + 8
@@ -216,10 +282,11 @@ struct ConfusionChart {
         let slant = 0.7071
         let bottom = top + grid + 8 + labelWidth * slant + labelFont + 26
         let width = max(left + grid + supportWidth, left + grid / 2 + 80)
-        let totals = report.confusion.map { $0.reduce(0, +) }
-        var s = svgOpen(width: width, height: bottom, cls: "confusion",
-                        extra: "id=\"confusion-\(ident(head))-\(ident(algorithm))\" data-head=\"\(esc(head))\" data-algorithm=\"\(esc(algorithm))\"",
-                        label: "Confusion matrix of \(head), \(algorithm)")
+        let totals = rowTotals ?? report.confusion.map { $0.reduce(0, +) }
+        let id = "confusion-\(ident(head))-\(ident(algorithm))" + (part ? "-most-confused" : "")
+        var s = svgOpen(width: width, height: bottom, cls: part ? "confusion-most-confused" : "confusion",
+                        extra: "id=\"\(id)\" data-head=\"\(esc(head))\" data-algorithm=\"\(esc(algorithm))\"",
+                        label: (part ? "Most confused labels of \(head), \(algorithm)" : "Confusion matrix of \(head), \(algorithm)"))
         s += "<text x=\"\(fmt(left + grid + supportWidth - 4))\" y=\"\(fmt(top - 8))\" text-anchor=\"end\" font-size=\"11\" class=\"muted\">rows</text>\n"
         for t in 0..<labels.count {
             let y = top + Double(t) * cell
@@ -274,7 +341,10 @@ struct PerClassChart {
         }
         rows.append(("macro avg", full.macroPrecision, full.macroRecall, full.macroF1, full.n, true))
         rows.append(("weighted avg", full.weightedPrecision, full.weightedRecall, full.weightedF1, full.n, true))
-        let shown = rows.map { shorten($0.0, 24) }
+        // A label with fewer than `fewRows` rows is marked '*' (unless the whole head has too few rows: the
+        // head's caveat says so once).
+        let markFew = full.n >= HTMLReport.fewRows
+        let shown = rows.map { r in shorten(r.0, 24) + (markFew && !r.5 && r.4 > 0 && r.4 < HTMLReport.fewRows ? " *" : "") }
         let labelWidth = shown.map { textWidth($0, labelFont) }.max() ?? 60
         let left = labelWidth + 12
         let barWidth = 250.0
@@ -304,7 +374,7 @@ struct PerClassChart {
             if r.5 && !rows[i - 1].5 {
                 s += "<line x1=\"0\" y1=\"\(fmt(y - gap / 2))\" x2=\"\(fmt(width))\" y2=\"\(fmt(y - gap / 2))\" stroke=\"#c9d1dc\" stroke-width=\"1\"/>\n"
             }
-            let tip = "\(r.0): precision \(f3(r.1)), recall \(f3(r.2)), F1 \(f3(r.3)), support \(r.4)"
+            let tip = "\(r.0): precision \(f3(r.1)), recall \(f3(r.2)), F1 \(f3(r.3)), support \(r.4)" + (r.4 < HTMLReport.fewRows ? " (few rows)" : "")
             s += "<g><title>\(esc(tip))</title>"
             s += "<text x=\"\(fmt(left - 8))\" y=\"\(fmt(y + rowHeight / 2))\" dy=\"0.35em\" text-anchor=\"end\" font-size=\"\(fmt(labelFont))\"\(r.5 ? " font-weight=\"bold\"" : "")>\(esc(shown[i]))</text>"
             for (j, v) in [r.1, r.2, r.3].enumerated() {
@@ -350,7 +420,7 @@ struct ReliabilityChart {
             let ch = b.count == 0 ? 0 : max(1.5, Double(b.count) / Double(maxCount) * countsHeight)
             let tip = b.count == 0
                 ? "confidence \(f1(b.lower))–\(f1(b.upper)): no rows"
-                : "confidence \(f1(b.lower))–\(f1(b.upper)): \(b.count) rows, mean confidence \(f3(b.confidence)), accuracy \(f3(b.accuracy))"
+                : "confidence \(f1(b.lower))–\(f1(b.upper)): \(b.count) rows, mean confidence \(f3(b.confidence)), accuracy \(f3(b.accuracy))" + (b.count < HTMLReport.fewRows ? " (few rows)" : "")
             s += "<g><title>\(esc(tip))</title>"
             if b.count > 0 {
                 // Solid up to the lower of accuracy and confidence; above it light blue when accuracy is
@@ -358,6 +428,8 @@ struct ReliabilityChart {
                 let yAcc = top + plot - b.accuracy * plot
                 let yConf = top + plot - b.confidence * plot
                 let yLow = max(yAcc, yConf)
+                // A bin of few rows is drawn pale: its accuracy is a rough one.
+                if b.count < HTMLReport.fewRows { s += "<g opacity=\"0.45\">" }
                 s += "<rect x=\"\(fmt(x))\" y=\"\(fmt(yLow))\" width=\"\(fmt(w))\" height=\"\(fmt(top + plot - yLow))\" fill=\"#3b82f6\"/>"
                 if yConf - yAcc > 0.5 {
                     s += "<rect x=\"\(fmt(x))\" y=\"\(fmt(yAcc))\" width=\"\(fmt(w))\" height=\"\(fmt(yConf - yAcc))\" fill=\"#93c5fd\"/>"
@@ -365,6 +437,10 @@ struct ReliabilityChart {
                     s += "<rect x=\"\(fmt(x))\" y=\"\(fmt(yConf))\" width=\"\(fmt(w))\" height=\"\(fmt(yAcc - yConf))\" fill=\"#fca5a5\" fill-opacity=\"0.75\" stroke=\"#ef4444\" stroke-width=\"0.8\"/>"
                 }
                 s += "<line x1=\"\(fmt(x - 1))\" y1=\"\(fmt(yConf))\" x2=\"\(fmt(x + w + 1))\" y2=\"\(fmt(yConf))\" stroke=\"#111827\" stroke-width=\"2\"/>"
+                if b.count < HTMLReport.fewRows {
+                    let yTop = min(yAcc, yConf)
+                    s += "</g><rect x=\"\(fmt(x))\" y=\"\(fmt(yTop))\" width=\"\(fmt(w))\" height=\"\(fmt(top + plot - yTop))\" fill=\"none\" stroke=\"#475569\" stroke-width=\"1\" stroke-dasharray=\"3 2\"/>"
+                }
             }
             s += "<rect x=\"\(fmt(x))\" y=\"\(fmt(countsTop + countsHeight - ch))\" width=\"\(fmt(w))\" height=\"\(fmt(ch))\" fill=\"#94a3b8\"/>"
             s += "<text x=\"\(fmt(cx))\" y=\"\(fmt(countsTop + countsHeight + 13))\" text-anchor=\"middle\" font-size=\"10\" class=\"muted\">\(compact(b.count))</text></g>\n"

@@ -7,16 +7,18 @@ public final class RecordStream {
     /// The inputs, in reading order.
     public let specs: [InputSpec]
     let heads: [String]
+    let options: ReadOptions
     private var index = 0
     private var reader: PostingReader?
     private var finishedBytes: Int64 = 0
     /// The inputs' total size in bytes; nil when one is not a regular file (standard input, a pipe).
     public let totalBytes: Int64?
 
-    /// A stream over `specs`, with label fields `heads`.
-    public init(_ specs: [InputSpec], heads: [String]) {
+    /// A stream over `specs`, with label heads `heads`, read as `options` say.
+    public init(_ specs: [InputSpec], heads: [String], options: ReadOptions = ReadOptions()) {
         self.specs = specs
         self.heads = heads
+        self.options = options
         var total: Int64? = 0
         for spec in specs {
             var st = stat()
@@ -35,7 +37,7 @@ public final class RecordStream {
     /// The next batch of at most `maxCount` records; [] once every input is read.
     public func next(maxCount: Int) throws -> [RecordResult] {
         while index < specs.count {
-            if reader == nil { reader = try PostingReader(specs[index], heads: heads) }
+            if reader == nil { reader = try PostingReader(specs[index], heads: heads, options: options) }
             let batch = try reader?.next(maxCount: maxCount) ?? []
             if !batch.isEmpty { return batch }
             finishedBytes += reader?.bytesConsumed ?? 0
@@ -86,16 +88,16 @@ public func readAllPostings(_ specs: [InputSpec], heads: [String]) throws -> [Po
     try readAllPostings(specs, heads: heads, skipBad: false).postings
 }
 
-/// Reads every posting of every spec, in order. With `skipBad`, malformed records are left out and
-/// tallied (each is passed to `report`); without it the first one is thrown. `progress` gets the bytes
-/// read so far and the inputs' total size (nil when unknown) after every batch.
-public func readAllPostings(_ specs: [InputSpec], heads: [String], skipBad: Bool,
+/// Reads every posting of every spec, in order, as `options` say. With `skipBad`, malformed records are
+/// left out and tallied (each is passed to `report`); without it the first one is thrown. `progress` gets
+/// the bytes read so far and the inputs' total size (nil when unknown) after every batch.
+public func readAllPostings(_ specs: [InputSpec], heads: [String], options: ReadOptions = ReadOptions(), skipBad: Bool,
                             report: (JobLabelError) -> Void = { _ in },
                             progress: (_ bytesRead: Int64, _ totalBytes: Int64?) -> Void = { _, _ in })
     throws -> (postings: [Posting], skipped: SkippedRecords) {
     var all: [Posting] = []
     var skipped = SkippedRecords()
-    let stream = RecordStream(specs, heads: heads)
+    let stream = RecordStream(specs, heads: heads, options: options)
     progress(0, stream.totalBytes)
     while true {
         let batch = try stream.next(maxCount: 8192)

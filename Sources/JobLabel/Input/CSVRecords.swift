@@ -31,8 +31,8 @@ private enum CSVScanState {
 
 extension ChunkedInput {
     /// Finds the next CSV record (possibly empty, for a blank line) and consumes it with its terminator.
-    /// Returns nil at end of input.
-    func nextCSVRecord() throws -> CSVRecordExtent? {
+    /// Fields are separated by `delimiter` (',' for CSV, a tab for TSV). Returns nil at end of input.
+    func nextCSVRecord(delimiter: UInt8 = 0x2C) throws -> CSVRecordExtent? {
         var state = CSVScanState.fieldStart
         var scanned = 0  // relative to start, survives fills
         var breaks = 0
@@ -83,7 +83,7 @@ extension ChunkedInput {
                         start = j + terminatorLength
                         return extent
                     }
-                    if c == 0x2C {
+                    if c == delimiter {
                         state = .fieldStart
                     } else if c == 0x22 && state == .fieldStart {
                         state = .quoted
@@ -114,10 +114,10 @@ extension ChunkedInput {
     return UnsafeRawPointer(p).distance(to: UnsafeRawPointer(hit))
 }
 
-/// Splits one complete record `p[0..<n]` into fields. Only fields with `wanted[k] == true` are materialized
-/// into `fields[k]` (which must have `wanted.count` entries; others are set to nil). Returns the number of
-/// fields and the index of a quoted field that is never closed, if any.
-func splitCSVRecord(_ p: UnsafePointer<UInt8>, _ n: Int, wanted: [Bool],
+/// Splits one complete record `p[0..<n]` into fields separated by `delimiter`. Only fields with
+/// `wanted[k] == true` are materialized into `fields[k]` (which must have `wanted.count` entries; others
+/// are set to nil). Returns the number of fields and the index of a quoted field that is never closed, if any.
+func splitCSVRecord(_ p: UnsafePointer<UInt8>, _ n: Int, wanted: [Bool], delimiter: UInt8 = 0x2C,
                     into fields: inout [[UInt8]?]) -> (count: Int, unterminatedField: Int?) {
     for k in fields.indices { fields[k] = nil }
     var j = 0
@@ -147,20 +147,20 @@ func splitCSVRecord(_ p: UnsafePointer<UInt8>, _ n: Int, wanted: [Bool],
                 j = q + 1
                 break
             }
-            if j < n && p[j] != 0x2C {
-                let c = csvFind(0x2C, p, from: j, n)
+            if j < n && p[j] != delimiter {
+                let c = csvFind(delimiter, p, from: j, n)
                 if keep { value.append(contentsOf: UnsafeBufferPointer(start: p + j, count: c - j)) }
                 j = c
             }
         } else {
-            let c = csvFind(0x2C, p, from: j, n)
+            let c = csvFind(delimiter, p, from: j, n)
             if keep { value = Array(UnsafeBufferPointer(start: p + j, count: c - j)) }
             j = c
         }
         if keep { fields[col] = value }
         col += 1
         if j >= n { return (col, nil) }
-        j += 1  // the comma
+        j += 1  // the delimiter
     }
 }
 
@@ -168,17 +168,21 @@ func splitCSVRecord(_ p: UnsafePointer<UInt8>, _ n: Int, wanted: [Bool],
 struct CSVLayout {
     var columnCount: Int
     var names: [String]
-    var textColumn: Int
+    /// The columns whose cells make the text (one, unless the fields are mapped), in order.
+    var textColumns: [Int]
     var idColumn: Int?
     var titleColumn: Int?
     /// Per head: its column, or nil when the header lacks it.
     var headColumns: [Int?]
+    /// The kept fields' columns, in order.
+    var keepColumns: [Int]
     /// Per column: whether any field uses it.
     var wanted: [Bool]
 
     /// Builds the layout from header names (trimmed of surrounding spaces and tabs, matched
-    /// case-sensitively; for a duplicated name the last column wins).
-    init(headerNames raw: [String], heads: [String], file: String, line: Int) throws {
+    /// case-sensitively; for a duplicated name the last column wins). A field named in the mapping, and
+    /// the text column, must be in the header.
+    init(headerNames raw: [String], schema: RecordSchema, fields: FieldMapping, file: String, line: Int) throws {
         names = raw.map { name in
             var s = Substring(name)
             while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
@@ -188,18 +192,36 @@ struct CSVLayout {
         columnCount = names.count
         var index: [String: Int] = [:]
         for (k, name) in names.enumerated() { index[name] = k }
-        guard let text = index["text"] else {
-            throw JobLabelError.csvHeaderWithoutText(file: file, line: line, column: "text")
+        let available = names.withoutRepeats()
+        func column(_ field: String, _ role: FieldRole, named: Bool) throws -> Int {
+            guard let c = index[field] else {
+                throw JobLabelError.fieldNotFound(MissingField(field: field, role: role, named: named, file: file, line: line,
+                                                               available: available, inHeader: true))
+            }
+            return c
         }
-        textColumn = text
-        idColumn = index["id"]
-        titleColumn = index["title"]
-        headColumns = heads.map { index[$0] }
+        textColumns = try fields.effectiveTextFields.map { try column($0, .text, named: fields.textFields != nil) }
+        idColumn = try fields.idField.map { try column($0, .id, named: true) } ?? index["id"]
+        titleColumn = try fields.titleField.map { try column($0, .title, named: true) } ?? index["title"]
+        headColumns = try schema.heads.map { head in
+            if let field = fields.labelFields[head] { return try column(field, .label(head: head), named: true) }
+            return index[head]
+        }
+        keepColumns = try fields.keepFields.map { try column($0, .kept, named: true) }
         wanted = Array(repeating: false, count: columnCount)
-        wanted[text] = true
+        for c in textColumns { wanted[c] = true }
         if let c = idColumn { wanted[c] = true }
         if let c = titleColumn { wanted[c] = true }
         for case let c? in headColumns { wanted[c] = true }
+        for c in keepColumns { wanted[c] = true }
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, each once.
+    func withoutRepeats() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
     }
 }
 

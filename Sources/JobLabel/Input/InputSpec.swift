@@ -1,13 +1,20 @@
 import Foundation
 
 /// The format of one input.
-public enum InputFormat: String, Sendable {
+public enum InputFormat: String, Sendable, CaseIterable {
     /// JSON Lines: one JSON object per line.
     case jsonl
     /// RFC 4180 CSV with a header row.
     case csv
+    /// CSV with tabs between the fields (quotes as in CSV).
+    case tsv
     /// Plain text: the whole file is one posting.
     case txt
+    /// Plain text, one posting per line (id: the line number).
+    case lines
+
+    /// True for the formats that carry fields (labels, ids): JSON Lines, CSV and TSV.
+    public var hasFields: Bool { self == .jsonl || self == .csv || self == .tsv }
 }
 
 /// One input to read: a path ("-" = standard input) and its format.
@@ -46,6 +53,7 @@ func inputBasename(_ path: String) -> String {
 func inputFormat(forFile path: String) throws -> InputFormat {
     switch inputFileExtension(path) {
     case "csv": return .csv
+    case "tsv": return .tsv
     case "txt": return .txt
     case "jsonl", "ndjson", "json", "": return .jsonl
     case let other:
@@ -58,15 +66,17 @@ func inputFormat(forDirectoryEntry name: String) -> InputFormat? {
     switch inputFileExtension(name) {
     case "jsonl", "ndjson": return .jsonl
     case "csv": return .csv
+    case "tsv": return .tsv
     case "txt": return .txt
     default: return nil
     }
 }
 
-/// Expands command-line inputs: a file keeps its format by extension (.jsonl/.ndjson/.json -> jsonl,
-/// .csv -> csv, .txt -> txt, anything else -> jsonl); a directory expands to its .txt/.jsonl/.ndjson/.csv
-/// files (non-recursive; extensions matched case-insensitively; hidden files and subdirectories skipped),
-/// sorted by name in byte order; "-" -> standard input as JSON Lines.
+/// Expands command-line inputs: a file keeps its format by extension (.jsonl/.ndjson/.json and names
+/// without an extension -> jsonl, .csv -> csv, .tsv -> tsv, .txt -> txt; any other extension is refused);
+/// a directory expands to its .txt/.jsonl/.ndjson/.csv/.tsv files (non-recursive; extensions matched
+/// case-insensitively; hidden files and subdirectories skipped), sorted by name in byte order; "-" ->
+/// standard input as JSON Lines.
 ///
 /// Throws `.missingInput` for a path that does not exist or a directory with no usable files, and
 /// `.io` when a directory cannot be listed.
@@ -75,13 +85,15 @@ public func expandInputs(_ paths: [String]) throws -> [InputSpec] {
 }
 
 /// As `expandInputs(_:)`; with `allowText: false` (labeled data for train and evaluate) a directory
-/// contributes only its .jsonl/.ndjson/.csv files and a .txt file given by name is refused.
-public func expandInputs(_ paths: [String], allowText: Bool) throws -> [InputSpec] {
+/// contributes only its .jsonl/.ndjson/.csv/.tsv files and a .txt file given by name is refused.
+/// `format`, when given, is the format of every input, whatever its extension (a directory still
+/// contributes only the files with one of the extensions above).
+public func expandInputs(_ paths: [String], allowText: Bool, format override: InputFormat? = nil) throws -> [InputSpec] {
     let fm = FileManager.default
     var specs: [InputSpec] = []
     for path in paths {
         if path == "-" {
-            specs.append(InputSpec(path: "-", format: .jsonl))
+            specs.append(InputSpec(path: "-", format: override ?? .jsonl))
             continue
         }
         var isDirectory: ObjCBool = false
@@ -89,8 +101,8 @@ public func expandInputs(_ paths: [String], allowText: Bool) throws -> [InputSpe
             throw JobLabelError.inputNotFound(path: path)
         }
         guard isDirectory.boolValue else {
-            let format = try inputFormat(forFile: path)
-            if format == .txt && !allowText {
+            let format = try override ?? inputFormat(forFile: path)
+            if !format.hasFields && !allowText {
                 throw JobLabelError.textFileHasNoLabels(path: path)
             }
             specs.append(InputSpec(path: path, format: format))
@@ -105,7 +117,7 @@ public func expandInputs(_ paths: [String], allowText: Bool) throws -> [InputSpe
         let prefix = path.hasSuffix("/") ? path : path + "/"
         var found: [(name: String, format: InputFormat)] = []
         for name in names where !name.hasPrefix(".") {
-            guard let format = inputFormat(forDirectoryEntry: name), allowText || format != .txt else { continue }
+            guard let format = inputFormat(forDirectoryEntry: name), allowText || (override ?? format).hasFields else { continue }
             var entryIsDirectory: ObjCBool = false
             guard fm.fileExists(atPath: prefix + name, isDirectory: &entryIsDirectory),
                   !entryIsDirectory.boolValue else { continue }
@@ -116,7 +128,7 @@ public func expandInputs(_ paths: [String], allowText: Bool) throws -> [InputSpe
         }
         found.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         for entry in found {
-            specs.append(InputSpec(path: prefix + entry.name, format: entry.format))
+            specs.append(InputSpec(path: prefix + entry.name, format: override ?? entry.format))
         }
     }
     return specs

@@ -2,14 +2,68 @@
 /// too slow for large inputs on Linux). It decodes only the fields a posting needs and validates and skips
 /// everything else.
 
-/// What a record needs to know about its fields: the label heads, also as UTF-8.
+/// What a record needs to know about its fields: the label heads (also as UTF-8) and, when the fields are
+/// mapped, which named field holds what.
 struct RecordSchema {
     let heads: [String]
     let headBytes: [[UInt8]]
+    /// nil for the standard names (`text`, `id`, `title`, a head's own name): the fast path.
+    let mapped: MappedFields?
 
-    init(heads: [String]) {
+    init(heads: [String], fields: FieldMapping = FieldMapping()) {
         self.heads = heads
         self.headBytes = heads.map { Array($0.utf8) }
+        self.mapped = fields.isStandard ? nil : MappedFields(heads: heads, fields: fields)
+    }
+}
+
+/// The fields of a mapped schema: each distinct field name once, and which of them hold the text parts,
+/// id, title, each head's label and the kept values.
+final class MappedFields {
+    /// Distinct field names, as strings and as UTF-8.
+    var names: [String] = []
+    var nameBytes: [[UInt8]] = []
+    var textFields: [Int] = []
+    var idField = 0
+    var titleField = 0
+    /// Per head, its field.
+    var headFields: [Int] = []
+    var keepFields: [Int] = []
+    /// Per field: whether it is kept (its non-string values are then captured as JSON text).
+    var isKept: [Bool] = []
+    /// The fields named explicitly, which each input must have, with what they hold.
+    var required: [(field: Int, role: FieldRole)] = []
+
+    init(heads: [String], fields: FieldMapping) {
+        func index(_ name: String) -> Int {
+            if let k = names.firstIndex(of: name) { return k }
+            names.append(name)
+            nameBytes.append(Array(name.utf8))
+            isKept.append(false)
+            return names.count - 1
+        }
+        textFields = fields.effectiveTextFields.map(index)
+        idField = index(fields.idField ?? "id")
+        titleField = index(fields.titleField ?? "title")
+        headFields = heads.map { index(fields.field(forHead: $0)) }
+        keepFields = fields.keepFields.map(index)
+        for k in keepFields { isKept[k] = true }
+        if fields.textFields != nil { required += textFields.map { ($0, FieldRole.text) } }
+        if fields.idField != nil { required.append((idField, .id)) }
+        if fields.titleField != nil { required.append((titleField, .title)) }
+        for (h, head) in heads.enumerated() where fields.labelFields[head] != nil {
+            required.append((headFields[h], .label(head: head)))
+        }
+        required += keepFields.map { ($0, FieldRole.kept) }
+        // Each field once, first role first.
+        var seen = Set<Int>()
+        required = required.filter { seen.insert($0.field).inserted }
+    }
+
+    /// The field matching `key`, if any.
+    func match(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        for (k, name) in nameBytes.enumerated() where name.count == key.count && name.elementsEqual(key) { return k }
+        return nil
     }
 }
 
@@ -66,7 +120,7 @@ func parseJSONLine(_ bytes: UnsafeBufferPointer<UInt8>, schema: RecordSchema, fi
     var empty: UInt8 = 0
     return try withUnsafePointer(to: &empty) { emptyPointer -> Posting in
         var parser = JSONLineParser(p: bytes.baseAddress ?? emptyPointer, n: bytes.count)
-        var record = JSONRecordFields(headCount: schema.heads.count)
+        var record = schema.mapped.map(JSONRecordFields.init(mapped:)) ?? JSONRecordFields(headCount: schema.heads.count)
         do {
             try parser.parseRecord(schema: schema, into: &record)
         } catch let e as JSONSyntaxError {
@@ -74,6 +128,7 @@ func parseJSONLine(_ bytes: UnsafeBufferPointer<UInt8>, schema: RecordSchema, fi
         } catch let e as JSONNotObject {
             throw JobLabelError.badRecord(.notAnObject(type: e.typeName), file: file, line: line)
         }
+        if let mapped = schema.mapped { return try record.mappedPosting(mapped, schema: schema, file: file, line: line) }
         return try record.posting(schema: schema, file: file, line: line)
     }
 }
@@ -89,9 +144,79 @@ struct JSONRecordFields {
     var id = JSONFieldValue.absent
     var title = JSONFieldValue.absent
     var labels: [JSONFieldValue]
+    /// A mapped schema's fields, by `MappedFields` index (empty on the standard path).
+    var fields: [JSONFieldValue] = []
+    /// A mapped schema's kept fields' values that are not strings, as JSON text (by field index).
+    var keptJSON: [String?] = []
 
     init(headCount: Int) {
         labels = Array(repeating: .absent, count: headCount)
+    }
+
+    init(mapped: MappedFields) {
+        labels = []
+        fields = Array(repeating: .absent, count: mapped.names.count)
+        keptJSON = Array(repeating: nil, count: mapped.names.count)
+    }
+
+    /// The posting of a record read with a mapped schema.
+    func mappedPosting(_ m: MappedFields, schema: RecordSchema, file: String, line: Int) throws -> Posting {
+        func bad(_ problem: RecordError) -> JobLabelError { .badRecord(problem, file: file, line: line) }
+        // Text: the string fields joined with a blank line; at least one must be a string.
+        var textBytes: [UInt8] = []
+        var anyString = false
+        for k in m.textFields {
+            switch fields[k] {
+            case .string(let b):
+                anyString = true
+                if b.isEmpty { continue }
+                if !textBytes.isEmpty { textBytes += [0x0A, 0x0A] }
+                textBytes += b
+            case .absent, .null: continue
+            default: throw bad(.textNotString(field: m.names[k], got: fields[k].typeName))
+            }
+        }
+        if !anyString {
+            let first = m.textFields[0]
+            if m.textFields.allSatisfy({ if case .absent = fields[$0] { return true } else { return false } }) {
+                throw bad(.missingText(field: m.names[first]))
+            }
+            let present = m.textFields.first { if case .absent = fields[$0] { return false } else { return true } } ?? first
+            throw bad(.textNotString(field: m.names[present], got: fields[present].typeName))
+        }
+        let idString: String
+        var idIsNumber = false
+        switch fields[m.idField] {
+        case .string(let b): idString = String(decoding: b, as: UTF8.self)
+        case .number(let s): idString = s; idIsNumber = true
+        case .absent, .null: idString = synthesizedPostingID(file: file, line: line)
+        default: throw bad(.idNotStringOrNumber(field: m.names[m.idField], got: fields[m.idField].typeName))
+        }
+        var titleBytes: [UInt8] = []
+        switch fields[m.titleField] {
+        case .string(let b): titleBytes = b
+        case .absent, .null: break
+        default: throw bad(.titleNotString(field: m.names[m.titleField], got: fields[m.titleField].typeName))
+        }
+        var values: [String?] = []
+        values.reserveCapacity(m.headFields.count)
+        for k in m.headFields {
+            switch fields[k] {
+            case .string(let b): values.append(labelValue(b))
+            case .absent, .null: values.append(nil)
+            default: throw bad(.labelNotString(field: m.names[k], got: fields[k].typeName))
+            }
+        }
+        let kept: [KeptValue] = m.keepFields.map { k in
+            switch fields[k] {
+            case .string(let b): return .string(String(decoding: b, as: UTF8.self))
+            case .absent, .null: return .null
+            case .number(let s): return .json(s)
+            case .other: return keptJSON[k].map(KeptValue.json) ?? .null
+            }
+        }
+        return Posting(id: idString, idIsNumber: idIsNumber, title: titleBytes, text: textBytes,
+                       labels: values, file: file, line: line, kept: kept)
     }
 
     func posting(schema: RecordSchema, file: String, line: Int) throws -> Posting {
@@ -196,6 +321,19 @@ struct JSONLineParser {
                 switch target {
                 case .none:
                     try skipValue()
+                case .field(let k):
+                    let start = i
+                    let v = try parseFieldValue()
+                    record.fields[k] = v
+                    if let m = schema.mapped, m.isKept[k] {
+                        switch v {
+                        case .other:
+                            var raw: [UInt8] = []
+                            appendRepairingUTF8(p + start, i - start, to: &raw)
+                            record.keptJSON[k] = String(decoding: raw, as: UTF8.self)
+                        default: record.keptJSON[k] = nil
+                        }
+                    }
                 case .text:
                     record.text = try parseFieldValue()
                 case .id:
@@ -233,6 +371,8 @@ struct JSONLineParser {
     enum KeyTarget {
         case none, text, id, title
         case head(Int)
+        /// A field of a mapped schema.
+        case field(Int)
     }
 
     /// Reads a key (at its opening quote) and says which known field it names.
@@ -256,6 +396,7 @@ struct JSONLineParser {
     }
 
     static func match(_ key: UnsafeBufferPointer<UInt8>, schema: RecordSchema) -> KeyTarget {
+        if let mapped = schema.mapped { return mapped.match(key).map(KeyTarget.field) ?? .none }
         switch key.count {
         case 4 where key.elementsEqual("text".utf8): return .text
         case 2 where key.elementsEqual("id".utf8): return .id
@@ -541,4 +682,43 @@ func labelValue(_ bytes: [UInt8]) -> String? {
     guard let first = bytes.firstIndex(where: { !isSpace($0) }),
           let last = bytes.lastIndex(where: { !isSpace($0) }) else { return nil }
     return String(decoding: bytes[first...last], as: UTF8.self)
+}
+
+/// The keys of a line holding one JSON object, in order and each once, or nil when the line is not a JSON
+/// object (for messages about a missing field: the fields a record has).
+func jsonObjectKeys(_ bytes: UnsafeBufferPointer<UInt8>) -> [String]? {
+    guard let base = bytes.baseAddress else { return nil }
+    var parser = JSONLineParser(p: base, n: bytes.count)
+    var keys: [String] = []
+    do {
+        parser.skipWhitespace()
+        guard try parser.peek("a JSON object") == UInt8(ascii: "{") else { return nil }
+        parser.i += 1
+        parser.skipWhitespace()
+        if try parser.peek("'}' or a key") == UInt8(ascii: "}") {
+            parser.i += 1
+        } else {
+            while true {
+                guard try parser.peek("a key") == UInt8(ascii: "\"") else { return nil }
+                var key: [UInt8] = []
+                try parser.decodeString(into: &key)
+                let name = String(decoding: key, as: UTF8.self)
+                if !keys.contains(name) { keys.append(name) }
+                parser.skipWhitespace()
+                guard try parser.peek("':'") == UInt8(ascii: ":") else { return nil }
+                parser.i += 1
+                try parser.skipValue()
+                parser.skipWhitespace()
+                let c = try parser.peek("',' or '}'")
+                parser.i += 1
+                if c == UInt8(ascii: "}") { break }
+                guard c == UInt8(ascii: ",") else { return nil }
+                parser.skipWhitespace()
+            }
+        }
+        parser.skipWhitespace()
+        return parser.i < parser.n ? nil : keys
+    } catch {
+        return nil
+    }
 }

@@ -7,10 +7,12 @@ public typealias RecordResult = Result<Posting, JobLabelError>
 ///
 /// Formats:
 /// - jsonl: one JSON object per line (see `parseJSONLine`); blank lines are skipped, a UTF-8 BOM is skipped.
-/// - csv: RFC 4180 with a header row naming `text` (required), `id`, `title` and label columns.
-/// - txt: the whole file is one posting with id = the file's basename ("stdin" for "-"), an empty title
-///   and no labels. Ill-formed UTF-8 is replaced by U+FFFD, as in the other formats, so every posting's
-///   text is valid UTF-8.
+/// - csv, tsv: RFC 4180 with a header row naming `text` (required), `id`, `title` and label columns
+///   (other names with a `FieldMapping`); fields separated by ',' (csv), a tab (tsv) or `options.delimiter`.
+/// - txt: the whole file is one posting with id = the file's basename ("stdin" for "-") and no labels;
+///   its first line is the title when it looks like one (`splitTextTitle`; `options.textTitles`).
+/// - lines: one posting per non-blank line, its id the line number (a JSON number), no title, no labels.
+/// Ill-formed UTF-8 is replaced by U+FFFD in every format, so every posting's text is valid UTF-8.
 ///
 /// A malformed record (bad JSON line, wrong field type, ragged CSV row) is returned in its place as a
 /// failure and reading goes on after it. Errors about the whole input (I/O, CSV header, an unterminated
@@ -19,8 +21,13 @@ public final class PostingReader {
     /// The input being read.
     public let spec: InputSpec
     let schema: RecordSchema
+    let options: ReadOptions
     let input: ChunkedInput
+    /// The CSV field separator.
+    let delimiter: UInt8
     private var started = false
+    /// JSON Lines with named fields: whether the first record's keys were checked for them.
+    private var fieldsChecked = false
     private var finished = false
     /// JSON Lines: physical lines consumed so far. CSV: physical line where the next record starts.
     private var lineNumber = 0
@@ -31,21 +38,26 @@ public final class PostingReader {
     private var fatal: Error?
 
     /// Opens the input (missing file -> `.inputNotFound`, unreadable -> `.io`).
-    public convenience init(_ spec: InputSpec, heads: [String]) throws {
-        try self.init(spec, heads: heads, chunkSize: defaultInputChunkSize)
+    public convenience init(_ spec: InputSpec, heads: [String], options: ReadOptions = ReadOptions()) throws {
+        try self.init(spec, heads: heads, options: options, chunkSize: defaultInputChunkSize)
     }
 
     /// Opens the input, reading `chunkSize` bytes at a time (tests use tiny chunks).
-    init(_ spec: InputSpec, heads: [String], chunkSize: Int) throws {
+    init(_ spec: InputSpec, heads: [String], options: ReadOptions = ReadOptions(), chunkSize: Int) throws {
         self.spec = spec
-        self.schema = RecordSchema(heads: heads)
+        self.schema = RecordSchema(heads: heads, fields: options.fields)
+        self.options = options
+        self.delimiter = options.delimiter ?? (spec.format == .tsv ? 0x09 : 0x2C)
         self.input = try ChunkedInput.open(path: spec.path, chunkSize: chunkSize)
     }
 
     /// Reads `bytes` as if they were the contents of `spec.path` (for tests).
-    package init(bytes: [UInt8], spec: InputSpec, heads: [String], chunkSize: Int = defaultInputChunkSize) {
+    package init(bytes: [UInt8], spec: InputSpec, heads: [String], options: ReadOptions = ReadOptions(),
+                 chunkSize: Int = defaultInputChunkSize) {
         self.spec = spec
-        self.schema = RecordSchema(heads: heads)
+        self.schema = RecordSchema(heads: heads, fields: options.fields)
+        self.options = options
+        self.delimiter = options.delimiter ?? (spec.format == .tsv ? 0x09 : 0x2C)
         self.input = ChunkedInput(bytes: bytes, path: spec.path, chunkSize: chunkSize)
     }
 
@@ -66,7 +78,8 @@ public final class PostingReader {
         do {
             switch spec.format {
             case .jsonl: try nextJSONLines(limit, into: &out)
-            case .csv: try nextCSV(limit, into: &out)
+            case .csv, .tsv: try nextCSV(limit, into: &out)
+            case .lines: try nextPlainLines(limit, into: &out)
             case .txt: return try nextText()
             }
         } catch {
@@ -107,6 +120,9 @@ public final class PostingReader {
                 if c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A { a += 1 } else { break }
             }
             if a == hi { continue }  // blank line
+            if !fieldsChecked, let mapped = schema.mapped {
+                try checkNamedFields(mapped, UnsafeBufferPointer(start: p + lo, count: hi - lo))
+            }
             // The line is consumed either way: reading goes on after a bad record.
             do {
                 out.append(.success(try parseJSONLine(UnsafeBufferPointer(start: p + lo, count: hi - lo), schema: schema,
@@ -114,6 +130,18 @@ public final class PostingReader {
             } catch let error as JobLabelError {
                 out.append(.failure(error))
             }
+        }
+    }
+
+    /// Throws `.fieldNotFound` when the first record that is a JSON object lacks a field named in the
+    /// mapping (a record that is not one is left to the parser to report).
+    private func checkNamedFields(_ mapped: MappedFields, _ line: UnsafeBufferPointer<UInt8>) throws {
+        guard let keys = jsonObjectKeys(line) else { return }
+        fieldsChecked = true
+        let present = Set(keys)
+        for (k, role) in mapped.required where !present.contains(mapped.names[k]) {
+            throw JobLabelError.fieldNotFound(MissingField(field: mapped.names[k], role: role, named: true, file: spec.path,
+                                                           line: lineNumber, available: keys, inHeader: false))
         }
     }
 
@@ -125,7 +153,7 @@ public final class PostingReader {
             lineNumber = 1
             // The header is the first non-blank record; an input without one has no postings.
             while true {
-                guard let extent = try input.nextCSVRecord() else {
+                guard let extent = try input.nextCSVRecord(delimiter: delimiter) else {
                     finished = true
                     return
                 }
@@ -135,13 +163,13 @@ public final class PostingReader {
                 let count = extent.hi - extent.lo
                 // Count the columns first, then materialize them all.
                 var none: [[UInt8]?] = []
-                let probe = splitCSVRecord(input.base + extent.lo, count, wanted: [], into: &none)
+                let probe = splitCSVRecord(input.base + extent.lo, count, wanted: [], delimiter: delimiter, into: &none)
                 if probe.unterminatedField != nil { throw csvUnterminatedError(file: file, line: line, field: nil) }
                 var names: [[UInt8]?] = Array(repeating: nil, count: probe.count)
                 _ = splitCSVRecord(input.base + extent.lo, count,
-                                   wanted: Array(repeating: true, count: probe.count), into: &names)
+                                   wanted: Array(repeating: true, count: probe.count), delimiter: delimiter, into: &names)
                 let layout = try CSVLayout(headerNames: names.map { String(decoding: $0 ?? [], as: UTF8.self) },
-                                           heads: schema.heads, file: file, line: line)
+                                           schema: schema, fields: options.fields, file: file, line: line)
                 csvLayout = layout
                 csvFields = Array(repeating: nil, count: layout.columnCount)
                 break
@@ -150,7 +178,7 @@ public final class PostingReader {
         guard let layout = csvLayout else { return }
         out.reserveCapacity(min(limit, 1024))
         while out.count < limit {
-            guard let extent = try input.nextCSVRecord() else {
+            guard let extent = try input.nextCSVRecord(delimiter: delimiter) else {
                 finished = true
                 break
             }
@@ -158,7 +186,7 @@ public final class PostingReader {
             lineNumber += extent.breaks + (extent.terminated ? 1 : 0)
             if extent.hi == extent.lo { continue }  // blank line
             let split = splitCSVRecord(input.base + extent.lo, extent.hi - extent.lo, wanted: layout.wanted,
-                                       into: &csvFields)
+                                       delimiter: delimiter, into: &csvFields)
             if let k = split.unterminatedField {
                 throw csvUnterminatedError(file: file, line: line, field: k < layout.names.count ? layout.names[k] : nil)
             }
@@ -171,24 +199,66 @@ public final class PostingReader {
             if id.isEmpty { id = synthesizedPostingID(file: file, line: line) }
             var title: [UInt8] = []
             if let c = layout.titleColumn, let v = csvFields[c] { title = repairedUTF8(v) }
-            let text = repairedUTF8(csvFields[layout.textColumn] ?? [])
+            var text: [UInt8]
+            if layout.textColumns.count == 1 {
+                text = repairedUTF8(csvFields[layout.textColumns[0]] ?? [])
+            } else {
+                // Several text fields: the non-empty ones, joined with a blank line.
+                text = []
+                for c in layout.textColumns {
+                    guard let v = csvFields[c], !v.isEmpty else { continue }
+                    if !text.isEmpty { text += [0x0A, 0x0A] }
+                    text += repairedUTF8(v)
+                }
+            }
             let labels: [String?] = layout.headColumns.map { column in
                 guard let c = column, let v = csvFields[c] else { return nil }
                 return labelValue(v)
             }
+            let kept: [KeptValue] = layout.keepColumns.map { .string(String(decoding: repairedUTF8(csvFields[$0] ?? []), as: UTF8.self)) }
             out.append(.success(Posting(id: id, idIsNumber: false, title: title, text: text, labels: labels,
-                                        file: file, line: line)))
+                                        file: file, line: line, kept: kept)))
         }
     }
 
-    // MARK: txt
+    // MARK: plain text
+
+    /// Values for the kept fields of a posting from plain text, which has no fields.
+    private var noKeptValues: [KeptValue] { Array(repeating: .null, count: options.fields.keepFields.count) }
 
     private func nextText() throws -> [RecordResult] {
-        let bytes = try input.readRest()
+        let bytes = repairedUTF8(try input.readRest())
         finished = true
         let id = spec.path == "-" ? "stdin" : inputBasename(spec.path)
-        return [.success(Posting(id: id, idIsNumber: false, title: [], text: repairedUTF8(bytes),
-                                 labels: Array(repeating: nil, count: schema.heads.count), file: spec.path, line: 1))]
+        var title: [UInt8] = [], text = bytes
+        if options.textTitles == .detect, let split = splitTextTitle(bytes) { (title, text) = split }
+        return [.success(Posting(id: id, idIsNumber: false, title: title, text: text,
+                                 labels: Array(repeating: nil, count: schema.heads.count), file: spec.path, line: 1,
+                                 kept: noKeptValues))]
+    }
+
+    /// One posting per non-blank line; its id is the line number.
+    private func nextPlainLines(_ limit: Int, into out: inout [RecordResult]) throws {
+        let noLabels = [String?](repeating: nil, count: schema.heads.count)
+        let kept = noKeptValues
+        while out.count < limit {
+            guard let (lo, hi) = try input.nextLine() else {
+                finished = true
+                break
+            }
+            lineNumber += 1
+            let p = input.base
+            var a = lo, b = hi
+            func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0B || c == 0x0C }
+            while a < b && isSpace(p[a]) { a += 1 }
+            while b > a && isSpace(p[b - 1]) { b -= 1 }
+            if a == b { continue }  // blank line
+            var text: [UInt8] = []
+            text.reserveCapacity(b - a)
+            appendRepairingUTF8(p + a, b - a, to: &text)
+            out.append(.success(Posting(id: String(lineNumber), idIsNumber: true, title: [], text: text, labels: noLabels,
+                                        file: spec.path, line: lineNumber, kept: kept)))
+        }
     }
 }
 
