@@ -42,7 +42,7 @@ final class InstallTests: XCTestCase {
         XCTAssertEqual(install.status, 0, install.output)
         let fm = FileManager.default
         for file in ["bin/joblabel", "share/joblabel/Models/default/manifest.json", "share/joblabel/Models/default/weights.bin",
-                     "share/man/man1/joblabel.1"] {
+                     "share/joblabel/corpus/postings-a.jsonl", "share/man/man1/joblabel.1"] {
             XCTAssertTrue(fm.fileExists(atPath: prefix + "/" + file), file)
         }
         let binary = prefix + "/bin/joblabel"
@@ -64,6 +64,13 @@ final class InstallTests: XCTestCase {
         XCTAssertTrue(lines[0].hasPrefix("1\trole=") && lines[0].contains("\tseniority="), labeled.output)
         XCTAssertTrue(lines[1].contains("seniority=internship"), labeled.output)
         XCTAssertEqual(try run(binary, ["--version"], in: "/", environment: env).stdout, "joblabel \(ModelBundle.joblabelVersion)\n")
+        // The installed corpus serves --with-default-corpus.
+        let boardDir = makeTempDirectory("joblabel-board")
+        defer { try? fm.removeItem(atPath: boardDir) }
+        try "{\"text\": \"night shift lighthouse keeper\", \"seniority\": \"entry\"}\n".write(toFile: boardDir + "/b.jsonl", atomically: true, encoding: .utf8)
+        let adapted = try run(binary, ["train", "--data", boardDir + "/b.jsonl", "--with-default-corpus", "--labels", "seniority",
+                                       "--out", boardDir + "/m", "--quiet"], in: "/", environment: env)
+        XCTAssertEqual(adapted.status, 0, adapted.output)
         // The manual page is the one the binary generates, and man reads it.
         XCTAssertEqual(try String(contentsOfFile: prefix + "/share/man/man1/joblabel.1", encoding: .utf8),
                        try run(binary, ["help-man"], in: "/").stdout)
