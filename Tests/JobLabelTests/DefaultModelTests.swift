@@ -28,6 +28,23 @@ final class DefaultModelTests: XCTestCase {
         }
     }
 
+    /// Five machine-learning internship postings saved as text, title line first, in varied formats (an ad,
+    /// a careers page, an article, a short ad, a placement): all `internship`, all with a tech role.
+    func testMachineLearningInternshipsSavedAsTextAreInternships() throws {
+        let dir = DefaultModelTests.repo.appendingPathComponent("examples/internships").path
+        let r = try CLI.run(["classify", "--format", "jsonl", "--model", DefaultModelTests.repo.appendingPathComponent("Models/default").path, dir])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 5, r.stdout)
+        for line in lines {
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let seniority = (object["seniority"] as? [String: Any])?["label"] as? String
+            let role = (object["role"] as? [String: Any])?["label"] as? String ?? ""
+            XCTAssertEqual(seniority, "internship", String(line))
+            XCTAssertTrue(["information-technology", "engineering", "research"].contains(role), String(line))
+        }
+    }
+
     /// Pooled figures of the shipped model on the label_source "source" rows of ../shared/data.
     func testDefaultModelOnRealPostings() throws {
         let data = AccuracyTests.dataRoot
