@@ -26,16 +26,19 @@ Tables
                When `joblabel train --help` lists --with-default-corpus, the model is trained with
                `train --data S/train.jsonl --with-default-corpus [--corpus-weight W]`; otherwise with
                `train --data corpus --data S/train.jsonl` (and --corpus-weight is refused).
-               The corpus-only model of tables 2 and 3 is trained by this run from corpus/; with
-               no --train-args it is the shipped Models/default bit for bit.
+               The adapted model takes --adapted-train-args (default: none, joblabel's own defaults,
+               as a board training its own model would). The corpus-only model of tables 2 and 3 is
+               trained by this run from corpus/; with no --train-args it is the shipped
+               Models/default bit for bit.
   4. extra     Seniority on the sources whose labels come from the job title by the title rule
                (glassdoor, dice, google): the model with the title removed (text alone), and the
                majority class. A sanity check of what the body text tells the model, not a headline.
 
 Every model this script trains is trained with
     joblabel train --data ... --out TMP --labels role,seniority --seed 42 --calibration none --quiet
-plus --train-args (split like a shell line, appended, so later flags override), the settings of
-scripts/train-default. Trained models live in a temporary directory removed at the end.
+plus --train-args (corpus-only and leave-one-out models; default: scripts/default-model-flags, the
+settings of the shipped model) or --adapted-train-args (adapted models), split like a shell line and
+appended, so later flags override. Trained models live in a temporary directory removed at the end.
 
 Predictors
   model        the label `joblabel classify --format jsonl` gives (--algorithm, default lr).
@@ -225,9 +228,10 @@ class Joblabel:
     def help_lists(self, command, flag):
         return flag in self.run([command, "--help"], f"joblabel {command} --help")
 
-    def train(self, data_args, out):
+    def train(self, data_args, out, train_args=None):
         self.trains += 1
-        self.run(["train"] + data_args + ["--out", out] + BASE_TRAIN + self.train_args, f"training {out}")
+        extra = self.train_args if train_args is None else train_args
+        self.run(["train"] + data_args + ["--out", out] + BASE_TRAIN + extra, f"training {out}")
         return out
 
     def classify(self, model, path, rows):
@@ -410,7 +414,7 @@ def table_adapted(jl, a, data, sources, tmp, corpus_model):
                 write_jsonl(held_path, held)
                 runs.append((fit_path, held_path, held, fit))
         for k, (fit_path, held_path, held, fit) in enumerate(runs):
-            model = jl.train(adapted_train_args(jl, a, fit_path), os.path.join(tmp, f"adapted-{s}-{k}"))
+            model = jl.train(adapted_train_args(jl, a, fit_path), os.path.join(tmp, f"adapted-{s}-{k}"), a.adapted_train_args)
             adapted = jl.classify(model, held_path, held)
             corpus = jl.classify(corpus_model, held_path, held)
             for head in ("seniority", "role"):
@@ -531,8 +535,11 @@ def parse_args(argv):
     ap.add_argument("--only", default=",".join(TABLES),
                     help="tables to run, comma-separated: default, loso, adapted, extra (default: all)")
     ap.add_argument("--sources", default=",".join(SOURCES), help="restrict to some of " + ", ".join(SOURCES))
-    ap.add_argument("--train-args", default="", metavar="'FLAGS'",
-                    help="extra flags for every 'joblabel train', one string: --train-args='--C 4'")
+    ap.add_argument("--train-args", default=None, metavar="'FLAGS'",
+                    help="flags of the corpus-only and leave-one-out models, one string: --train-args='--C 4' "
+                         "(default: the shipped model's, scripts/default-model-flags)")
+    ap.add_argument("--adapted-train-args", default="", metavar="'FLAGS'",
+                    help="flags of the adapted models (default: none, joblabel's defaults, as a board training its own model)")
     ap.add_argument("--corpus-weight", help="passed to 'train --with-default-corpus' in the adapted table")
     ap.add_argument("--algorithm", default="lr", choices=["lr", "nb", "ensemble"])
     ap.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
@@ -554,10 +561,14 @@ def parse_args(argv):
         ap.error("--check asserts the targets on the test files; drop --split train")
     if a.check and a.sources != SOURCES:
         ap.error("--check needs all four sources (the targets are pooled over them)")
+    if a.train_args is None:
+        with open(os.path.join(ROOT, "scripts", "default-model-flags"), encoding="utf-8") as f:
+            a.train_args = f.read().strip()
     try:
         a.train_args = shlex.split(a.train_args)
+        a.adapted_train_args = shlex.split(a.adapted_train_args)
     except ValueError as e:
-        ap.error(f"--train-args: {e}")
+        ap.error(f"--train-args / --adapted-train-args: {e}")
     return a
 
 
