@@ -80,13 +80,14 @@ enum TrainCommand {
         let model = try JobLabelModel.train(s.training.config, postings: postings, files: files, weights: weights, threads: s.training.threads) { stage in
             let (phase, detail) = stage.progressText
             meter.update { $0 = ProgressMeter.Status(); $0.phase = phase; $0.detail = detail }
+            if case .vectorizing = stage { holdForTests(at: "training") }
         }
         for head in model.heads {
             for warning in Messages.describe(caseVariants: caseVariantLabels(head.classes), head: head.name) { printError(warning) }
         }
         meter.update { $0.phase = "saving the model"; $0.detail = "" }
         try createParentDirectories(of: out)
-        try ModelBundle.save(model, to: out)
+        try ModelBundle.save(model, to: out) { step in holdForTests(at: "save-" + step.rawValue) }
         finishProgress(meter)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         var summary = "trained on \(postings.count) postings, \(model.vectorizer.featureCount) features, in \(String(format: "%.2f", seconds)) s -> \(out)\n"
@@ -136,4 +137,14 @@ func readLabeledPostings(_ specs: [InputSpec], heads: [String], options: ReadOpt
     }
     for warning in Messages.describe(duplicates: duplicateIDs(postings)) { printError(warning) }
     return postings
+}
+
+/// For the tests that kill `train` at a known step: with `JOBLABEL_TEST_HOLD_AT=STEP` in the environment,
+/// `train` says `joblabel: holding at STEP` on stderr when it reaches that step and waits there until it is
+/// killed. Steps: `training` (fitting has started), `save-writing`, `save-written` (the new bundle complete
+/// beside the old one), `save-replaced` (the new bundle in place).
+func holdForTests(at step: String) {
+    guard ProcessInfo.processInfo.environment["JOBLABEL_TEST_HOLD_AT"] == step else { return }
+    printError("joblabel: holding at \(step)")
+    while true { sleep(60) }
 }

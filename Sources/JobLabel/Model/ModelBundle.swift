@@ -84,9 +84,20 @@ public enum ModelBundle {
     /// The model card a bundle directory may hold beside its two files; `save` carries it over.
     static let cardName = "README.md"
 
+    /// A step of `save`, reported to its `progress` callback.
+    public enum SaveStep: String, Sendable, CaseIterable {
+        /// The new bundle's files are being written to a temporary directory beside the target.
+        case writing
+        /// The temporary directory holds the complete new bundle; the target still holds the old one.
+        case written
+        /// The new bundle has replaced the old one.
+        case replaced
+    }
+
     /// Writes `model` to `directory` atomically: everything goes to a temporary directory beside it,
     /// which then replaces `directory` by rename, so readers see the old bundle or the new one, never a mix.
-    public static func save(_ model: JobLabelModel, to directory: String) throws {
+    /// `progress` is told each step.
+    public static func save(_ model: JobLabelModel, to directory: String, progress: ((SaveStep) -> Void)? = nil) throws {
         try checkReplaceable(directory)
         let url = URL(fileURLWithPath: directory).standardizedFileURL
         let parent = url.deletingLastPathComponent().path
@@ -105,13 +116,16 @@ public enum ModelBundle {
             throw JobLabelError.io(path: temp, message: "cannot create temporary directory: \(error.localizedDescription)")
         }
         do {
+            progress?(.writing)
             try writeFile(temp + "/" + weightsName, weights)
             try writeFile(temp + "/" + manifestName, manifest)
             // The model card of the bundle being replaced stays with the directory.
             if let card = try? readFile(url.path + "/" + cardName) { try writeFile(temp + "/" + cardName, card) }
             try syncPath(temp)
+            progress?(.written)
             try replaceDirectory(url.path, with: temp)
             try? syncPath(parent)
+            progress?(.replaced)
         } catch let JobLabelError.io(_, message) {
             try? fm.removeItem(atPath: temp)
             throw JobLabelError.modelWriteFailed(directory: directory, message: message, previousKept: fm.fileExists(atPath: url.path))
