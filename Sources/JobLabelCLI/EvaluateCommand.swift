@@ -78,6 +78,10 @@ enum EvaluateCommand {
             let labelMap = try loadLabelMap(s.input.labelMap, heads: config.heads)
             var postings = try readLabeledPostings(specs, heads: config.heads, options: options, skipBad: s.skipBad, meter: meter)
             applyLabelMap(labelMap, to: &postings, heads: config.heads)
+            if !s.quiet {
+                let groups = Set(postings.map(Folds.groupKey)).count
+                printError("joblabel evaluate: \(folds)-fold cross-validation, grouped: reposts of one ad (same normalised title and first 300 characters of text) stay in one fold; \(groups) groups in \(postings.count) postings")
+            }
             result = try Evaluator.crossValidate(config, postings: postings, folds: folds, files: s.data, algorithms: s.algorithms, threads: threads) { fold, stage in
                 let (phase, detail) = stage.progressText
                 meter.update { $0 = ProgressMeter.Status(); $0.phase = "fold \(fold) of \(folds): \(phase)"; $0.detail = detail }

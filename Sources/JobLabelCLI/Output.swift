@@ -103,6 +103,8 @@ extension TrainingStage {
             return ("\(head): logistic regression\(heldOut ? " on the calibration split" : " on all rows")", "L-BFGS iteration \(iteration) (at most \(maxIterations))")
         case .calibrating(let head, let rows): return ("\(head): fitting temperatures and thresholds on \(rows) held-out rows", "")
         case .scoring(let head): return ("\(head): training-set figures", "")
+        case .autotune(let trial, let total, let setting, let best):
+            return ("autotune: trying \(trial) of \(total): \(setting)", best.map { "best so far \(String(format: "%.4f", $0))" } ?? "")
         }
     }
 }

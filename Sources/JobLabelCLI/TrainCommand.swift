@@ -12,6 +12,10 @@ enum TrainCommand {
         var withDefaultCorpus = false
         var corpusWeight: Double?
         var input = InputSettings()
+        var autotune = false
+        var autotuneSettings = AutotuneConfig()
+        /// `--autotune-*` options given (they need `--autotune`).
+        var autotuneGiven: [String] = []
     }
 
     static let spec = CommandSpec<Settings>(
@@ -43,13 +47,67 @@ enum TrainCommand {
             ]),
             OptionGroup(title: "INPUT OPTIONS", options: InputSettings.options(\Settings.input, for: .labeled)),
             OptionGroup(title: "TRAINING OPTIONS", options: TrainingSettings.options(\Settings.training)),
+            OptionGroup(title: "AUTOTUNE OPTIONS", options: autotuneOptions),
         ])
+
+    /// `--autotune` and its settings.
+    static let autotuneOptions: [Option<Settings>] = [
+        .flag("--autotune", help: "search the settings by grouped cross-validation on the training data before training: per head logistic regression's C and class weights and Naive Bayes' alpha, shared by all heads n-grams, min-df, sublinear tf and the title's weight or title and body experts; the final model is trained with the best (the search starts from the settings given, see docs/autotune.md)") { $0.autotune = true },
+        .value("--autotune-seconds", name: "S", help: "time budget of the search in seconds (default 300); at the budget the best so far wins") {
+            $0.autotuneSettings.seconds = try parseDouble($1, "--autotune-seconds", positive: false, range: 0...1e7)
+            $0.autotuneGiven.append("--autotune-seconds")
+        },
+        .value("--autotune-metric", name: "M", help: "'macro-f1' (default) or 'accuracy' of the out-of-fold decisions") {
+            $0.autotuneSettings.metric = try parseChoice($1, "--autotune-metric", as: AutotuneMetric.self)
+            $0.autotuneGiven.append("--autotune-metric")
+        },
+        .value("--autotune-folds", name: "K", help: "cross-validation folds of the search (default 5; grouped: reposts of one ad stay in one fold)") {
+            $0.autotuneSettings.folds = try parseInt($1, "--autotune-folds", min: 2)
+            $0.autotuneGiven.append("--autotune-folds")
+        },
+        .value("--autotune-grid", name: "NAME=V,V", help: "the values searched for one setting instead of the standard ones (repeatable): ngrams=1,2  min-df=1,2,3  sublinear-tf=on,off  title=1,2,3,5,experts (weights, 'experts', 'concatenate')  C=0.3,1,3,10,30,100  class-weight=balanced,none  alpha=0.003,0.01,0.03,0.1,0.3,1") {
+            try parseAutotuneGrid($1, into: &$0.autotuneSettings.grid)
+            $0.autotuneGiven.append("--autotune-grid")
+        },
+    ]
+
+    /// Applies one `--autotune-grid NAME=V,V,...` to `grid`.
+    static func parseAutotuneGrid(_ text: String, into grid: inout AutotuneGrid) throws {
+        let names = ["ngrams", "min-df", "sublinear-tf", "title", "C", "class-weight", "alpha"]
+        guard let eq = text.firstIndex(of: "=") else {
+            throw UsageError("--autotune-grid takes NAME=V,V,... with NAME one of \(names.joined(separator: ", ")), e.g. C=1,10,100; got '\(text)'")
+        }
+        let name = text[..<eq].trimmingCharacters(in: .whitespaces)
+        let values = text[text.index(after: eq)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !values.isEmpty, !values.contains(where: \.isEmpty) else {
+            throw UsageError("--autotune-grid \(name): give one or more comma-separated values, e.g. \(name)=1,2")
+        }
+        func each<T>(_ what: String, _ parse: (String) -> T?) throws -> [T] {
+            try values.map { v in
+                guard let x = parse(v) else { throw UsageError("--autotune-grid \(name): '\(v)' is not \(what)") }
+                return x
+            }
+        }
+        switch name {
+        case "ngrams": grid.ngrams = try each("1 or 2") { Int($0).flatMap { (1...2).contains($0) ? $0 : nil } }
+        case "min-df": grid.minDF = try each("a document count (2) or a fraction (0.01)") { DocumentFrequencyBound.parse($0) }
+        case "sublinear-tf": grid.sublinearTF = try each("'on' or 'off'") { $0 == "on" ? true : $0 == "off" ? false : nil }
+        case "title": grid.title = try each("a title weight in 0.001...1000, 'experts' or 'concatenate'") { TitleChoice($0) }
+        case "C", "c": grid.C = try each("a number in 1e-8...1e8") { Double($0).flatMap { $0 >= 1e-8 && $0 <= 1e8 ? $0 : nil } }
+        case "class-weight": grid.classWeight = try each("'balanced' or 'none'") { ClassWeight(rawValue: $0) }
+        case "alpha": grid.alpha = try each("a number in 0...1e6") { Double($0).flatMap { $0 >= 0 && $0 <= 1e6 ? $0 : nil } }
+        default:
+            let hint = suggestion(for: name, among: names).map { "; did you mean '\($0)'?" } ?? ""
+            throw UsageError("--autotune-grid: unknown setting '\(name)' (one of \(names.joined(separator: ", ")))\(hint)")
+        }
+    }
 
     static func run(_ arguments: [String]) throws {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
         guard !s.data.isEmpty else { throw UsageError("train needs --data PATH (a .jsonl or .csv file)") }
         guard let out = s.out else { throw UsageError("train needs --out DIR (where to write the model)") }
+        if !s.autotune, let first = s.autotuneGiven.first { throw UsageError("\(first) goes with --autotune") }
         // Fail before the work, not after it.
         try checkCreatableParent(out)
         if FileManager.default.fileExists(atPath: URL(fileURLWithPath: out).standardizedFileURL.deletingLastPathComponent().path) {
@@ -77,11 +135,16 @@ enum TrainCommand {
         } else if s.corpusWeight != nil {
             throw UsageError("--corpus-weight goes with --with-default-corpus")
         }
-        let model = try JobLabelModel.train(s.training.config, postings: postings, files: files, weights: weights, threads: s.training.threads) { stage in
+        let report: (TrainingStage) -> Void = { stage in
             let (phase, detail) = stage.progressText
             meter.update { $0 = ProgressMeter.Status(); $0.phase = phase; $0.detail = detail }
             if case .vectorizing = stage { holdForTests(at: "training") }
         }
+        let model = s.autotune
+            ? try JobLabelModel.train(s.training.config, postings: postings, files: files, weights: weights, autotune: s.autotuneSettings,
+                                      threads: s.training.threads, progress: report)
+            : try JobLabelModel.train(s.training.config, postings: postings, files: files, weights: weights, threads: s.training.threads,
+                                      progress: report)
         for head in model.heads {
             for warning in Messages.describe(caseVariants: caseVariantLabels(head.classes), head: head.name) { printError(warning) }
         }
@@ -97,6 +160,7 @@ enum TrainCommand {
             summary += "  \(head.name): \(head.classes.count) labels, \(head.classCounts.reduce(0, +)) rows; training accuracy nb \(String(format: "%.4f", m["nb"]?.accuracy ?? 0)), lr \(String(format: "%.4f", m["lr"]?.accuracy ?? 0))\(lr)\n"
             summary += calibrationSummary(head, indent: "    ")
         }
+        if let search = model.autotune { summary += search.summary.joined(separator: "\n") + "\n" }
         printError(summary.hasSuffix("\n") ? String(summary.dropLast()) : summary)
     }
 

@@ -121,5 +121,18 @@ final class LibraryUseTests: XCTestCase {
 
         let card = ModelCard(manifest: try ModelBundle.loadManifest(dir), model: loaded, termCount: 2)
         XCTAssertTrue(card.text(directory: dir).contains("head 'seniority': 3 labels"))
+
+        // A settings search with a narrowed grid, then training with the best settings.
+        let grid = AutotuneGrid(ngrams: [1], minDF: [.count(1)], sublinearTF: [false], title: [.concatenate], C: [0.1, 1],
+                                classWeight: [.balanced], alpha: [1])
+        let tuned = try JobLabelModel.train(config, postings: postings + postings.map { p in
+            var q = p
+            q.id += "b"
+            q.title += Array(" II".utf8)
+            return q
+        }, files: ["memory"], autotune: AutotuneConfig(seconds: 60, metric: .accuracy, folds: 3, grid: grid))
+        let search = try XCTUnwrap(tuned.autotune)
+        XCTAssertEqual(search.trials.count, search.candidates)
+        XCTAssertEqual(tuned.config.headSettings?["seniority"], search.heads.first?.settings)
     }
 }

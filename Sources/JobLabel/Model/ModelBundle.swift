@@ -33,6 +33,8 @@ public struct Manifest: Codable, Sendable {
     public var experts: ExpertsConfig?
     /// How ordinal heads pick their label (nil: the most probable label).
     public var ordinalDecision: DecisionRule?
+    /// The settings search that chose the settings (`train --autotune`; nil: settings given).
+    public var autotune: AutotuneReport?
     /// Training data, time and training-set metrics.
     public var training: TrainingInfo
     /// Name, size and CRC-32 of the weights file.
@@ -57,6 +59,8 @@ public struct Manifest: Codable, Sendable {
         public var calibrationNote: String?
         /// The head's title and body experts (nil: one model per classifier).
         public var experts: HeadExperts?
+        /// The head's own classifier settings, replacing the shared ones (nil: the shared ones).
+        public var settings: HeadSettings?
     }
 
     /// The weights file.
@@ -195,12 +199,14 @@ public enum ModelBundle {
             trainingId: hex(model.trainingID),
             heads: model.heads.map {
                 Manifest.HeadManifest(name: $0.name, labels: $0.classes, labelCounts: $0.classCounts, lrOptimization: $0.optimization,
-                                      calibration: $0.calibration, calibrationNote: $0.calibrationNote, experts: $0.experts)
+                                      calibration: $0.calibration, calibrationNote: $0.calibrationNote, experts: $0.experts,
+                                      settings: model.config.headSettings?[$0.name])
             },
             vocabularySize: model.vectorizer.featureCount, vectorizer: model.config.vectorizer,
             naiveBayes: model.config.naiveBayes, logisticRegression: model.config.logisticRegression,
             seed: model.config.seed, calibration: model.config.calibration, experts: model.config.experts,
-            ordinalDecision: model.config.ordinalDecision == .mostProbable ? nil : model.config.ordinalDecision, training: model.info,
+            ordinalDecision: model.config.ordinalDecision == .mostProbable ? nil : model.config.ordinalDecision, autotune: model.autotune,
+            training: model.info,
             weights: Manifest.WeightsInfo(file: weightsName, bytes: weights.count,
                                           crc32: String(format: "%08x", CRC32.checksum(weights))),
             manifestCrc32: "00000000")
@@ -332,13 +338,17 @@ public enum ModelBundle {
                                    optimization: h.lrOptimization, calibration: h.calibration, calibrationNote: h.calibrationNote,
                                    experts: h.experts, decision: manifest.ordinalDecision ?? .mostProbable))
         }
-        let config = TrainingConfig(heads: manifest.heads.map(\.name), vectorizer: manifest.vectorizer,
+        var config = TrainingConfig(heads: manifest.heads.map(\.name), vectorizer: manifest.vectorizer,
                                     naiveBayes: manifest.naiveBayes, logisticRegression: manifest.logisticRegression,
                                     seed: manifest.seed, calibration: manifest.calibration ?? .none, experts: manifest.experts,
                                     ordinalDecision: manifest.ordinalDecision ?? .mostProbable)
-        return JobLabelModel(config: config,
-                             vectorizer: TfidfVectorizer(config: manifest.vectorizer, vocabulary: vocabulary, idf: idf),
-                             heads: heads, info: manifest.training, trainingID: id)
+        let headSettings = manifest.heads.compactMap { h in h.settings.map { (h.name, $0) } }
+        if !headSettings.isEmpty { config.headSettings = Dictionary(headSettings, uniquingKeysWith: { first, _ in first }) }
+        var model = JobLabelModel(config: config,
+                                  vectorizer: TfidfVectorizer(config: manifest.vectorizer, vocabulary: vocabulary, idf: idf),
+                                  heads: heads, info: manifest.training, trainingID: id)
+        model.autotune = manifest.autotune
+        return model
     }
 
     private static func checkDirectory(_ directory: String) throws {

@@ -158,9 +158,12 @@ enum Experts {
             }
         }
         let truth = labeled.map { Int(y[$0]) }
-        func best(_ zTitle: [Double], _ zBody: [Double]) -> ExpertWeights {
+        // The head's own pair per classifier (`HeadSettings`), else the configured pairs.
+        let own = config.headSettings?[head]
+        func best(_ zTitle: [Double], _ zBody: [Double], fixed: [Double]?) -> ExpertWeights {
             var chosen = ExpertWeights(title: 1, body: 1, cvLogLoss: .infinity, cvAccuracy: 0)
-            for (a, b) in (config.experts ?? .standard).pairs(head: head) {
+            let pairs = fixed.flatMap { $0.count == 2 ? [(title: $0[0], body: $0[1])] : nil } ?? (config.experts ?? .standard).pairs(head: head)
+            for (a, b) in pairs {
                 do {
                     let z = zip(zTitle, zBody).map { a * $0 + b * $1 }
                     let p = calibratedSoftmax(z, classes: k, inverseTemperature: 1)
@@ -177,6 +180,6 @@ enum Experts {
             chosen.cvAccuracy = r(chosen.cvAccuracy)
             return chosen
         }
-        return (best(oof[0], oof[1]), best(oof[2], oof[3]), labeled.count)
+        return (best(oof[0], oof[1], fixed: own?.nbExperts), best(oof[2], oof[3], fixed: own?.lrExperts), labeled.count)
     }
 }

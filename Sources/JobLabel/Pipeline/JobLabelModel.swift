@@ -45,6 +45,9 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var experts: ExpertsConfig?
     /// How ordinal heads pick their label (`.mostProbable` by default).
     public var ordinalDecision: DecisionRule = .mostProbable
+    /// Per head, classifier settings that replace the shared ones for that head (nil: none; `train --autotune`
+    /// sets them). Heads not named use `naiveBayes`, `logisticRegression` and `experts` as they are.
+    public var headSettings: [String: HeadSettings]?
 
     /// joblabel's defaults for job postings (see README, "Defaults"): all word tokens (so "C", "R" and
     /// "5" count), unigrams, title terms as their own features with weight 3, seniority cue features with
@@ -86,6 +89,45 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         self.init(heads: heads, vectorizer: vectorizer, naiveBayes: naiveBayes, logisticRegression: logisticRegression,
                   seed: seed, calibration: calibration, experts: experts)
         self.ordinalDecision = ordinalDecision
+    }
+
+    /// The settings head `head` is trained with: the shared ones with its `headSettings` applied.
+    public func resolved(head: String) -> TrainingConfig {
+        guard let s = headSettings?[head] else { return self }
+        var c = self
+        if let v = s.C { c.logisticRegression.C = v }
+        if let v = s.classWeight { c.logisticRegression.classWeight = v }
+        if let v = s.alpha { c.naiveBayes.alpha = v }
+        return c
+    }
+}
+
+/// Classifier settings of one head that replace the shared ones (nil fields: the shared setting).
+public struct HeadSettings: Sendable, Equatable, Codable {
+    /// Logistic regression's C.
+    public var C: Double?
+    /// Logistic regression's class weights.
+    public var classWeight: ClassWeight?
+    /// Naive Bayes' alpha.
+    public var alpha: Double?
+    /// With title and body experts: logistic regression's (title, body) weights instead of weights chosen by
+    /// cross-validation.
+    public var lrExperts: [Double]?
+    /// With title and body experts: Naive Bayes' (title, body) weights.
+    public var nbExperts: [Double]?
+
+    private enum CodingKeys: String, CodingKey {
+        case C = "c", classWeight, alpha, lrExperts, nbExperts
+    }
+
+    /// Creates settings.
+    public init(C: Double? = nil, classWeight: ClassWeight? = nil, alpha: Double? = nil, lrExperts: [Double]? = nil,
+                nbExperts: [Double]? = nil) {
+        self.C = C
+        self.classWeight = classWeight
+        self.alpha = alpha
+        self.lrExperts = lrExperts
+        self.nbExperts = nbExperts
     }
 }
 
@@ -177,6 +219,9 @@ public enum TrainingStage: Sendable, Equatable {
     case calibrating(head: String, rows: Int)
     /// Training-set figures of a head.
     case scoring(head: String)
+    /// Searching the settings (`Autotune`): trying setting `trial` of at most `of`, described by `setting`;
+    /// `best` is the best cross-validated score so far (nil before the first).
+    case autotune(trial: Int, of: Int, setting: String, best: Double?)
 }
 
 /// Accuracy and F1 figures kept in the manifest.
@@ -229,6 +274,8 @@ public struct JobLabelModel: Sendable {
     public let info: TrainingInfo
     /// Identifier shared by the manifest and the weights file of one training.
     public let trainingID: [UInt8]
+    /// The search that chose the settings (`train --autotune`), nil when they were given.
+    public var autotune: AutotuneReport?
     /// Predictors built on first use.
     private let predictors = PredictorCache()
 
@@ -293,6 +340,8 @@ public struct JobLabelModel: Sendable {
             var counts = [Int](repeating: 0, count: classes.count)
             for c in y where c >= 0 { counts[Int(c)] += 1 }
             let maxIterations = config.logisticRegression.maxIterations
+            // The head's own classifier settings, where it has some (`headSettings`).
+            let headConfig = config.resolved(head: name)
             // Title and body experts: the feature split, and each classifier's weights chosen once by
             // cross-validation on the head's labeled rows.
             var experts: (split: Experts.Split, info: HeadExperts)?
@@ -300,7 +349,7 @@ public struct JobLabelModel: Sendable {
                 let split = Experts.Split(x, isTitle: titleMask, classes: classes.count, parallel: parallel)
                 progress?(.experts(head: name, folds: settings.folds))
                 let folds = Folds.of(postings, head: h, k: settings.folds, seed: config.seed &+ UInt64(h))
-                let (nbWeights, lrWeights, rows) = Experts.chooseWeights(config, head: name, split, y: y, classes: classes, folds: folds,
+                let (nbWeights, lrWeights, rows) = Experts.chooseWeights(headConfig, head: name, split, y: y, classes: classes, folds: folds,
                                                                          rowWeights: rowWeights, parallel: parallel)
                 experts = (split, HeadExperts(titleFeatures: split.titleColumns.count, bodyFeatures: split.bodyColumns.count,
                                               rows: rows, folds: settings.folds, nb: nbWeights, lr: lrWeights))
@@ -312,16 +361,16 @@ public struct JobLabelModel: Sendable {
                 let onIteration: (Int) -> Void = { progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: $0, maxIterations: maxIterations)) }
                 if let (split, info) = experts {
                     progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: 0, maxIterations: maxIterations))
-                    let fitted = Experts.fit(config, split, y: trainY, classes: classes, rowWeights: rowWeights, parallel: parallel,
+                    let fitted = Experts.fit(headConfig, split, y: trainY, classes: classes, rowWeights: rowWeights, parallel: parallel,
                                              onIteration: onIteration)
                     let v = x.columnCount
                     return (Experts.combine(title: fitted.nbTitle, body: fitted.nbBody, split, weights: info.nb, featureCount: v),
                             Experts.combine(title: fitted.lrTitle, body: fitted.lrBody, split, weights: info.lr, featureCount: v),
                             fitted.report)
                 }
-                let nb = NaiveBayes.fit(config.naiveBayes, x: x, y: trainY, classes: classes, rowWeights: rowWeights, parallel: parallel)
+                let nb = NaiveBayes.fit(headConfig.naiveBayes, x: x, y: trainY, classes: classes, rowWeights: rowWeights, parallel: parallel)
                 progress?(.logisticRegression(head: name, heldOut: heldOut, iteration: 0, maxIterations: maxIterations))
-                let (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: trainY, classes: classes, initial: initial,
+                let (lr, report) = LogisticRegression.fit(headConfig.logisticRegression, x: x, xT: xT, y: trainY, classes: classes, initial: initial,
                                                           rowWeights: rowWeights, parallel: parallel, onIteration: onIteration)
                 return (nb, lr, report)
             }

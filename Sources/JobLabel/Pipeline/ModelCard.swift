@@ -85,6 +85,17 @@ public struct ModelCard: Sendable {
         } else {
             s += "calibration: none (T = 1, no thresholds): \(m.calibration == nil ? "the bundle predates calibration" : "trained without calibration")\n"
         }
+        if let a = m.autotune {
+            s += a.summary.joined(separator: "\n") + "\n"
+            let scored = a.vectors.indices.filter { a.vectors[$0].score != nil }
+                .sorted { (a.vectors[$0].score ?? 0, -$0) > (a.vectors[$1].score ?? 0, -$1) }
+            if scored.count > 1 {
+                s += "  vectorizer settings by score (\(scored.count) scored; every trial is in the manifest's \"autotune\"):\n"
+                for p in scored.prefix(5) {
+                    s += "    \(String(format: "%.4f", a.vectors[p].score ?? 0))  \(a.vectors[p])\n"
+                }
+            }
+        }
         for h in m.heads {
             let total = max(1, h.labelCounts.reduce(0, +))
             s += "\nhead '\(h.name)': \(h.labels.count) labels, \(h.labelCounts.reduce(0, +)) training rows\n"
@@ -106,6 +117,15 @@ public struct ModelCard: Sendable {
                     "title \(x.title) x body \(x.body) (out-of-fold log-loss \(String(format: "%.4f", x.cvLogLoss)), accuracy \(String(format: "%.4f", x.cvAccuracy)))"
                 }
                 s += "  experts: \(e.titleFeatures) title and \(e.bodyFeatures) body features, weights chosen on \(e.rows) rows; nb \(w(e.nb)); lr \(w(e.lr))\n"
+            }
+            if let own = h.settings {
+                var parts: [String] = []
+                if let c = own.C { parts.append("lr C \(c)") }
+                if let w = own.classWeight { parts.append("class weight \(w.rawValue)") }
+                if let a = own.alpha { parts.append("nb alpha \(a)") }
+                if let e = own.lrExperts { parts.append("lr experts \(e.map { String($0) }.joined(separator: " x "))") }
+                if let e = own.nbExperts { parts.append("nb experts \(e.map { String($0) }.joined(separator: " x "))") }
+                s += "  own settings (in place of the shared ones): \(parts.joined(separator: ", "))\n"
             }
             if let o = h.lrOptimization {
                 s += "  L-BFGS: \(o.iterations) iterations, \(o.evaluations) evaluations, final loss \(String(format: "%.6f", o.finalLoss)), max |gradient| \(String(format: "%.3g", o.gradientMax)), \(o.converged ? "converged" : "not converged"): \(o.stopReason)\n"
