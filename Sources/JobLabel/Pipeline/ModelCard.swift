@@ -70,7 +70,7 @@ public struct ModelCard: Sendable {
         s += "trained on: \(m.training.documents) postings from \(m.training.files.joined(separator: ", "))\n"
         s += "data sha256: \(m.training.sha256)\n"
         let v = m.vectorizer
-        s += "features: \(m.vocabularySize) terms; tokenizer min length \(v.tokenizer.minTokenLength), lowercase \(v.tokenizer.lowercase); ngrams 1-\(v.ngrams); title \(v.titleMode.rawValue)\(v.titleMode == .namespace ? " (weight \(v.titleWeight))" : ""); min-df \(v.minDF), max-df \(v.maxDF), max-features \(v.maxFeatures.map(String.init) ?? "all"), sublinear tf \(v.sublinearTF); cues \(v.cues.isEmpty ? "none" : v.cues.map(\.rawValue).joined(separator: ",") + " (weight \(v.cueWeight))")\n"
+        s += "features: \(m.vocabularySize) terms; tokenizer min length \(v.tokenizer.minTokenLength), lowercase \(v.tokenizer.lowercase); ngrams 1-\(v.ngrams); title \(v.titleMode.rawValue)\(v.titleMode == .namespace ? (m.experts != nil ? " (its own expert)" : " (weight \(v.titleWeight))") : ""); min-df \(v.minDF), max-df \(v.maxDF), max-features \(v.maxFeatures.map(String.init) ?? "all"), sublinear tf \(v.sublinearTF); cues \(v.cues.isEmpty ? "none" : v.cues.map(\.rawValue).joined(separator: ",") + " (weight \(v.cueWeight))")\n"
         s += "naive bayes: alpha \(m.naiveBayes.alpha), \(m.naiveBayes.fitPrior ? "learned" : "uniform") priors\n"
         s += "logistic regression: C \(m.logisticRegression.C), max-iter \(m.logisticRegression.maxIterations), tol \(m.logisticRegression.tolerance), class weight \(m.logisticRegression.classWeight.rawValue)\n"
         s += "seed: \(m.seed); weights: \(m.weights.file), \(m.weights.bytes) bytes, crc32 \(m.weights.crc32)\n"
@@ -78,7 +78,10 @@ public struct ModelCard: Sendable {
             s += "decision: seniority-like heads take the median level of their probabilities (\(d.rawValue)); others the most probable label\n"
         }
         if let e = m.experts {
-            s += "experts: title and body, weights chosen by \(e.folds)-fold grouped cross-validation among \(e.weights.map { String($0) }.joined(separator: ", ")); title and body features normalised apart\n"
+            let fixed = e.fixed.keys.sorted().map { ($0.isEmpty ? "other heads" : $0) + " " + (e.fixed[$0] ?? []).map { String($0) }.joined(separator: " x ") }
+            let chosen = "chosen by \(e.folds)-fold grouped cross-validation among \(e.weights.map { String($0) }.joined(separator: ", "))"
+            let how = fixed.isEmpty ? chosen : e.fixed[""] != nil ? "fixed: \(fixed.joined(separator: "; "))" : "fixed: \(fixed.joined(separator: "; ")); other heads \(chosen)"
+            s += "experts: title and body, weights \(how); title and body features normalised apart\n"
         }
         if let c = m.calibration, c.method == .temperature {
             s += "calibration: temperature scaling on \(percent(c.heldOutFraction)) of each label's rows held out; per-label thresholds for precision \(String(format: "%.2f", c.targetPrecision))\n"
@@ -116,7 +119,7 @@ public struct ModelCard: Sendable {
                 func w(_ x: ExpertWeights) -> String {
                     "title \(x.title) x body \(x.body) (out-of-fold log-loss \(String(format: "%.4f", x.cvLogLoss)), accuracy \(String(format: "%.4f", x.cvAccuracy)))"
                 }
-                s += "  experts: \(e.titleFeatures) title and \(e.bodyFeatures) body features, weights chosen on \(e.rows) rows; nb \(w(e.nb)); lr \(w(e.lr))\n"
+                s += "  experts: \(e.titleFeatures) title and \(e.bodyFeatures) body features, weights \(m.experts.map { $0.fixed[h.name] ?? $0.fixed[""] } != nil ? "fixed, scored out of fold" : "chosen") on \(e.rows) rows; nb \(w(e.nb)); lr \(w(e.lr))\n"
             }
             if let own = h.settings {
                 var parts: [String] = []
