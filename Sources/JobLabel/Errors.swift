@@ -233,11 +233,21 @@ public enum RecordError: Error, Sendable, Equatable {
     case labelNotString(field: String, got: String)
     /// A CSV row's field count differs from the header's.
     case raggedRow(fields: Int, headerFields: Int)
+    /// The record is longer than the reader's limit of `limit` bytes, so the rest of its input is not read
+    /// (`loneCR`: the bytes read hold CRs that are not followed by LF, i.e. lines end in CR alone;
+    /// `inQuotes`: a CSV record inside a quoted field, likely one that never closes).
+    case tooLong(limit: Int, loneCR: Bool = false, inQuotes: Bool = false)
+    /// A JSON Lines line is not JSON because CR characters not followed by LF separate records on it:
+    /// lines that end in CR alone.
+    case loneCR
+    /// The input is not UTF-8 text (`problem`: what it is, e.g. UTF-16 or gzip-compressed, and what to do);
+    /// nothing of it is read.
+    case notText(String)
 
     /// The field concerned, when there is one.
     public var field: String? {
         switch self {
-        case .notJSON, .notAnObject, .raggedRow: return nil
+        case .notJSON, .notAnObject, .raggedRow, .tooLong, .loneCR, .notText: return nil
         case .missingText(let f), .textNotString(let f, _), .idNotStringOrNumber(let f, _), .titleNotString(let f, _),
              .labelNotString(let f, _): return f
         }
@@ -254,6 +264,19 @@ public enum RecordError: Error, Sendable, Equatable {
         case .titleNotString: return "title not a string"
         case .labelNotString: return "label not a string"
         case .raggedRow: return "wrong number of CSV fields"
+        case .tooLong: return "record too long"
+        case .loneCR: return "CR line endings"
+        case .notText: return "not UTF-8 text"
+        }
+    }
+
+    /// True when the rest of the input is not read after this record (a record over the length limit, an
+    /// input that is not UTF-8 text): skipping it would leave out everything after it, so readers that skip
+    /// bad records (`readAllPostings(skipBad: true)`) stop at it instead.
+    public var endsInput: Bool {
+        switch self {
+        case .tooLong, .notText: return true
+        default: return false
         }
     }
 
@@ -276,6 +299,16 @@ public enum RecordError: Error, Sendable, Equatable {
             return "label must be a string or null, got \(got); write the label as a string, or null for none"
         case .raggedRow(let fields, let headerFields):
             return "row has \(fields) fields but the header has \(headerFields); quote fields that contain commas"
+        case .tooLong(let limit, let loneCR, let inQuotes):
+            if loneCR {
+                return "no line feed in the first \(limit) bytes, but carriage returns: the lines end in CR alone (classic Mac line endings); convert them to LF first (e.g. tr '\\r' '\\n'); the rest of the input is not read"
+            }
+            return "record longer than \(limit) bytes" + (inQuotes ? ", inside a quoted field that may never close (a '\"' inside a field must be doubled)" : "")
+                + "; the rest of the input is not read"
+        case .loneCR:
+            return "not valid JSON: carriage returns not followed by a line feed separate records on this line (lines that end in CR alone, classic Mac line endings); convert them to LF first (e.g. tr '\\r' '\\n')"
+        case .notText(let problem):
+            return problem
         }
     }
 }

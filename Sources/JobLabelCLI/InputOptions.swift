@@ -11,12 +11,14 @@ struct InputSettings {
     var textTitles = TextTitles.detect
     /// A label map file (train, evaluate).
     var labelMap: String?
+    /// The longest record read (`--max-record-bytes`).
+    var maxRecordBytes = defaultMaxRecordBytes
 
     /// The library's read options, with the heads' label fields from `--labels HEAD=FIELD`.
     func readOptions(labelFields: [String: String] = [:]) -> ReadOptions {
         var mapping = fields
         mapping.labelFields = labelFields
-        return ReadOptions(fields: mapping, delimiter: delimiter, textTitles: textTitles)
+        return ReadOptions(fields: mapping, delimiter: delimiter, textTitles: textTitles, maxRecordBytes: maxRecordBytes)
     }
 
     /// Which command the options are for: labeled data (train, evaluate) or postings to label (classify).
@@ -55,6 +57,9 @@ struct InputSettings {
                 }
                 s.format = format
             },
+            value("--max-record-bytes", "N", "the longest record read, in bytes (K, M, G: KiB, MiB, GiB; default 64M): a JSON Lines or plain line, a CSV record, a whole .txt file; a longer one is reported with its file and line, and the rest of that input is not read") { s, v in
+                s.maxRecordBytes = try parseByteCount(v, "--max-record-bytes")
+            },
             value("--delimiter", "C", "the field separator of CSV inputs: one ASCII character, or 'tab' (default: ',' for .csv, tab for .tsv)") { s, v in
                 s.delimiter = try parseDelimiter(v)
             },
@@ -79,6 +84,20 @@ struct InputSettings {
         }
         guard !single || names.count == 1 else { throw UsageError("\(option) takes one field name, got '\(value)'") }
         return names
+    }
+
+    /// A size in bytes: a whole number, optionally followed by K, M or G (KiB, MiB, GiB); at least 1, at most 1T.
+    static func parseByteCount(_ value: String, _ option: String) throws -> Int {
+        var digits = Substring(value)
+        var unit = 1
+        if let last = digits.last?.uppercased(), let scale = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30][last] {
+            unit = scale
+            digits = digits.dropLast()
+        }
+        guard let n = Int(digits), n >= 1, n <= (1 << 40) / unit else {
+            throw UsageError("\(option) takes a number of bytes from 1 to 1T, optionally with K, M or G (e.g. 256M), got '\(value)'")
+        }
+        return n * unit
     }
 
     /// `--delimiter`: one ASCII character other than a quote or a line break, or 'tab' / '\t'.

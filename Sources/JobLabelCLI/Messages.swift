@@ -34,6 +34,8 @@ enum Messages {
         case .labelMapUnknownHead(_, let head, let known):
             let hint = suggestion(for: head, among: known).map { "; did you mean '\($0)'?" } ?? ""
             return ("usage error: " + text + hint, 64)
+        case .badRecord(.tooLong(_, false, _), _, _):
+            return (text + "; to read longer records, raise --max-record-bytes", 65)
         case .badRecord, .csvUnterminatedQuote, .noRecords, .singleClass, .noTokens,
              .foldWithoutTwoClasses, .modelDamaged, .modelTooNew:
             return (text, 65)
