@@ -14,6 +14,7 @@ enum ClassifyCommand {
         var inputs: [String] = []
         var input = InputSettings()
         var output: String?
+        var csvRaw = false
     }
 
     static let spec = CommandSpec<Settings>(
@@ -45,8 +46,9 @@ enum ClassifyCommand {
                 }
                 $0.options.thresholds = spec
             },
-            .value("--format", name: "F", help: "'jsonl' (default), 'csv' or 'text'") { $0.format = try parseChoice($1, "--format", as: PredictionFormat.self) },
-            .value("--output", name: "FILE", help: "write the labels to FILE instead of stdout: atomically (a temporary file renamed into place when all is written; on a failure FILE is left as it was), creating missing directories; refused when FILE is an input") { $0.output = $1 },
+            .value("--format", name: "F", help: "'jsonl' (default), 'csv' or 'text'; CSV cells that start with = + - @, a tab or a CR get a leading ' so that spreadsheets do not run them as formulas (plain numbers excepted), and text shows control characters as \\u{1B}") { $0.format = try parseChoice($1, "--format", as: PredictionFormat.self) },
+            .flag("--csv-raw", help: "with --format csv: no leading ' before cells a spreadsheet would run as formulas (for programs that read the CSV, not spreadsheets)") { $0.csvRaw = true },
+            .value("--output", name: "FILE", help: "write the labels to FILE instead of stdout ('-': stdout): atomically (a temporary file renamed into place when all is written; on a failure FILE is left as it was; an existing FILE keeps its permissions), creating missing directories; refused when FILE is an input, inside an input directory or the model, or not a regular file") { $0.output = $1 },
             .value("--batch", name: "N", help: "postings per batch (default 4096)") { $0.batch = try parseInt($1, "--batch", min: 1) },
             TrainingSettings.threadsOption { $0.threads = $1 },
             .flag("--strict", help: "stop at the first malformed record (exit 65; the labels before it are on stdout, while an --output file is left as it was)") { $0.strict = true },

@@ -73,9 +73,11 @@ func openOutput(_ path: String?, inputs: [InputSpec]) throws -> StandardOutput {
 nonisolated(unsafe) var activeProgress: ProgressMeter?
 
 /// One message line on stderr (errors writing it are ignored: there is nowhere left to report them).
+/// Messages quote ids, labels and file names from the data: control characters in them (ANSI escapes)
+/// are shown as `\u{1B}` (`terminalText`), never sent to the terminal.
 func printError(_ message: String) {
     activeProgress?.clearForMessage()
-    writeAll(2, Array((message + "\n").utf8))
+    writeAll(2, Array((terminalText(message) + "\n").utf8))
 }
 
 /// Starts the progress meter of a command (see `ProgressMeter.forStandardError`).
