@@ -25,6 +25,9 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
     case csvUnterminatedQuote(file: String, line: Int, field: String?)
     /// The operating system refused a read or write (`message` says what and why).
     case io(path: String, message: String)
+    /// Directory entries that look like inputs cannot be read (see `SkippedInput`); what is read would be
+    /// part of the data.
+    case unreadableInputs([SkippedInput])
 
     // MARK: Training
 
@@ -115,6 +118,10 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(location(file, line, field)): unterminated quoted field; a '\"' inside a field must be doubled (reading stops here: the rest of the file would be inside this field)"
         case .io(let path, let message):
             return "\(path): \(message)"
+        case .unreadableInputs(let entries):
+            let first = entries.first.map(\.description) ?? ""
+            return entries.count == 1 ? first
+                : "\(entries.count) input files cannot be read (\(first); and \(entries.count - 1) more)"
         case .noRecords(let f):
             return "\(files(f)): no records to train on; give a JSONL or CSV file with postings"
         case .noLabeledRecords(let head, let f):
@@ -201,6 +208,16 @@ public enum OutputRefusal: Sendable, Equatable, CustomStringConvertible {
     case isADirectory
     /// The output is one of the inputs (it would be overwritten while, or before, it is read).
     case isAnInput
+    /// The output lies inside an input directory (the next run would read it as an input).
+    case insideAnInput(String)
+    /// The output directory holds an input (replacing the directory would delete it).
+    case holdsAnInput(String)
+    /// The output lies inside the model being read.
+    case insideTheModel(String)
+    /// The output exists and is a FIFO, device or socket (`kind`), which a regular file would replace.
+    case notARegularFile(String)
+    /// The output is a symbolic link to nothing.
+    case danglingLink
 
     /// What is wrong, in a few words.
     public var description: String {
@@ -211,6 +228,11 @@ public enum OutputRefusal: Sendable, Equatable, CustomStringConvertible {
             return "holds files besides the model (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : ""))"
         case .isADirectory: return "is a directory"
         case .isAnInput: return "is also an input; it would be overwritten"
+        case .insideAnInput(let input): return "is inside the input directory \(input); outputs are kept out of the inputs"
+        case .holdsAnInput(let input): return "holds the input \(input), which writing the model would delete"
+        case .insideTheModel(let model): return "is inside the model \(model) being read"
+        case .notARegularFile(let kind): return "is a \(kind), not a regular file; it would be replaced by one"
+        case .danglingLink: return "is a symbolic link to nothing"
         }
     }
 }

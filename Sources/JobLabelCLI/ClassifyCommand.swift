@@ -59,8 +59,10 @@ enum ClassifyCommand {
     static func run(_ arguments: [String]) throws {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
-        let model = try ModelBundle.load(try s.model ?? defaultModelPath())
-        let specs = try expandInputs(s.inputs.isEmpty ? ["-"] : s.inputs, allowText: true, format: s.input.format)
+        let modelPath = try s.model ?? defaultModelPath()
+        let model = try ModelBundle.load(modelPath)
+        let (specs, unread) = try expandInputsReporting(s.inputs.isEmpty ? ["-"] : s.inputs, allowText: true, format: s.input.format,
+                                                      refuse: s.strict, otherwise: "label the others without --strict")
         let headNames = model.heads.map(\.name)
         let keep = s.input.fields.keepFields
         if let clash = keep.first(where: { $0 == "id" || headNames.contains($0) }) {
@@ -75,8 +77,9 @@ enum ClassifyCommand {
         }
         for note in predictor.notes { printError(Messages.describe(note)) }
         let writer = PredictionWriter(format: s.format, heads: headNames, top: s.options.top, explain: s.options.explain,
-                                      thresholds: s.options.thresholds != nil, keep: keep)
-        let stdout = try openOutput(s.output, inputs: specs)
+                                      thresholds: s.options.thresholds != nil, keep: keep, csvRaw: s.csvRaw)
+        let output = try ReadPaths(given: s.inputs, specs: specs, model: modelPath).checkOutput(s.output)
+        let stdout = try openOutput(output)
         var featureless = 0
         var labeled = 0
         var skipped = SkippedRecords()
@@ -144,8 +147,16 @@ enum ClassifyCommand {
             // Plain text where JSON Lines was expected (`echo ... | joblabel classify`): say how to read it.
             let notJSON = skipped.byProblem[RecordError.notJSON(reason: "", column: 0).problem] ?? 0
             let plainText = labeled == 0 && notJSON == skipped.count ? "; for plain text, one posting per line, use --input-format lines" : ""
-            throw CommandFailure("\(displayNames(specs)): \(skipped.count) malformed record\(skipped.count == 1 ? " was" : "s were") skipped (\(skipped.breakdown)) and \(skipped.count == 1 ? "has" : "have") no output line; fix \(skipped.count == 1 ? "it" : "them") (listed above), or use --strict to stop at the first\(plainText)", exitCode: 65)
+            throw CommandFailure("\(displayNames(specs)): \(skipped.count) malformed record\(skipped.count == 1 ? " was" : "s were") skipped (\(skipped.breakdown)) and \(skipped.count == 1 ? "has" : "have") no output line; fix \(skipped.count == 1 ? "it" : "them") (listed above), or use --strict to stop at the first\(plainText)\(unreadNote(unread))", exitCode: 65)
         }
+        if !unread.isEmpty {
+            throw CommandFailure("\(unread.count) input file\(unread.count == 1 ? " was" : "s were") not read (listed above) and \(unread.count == 1 ? "has" : "have") no output lines; fix or move \(unread.count == 1 ? "it" : "them")", exitCode: 66)
+        }
+    }
+
+    /// "; and N input files were not read", for the final message of a run with both problems.
+    static func unreadNote(_ unread: [SkippedInput]) -> String {
+        unread.isEmpty ? "" : "; and \(unread.count) input file\(unread.count == 1 ? " was" : "s were") not read (listed above)"
     }
 }
 

@@ -127,3 +127,22 @@ func applyLabelMap(_ map: LabelMap?, to postings: inout [Posting], heads: [Strin
         printError("note: label map: head '\(unmapped.head)': \(unmapped.labels.count) label\(unmapped.labels.count == 1 ? " is" : "s are") not in the map and kept as read: \(shown)\(more)")
     }
 }
+
+/// Expands the inputs of a command, naming on stderr every directory entry that looks like an input but
+/// is not read (nothing is left out in silence). Returns the inputs and the entries that may hold postings.
+/// With `refuse` (train and evaluate without --skip-bad), such entries stop the command (exit 66): what
+/// is left would be part of the data.
+func expandInputsReporting(_ paths: [String], allowText: Bool, format: InputFormat?, refuse: Bool,
+                           otherwise: String = "leave them out with --skip-bad") throws
+    -> (specs: [InputSpec], unread: [SkippedInput]) {
+    var skipped: [SkippedInput] = []
+    let specs = try expandInputs(paths, allowText: allowText, format: format, skipped: &skipped)
+    let unread = skipped.filter(\.losesData)
+    for entry in skipped {
+        printError((entry.losesData ? "joblabel: " : "note: ") + entry.description)
+    }
+    if refuse && !unread.isEmpty {
+        throw CommandFailure("\(unread.count) input file\(unread.count == 1 ? "" : "s") cannot be read (listed above); the rest would be only part of the data: fix or move \(unread.count == 1 ? "it" : "them"), or \(otherwise)", exitCode: 66)
+    }
+    return (specs, unread)
+}
