@@ -69,7 +69,7 @@ enum EvaluateCommand {
         if s.html == "-" { throw UsageError("--html takes a file name; the report itself goes to standard output") }
         let htmlTarget = try reads.checkOutput(s.html)
         let outputTarget = try reads.checkOutput(s.output)
-        if let htmlTarget, let outputTarget, htmlTarget == outputTarget || isSameFile(htmlTarget, outputTarget) {
+        if let htmlTarget, let outputTarget, isSameOutput(htmlTarget, outputTarget) {
             throw UsageError("--html and --output name the same file")
         }
         let options = s.input.readOptions(labelFields: s.training.labelFields)

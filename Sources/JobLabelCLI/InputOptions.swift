@@ -86,16 +86,16 @@ struct InputSettings {
         return names
     }
 
-    /// A size in bytes: a whole number, optionally followed by K, M or G (KiB, MiB, GiB); at least 1, at most 1T.
+    /// A size in bytes: a whole number, optionally followed by K, M, G or T (KiB ... TiB); at least 1, at most 1T.
     static func parseByteCount(_ value: String, _ option: String) throws -> Int {
         var digits = Substring(value)
         var unit = 1
-        if let last = digits.last?.uppercased(), let scale = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30][last] {
+        if let last = digits.last?.uppercased(), let scale = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40][last] {
             unit = scale
             digits = digits.dropLast()
         }
         guard let n = Int(digits), n >= 1, n <= (1 << 40) / unit else {
-            throw UsageError("\(option) takes a number of bytes from 1 to 1T, optionally with K, M or G (e.g. 256M), got '\(value)'")
+            throw UsageError("\(option) takes a number of bytes from 1 to 1T, optionally with K, M, G or T (e.g. 256M), got '\(value)'")
         }
         return n * unit
     }
@@ -136,7 +136,14 @@ func expandInputsReporting(_ paths: [String], allowText: Bool, format: InputForm
                            otherwise: String = "leave them out with --skip-bad") throws
     -> (specs: [InputSpec], unread: [SkippedInput]) {
     var skipped: [SkippedInput] = []
-    let specs = try expandInputs(paths, allowText: allowText, format: format, skipped: &skipped)
+    let specs: [InputSpec]
+    do {
+        specs = try expandInputs(paths, allowText: allowText, format: format, skipped: &skipped)
+    } catch JobLabelError.unreadableInputs(let entries) {
+        // A directory whose every input is unreadable: each is named, as below.
+        for entry in skipped { printError((entry.losesData ? "joblabel: " : "note: ") + entry.description) }
+        throw CommandFailure("\(entries.count) input file\(entries.count == 1 ? "" : "s") cannot be read (listed above) and there is nothing else to read", exitCode: 66)
+    }
     let unread = skipped.filter(\.losesData)
     for entry in skipped {
         printError((entry.losesData ? "joblabel: " : "note: ") + entry.description)

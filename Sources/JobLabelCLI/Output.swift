@@ -58,6 +58,7 @@ struct ReadPaths {
     /// returns the path to write; "-" is standard output (nil).
     func checkOutput(_ path: String?) throws -> String? {
         guard let path, path != "-" else { return nil }
+        if path.isEmpty { throw UsageError("an output file name is empty") }
         return try checkOutputFile(path, inputs: inputs, model: model)
     }
 }

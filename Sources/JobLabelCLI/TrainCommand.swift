@@ -49,14 +49,15 @@ enum TrainCommand {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
         guard !s.data.isEmpty else { throw UsageError("train needs --data PATH (a .jsonl or .csv file)") }
-        guard let out = s.out else { throw UsageError("train needs --out DIR (where to write the model)") }
+        guard let out = s.out, !out.isEmpty else { throw UsageError("train needs --out DIR (where to write the model)") }
         let started = DispatchTime.now().uptimeNanoseconds
         let heads = s.training.config.heads
-        let specs = try expandInputsReporting(s.data, allowText: false, format: s.input.format, refuse: !s.skipBad).specs
-        // Fail before the work, not after it: --out must spare every input and be writable now.
+        // Fail before the work, not after it: --out must spare every input (the paths given cover the files
+        // found in directories) and be writable now; checked before the inputs are even looked at.
         let corpusDir = s.withDefaultCorpus ? try defaultCorpusPath() : nil
-        let reads = ReadPaths(given: s.data, specs: specs, extra: [s.input.labelMap, corpusDir]).inputs
+        let reads = ReadPaths(given: s.data, specs: [], extra: [s.input.labelMap, corpusDir]).inputs
         let plan = try checkModelOutput(out, inputs: reads)
+        let specs = try expandInputsReporting(s.data, allowText: false, format: s.input.format, refuse: !s.skipBad).specs
         let labelMap = try loadLabelMap(s.input.labelMap, heads: heads)
         let meter = startProgress("train", quiet: s.quiet)
         defer { finishProgress(meter) }

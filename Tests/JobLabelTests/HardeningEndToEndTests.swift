@@ -91,6 +91,10 @@ final class HardeningEndToEndTests: XCTestCase {
         let inside = try CLI.run(["evaluate", "--model", model, "--data", dir + "/data", "--html", dir + "/data/report.html"])
         XCTAssertEqual(inside.status, 74, inside.stderr)
         XCTAssertTrue(inside.stderr.contains("is inside the input directory \(dir)/data"), inside.stderr)
+        // One file named twice, differently spelled; an empty name.
+        let twice = try CLI.run(["evaluate", "--model", model, "--data", dir + "/train.jsonl", "--html", dir + "/r.html", "--output", dir + "/./r.html"])
+        XCTAssertEqual(twice.status, 64, twice.stderr)
+        XCTAssertEqual(try CLI.run(["evaluate", "--model", model, "--data", dir + "/train.jsonl", "--output", ""]).status, 64)
         // Replacing a report keeps its permissions.
         write("report.txt", "old")
         XCTAssertEqual(chmod(dir + "/report.txt", 0o600), 0)

@@ -65,6 +65,14 @@ final class OutputSafetyTests: XCTestCase {
         XCTAssertEqual(FileIdentity(target), FileIdentity(dir + "/real.txt"))
     }
 
+    func testTwoSpellingsOfOneOutputAreOneOutput() throws {
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        XCTAssertTrue(isSameOutput(dir + "/r.html", dir + "/./r.html"))
+        XCTAssertTrue(isSameOutput(dir + "/r.html", dir + "/sub/../r.html"))
+        XCTAssertFalse(isSameOutput(dir + "/r.html", dir + "/s.html"))
+        XCTAssertFalse(isSameOutput(dir + "/r.html", dir + "/sub/r.html"))
+    }
+
     func testReplacingAFileKeepsItsPermissions() throws {
         touch("private.txt", "old")
         XCTAssertEqual(chmod(dir + "/private.txt", 0o600), 0)

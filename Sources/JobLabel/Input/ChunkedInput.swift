@@ -125,10 +125,10 @@ final class ChunkedInput {
         if capacity - end < chunkSize {
             // Doubling, but never past the longest record plus one chunk (the scans stop there).
             let ceiling = maxRecordBytes > Int.max / 2 ? Int.max / 2 : maxRecordBytes + chunkSize + 1
-            resize(to: max(min(capacity * 2, ceiling), end + chunkSize))
+            try resize(to: max(min(capacity * 2, ceiling), end + chunkSize))
         } else if capacity > 4 * chunkSize && end + chunkSize <= capacity / 4 {
             // A huge record has been consumed; give the memory back.
-            resize(to: max(2 * chunkSize, end + chunkSize))
+            try resize(to: max(2 * chunkSize, end + chunkSize))
         }
         if fd < 0 {
             let n = min(chunkSize, memory.count - memoryOffset)
@@ -170,9 +170,9 @@ final class ChunkedInput {
 
     /// Resizes the buffer keeping bytes 0..<end (start is 0 here). realloc lets the C library move large
     /// blocks by remapping pages instead of copying and re-faulting them.
-    private func resize(to newCapacity: Int) {
+    private func resize(to newCapacity: Int) throws {
         guard let raw = realloc(base, newCapacity) else {
-            fatalError("out of memory growing the input buffer to \(newCapacity) bytes")
+            throw JobLabelError.io(path: path, message: "out of memory: a record of \(end - start) bytes and more does not fit (\(newCapacity) bytes could not be allocated)")
         }
         base = raw.assumingMemoryBound(to: UInt8.self)
         capacity = newCapacity

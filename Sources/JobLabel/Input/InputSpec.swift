@@ -245,14 +245,14 @@ extension String {
     fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
 
-/// Why a directory entry with an input extension cannot be read, or nil when it is a regular file that
-/// opens. It is opened without blocking (a FIFO is refused before any open that could wait for a writer).
+/// Why a directory entry with an input extension cannot be read, or nil when it is a regular file this
+/// process may read. It is never opened here (opening a FIFO could wait forever for a writer).
 func unreadableEntryReason(_ path: String) -> SkippedInput.Reason? {
     var st = stat()
     guard stat(path, &st) == 0 else {
         let err = errno
         var link = stat()
-        if lstat(path, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK && (err == ENOENT || err == ELOOP) { return .danglingLink }
+        if lstat(path, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK && err == ENOENT { return .danglingLink }
         return .cannotOpen(reason: String(cString: strerror(err)))
     }
     switch st.st_mode & S_IFMT {
@@ -264,8 +264,6 @@ func unreadableEntryReason(_ path: String) -> SkippedInput.Reason? {
     case S_IFBLK: return .notARegularFile(kind: "block device")
     default: return .notARegularFile(kind: "special file")
     }
-    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-    if fd < 0 { return .cannotOpen(reason: String(cString: strerror(errno))) }
-    close(fd)
+    if access(path, R_OK) != 0 { return .cannotOpen(reason: String(cString: strerror(errno))) }
     return nil
 }

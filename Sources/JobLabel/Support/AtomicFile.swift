@@ -240,6 +240,9 @@ func resolvedOutputPath(_ path: String) throws -> String {
     var st = stat()
     guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { return path }
     guard let resolved = realpath(path, nil) else {
+        // A link to something without a path (/dev/stdout on a pipe), or to nothing.
+        var target = stat()
+        if stat(path, &target) == 0 { throw JobLabelError.outputRefused(path: path, reason: .notARegularFile(fileKind(target.st_mode))) }
         throw JobLabelError.outputRefused(path: path, reason: .danglingLink)
     }
     defer { free(resolved) }
@@ -300,6 +303,14 @@ public func checkOutputFile(_ path: String, inputs: [String], model: String? = n
     return target
 }
 
+/// True when the output paths `a` and `b` name the same file, existing or not: the same file, or the same
+/// name in the same directory however spelled.
+public func isSameOutput(_ a: String, _ b: String) -> Bool {
+    if a == b || isSameFile(a, b) { return true }
+    guard inputBasename(a) == inputBasename(b), let pa = FileIdentity(parentPath(a)) else { return false }
+    return pa == FileIdentity(parentPath(b))
+}
+
 /// Gives the file open at `fd` the permission bits (and, where allowed, the owner) of the existing file
 /// `path`, so replacing a file keeps its mode (a 0600 file stays 0600). Nothing when `path` does not exist.
 func copyPermissions(of path: String, to fd: Int32) {
@@ -351,7 +362,12 @@ func isStaleBundleTemporary(_ name: String) -> Bool {
 /// manifest reads, the weights start with their magic number), beside at most a regular `README.md`:
 /// nothing else is ever deleted. An error, before any work, when nothing can be written there (tried).
 public func checkModelOutput(_ directory: String, inputs: [String]) throws -> ModelOutputPlan {
-    let target = try resolvedOutputPath(directory)
+    var target = try resolvedOutputPath(directory)
+    // An existing directory by its real path ("." and ".." cannot be renamed, nor replaced by name).
+    if let real = realpath(target, nil) {
+        target = String(cString: real)
+        free(real)
+    }
     try checkOutputSpares(target, inputs: inputs, directory: true)
     let fm = FileManager.default
     let parent = parentPath(target)
@@ -373,25 +389,25 @@ public func checkModelOutput(_ directory: String, inputs: [String]) throws -> Mo
     }
     let names = try directoryEntryNames(target).map { String(validating: $0, as: UTF8.self) ?? printableFileName($0) }
     let present = names.filter { !isStaleBundleTemporary($0) }
-    let others = present.filter { !bundleFileNames.contains($0) }.sorted()
-    if !others.isEmpty {
-        throw JobLabelError.outputRefused(path: directory, reason: .holdsOtherFiles(others))
-    }
     if !present.isEmpty {
         func isRegularFile(_ name: String) -> Bool {
             var link = stat()
             return lstat(target + "/" + name, &link) == 0 && (link.st_mode & S_IFMT) == S_IFREG
         }
-        let files = Set(present)
+        let files = Set(present).intersection(bundleFileNames)
         guard files.contains("manifest.json"), files.contains("weights.bin"), files.allSatisfy(isRegularFile),
               (try? ModelBundle.loadManifest(target)) != nil, hasWeightsMagic(target + "/weights.bin") else {
             throw JobLabelError.outputRefused(path: directory, reason: .notAModel)
         }
+        let others = present.filter { !bundleFileNames.contains($0) }.sorted()
+        if !others.isEmpty {
+            throw JobLabelError.outputRefused(path: directory, reason: .holdsOtherFiles(others))
+        }
     }
     let replacesModel = !present.isEmpty
     // A mount point (another device than its parent) cannot be renamed; nor can a directory whose parent
-    // cannot be written. Then its files are replaced.
-    if let parentID = FileIdentity(parent), parentID.device != UInt64(st.st_dev) {
+    // cannot be written, nor (sensibly) the working directory. Then its files are replaced.
+    if let parentID = FileIdentity(parent), parentID.device != UInt64(st.st_dev) || FileIdentity(".") == FileIdentity(target) {
         if let reason = cannotCreateFile(in: target) {
             throw JobLabelError.io(path: directory, message: "cannot create files in it: \(reason)")
         }
