@@ -374,8 +374,7 @@ public func checkModelOutput(_ directory: String, inputs: [String]) throws -> Mo
     var st = stat()
     guard stat(target, &st) == 0 else {
         var isDir: ObjCBool = false
-        if fm.fileExists(atPath: parent, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw JobLabelError.outputParentMissing(path: directory, parent: parent) }
+        if fm.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue {
             if let reason = cannotCreateDirectory(in: parent) {
                 throw JobLabelError.io(path: directory, message: "cannot create it in \(parent): \(reason)")
             }
