@@ -25,6 +25,9 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
     case csvUnterminatedQuote(file: String, line: Int, field: String?)
     /// The operating system refused a read or write (`message` says what and why).
     case io(path: String, message: String)
+    /// Directory entries that look like inputs cannot be read (see `SkippedInput`); what is read would be
+    /// part of the data.
+    case unreadableInputs([SkippedInput])
 
     // MARK: Training
 
@@ -115,6 +118,10 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(location(file, line, field)): unterminated quoted field; a '\"' inside a field must be doubled (reading stops here: the rest of the file would be inside this field)"
         case .io(let path, let message):
             return "\(path): \(message)"
+        case .unreadableInputs(let entries):
+            let first = entries.first.map(\.description) ?? ""
+            return entries.count == 1 ? first
+                : "\(entries.count) input files cannot be read (\(first); and \(entries.count - 1) more)"
         case .noRecords(let f):
             return "\(files(f)): no records to train on; give a JSONL or CSV file with postings"
         case .noLabeledRecords(let head, let f):
@@ -201,6 +208,16 @@ public enum OutputRefusal: Sendable, Equatable, CustomStringConvertible {
     case isADirectory
     /// The output is one of the inputs (it would be overwritten while, or before, it is read).
     case isAnInput
+    /// The output lies inside an input directory (the next run would read it as an input).
+    case insideAnInput(String)
+    /// The output directory holds an input (replacing the directory would delete it).
+    case holdsAnInput(String)
+    /// The output lies inside the model being read.
+    case insideTheModel(String)
+    /// The output exists and is a FIFO, device or socket (`kind`), which a regular file would replace.
+    case notARegularFile(String)
+    /// The output is a symbolic link to nothing.
+    case danglingLink
 
     /// What is wrong, in a few words.
     public var description: String {
@@ -211,6 +228,11 @@ public enum OutputRefusal: Sendable, Equatable, CustomStringConvertible {
             return "holds files besides the model (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : ""))"
         case .isADirectory: return "is a directory"
         case .isAnInput: return "is also an input; it would be overwritten"
+        case .insideAnInput(let input): return "is inside the input directory \(input); outputs are kept out of the inputs"
+        case .holdsAnInput(let input): return "holds the input \(input), which writing the model would delete"
+        case .insideTheModel(let model): return "is inside the model \(model) being read"
+        case .notARegularFile(let kind): return "is a \(kind), not a regular file; it would be replaced by one"
+        case .danglingLink: return "is a symbolic link to nothing"
         }
     }
 }
@@ -233,11 +255,21 @@ public enum RecordError: Error, Sendable, Equatable {
     case labelNotString(field: String, got: String)
     /// A CSV row's field count differs from the header's.
     case raggedRow(fields: Int, headerFields: Int)
+    /// The record is longer than the reader's limit of `limit` bytes, so the rest of its input is not read
+    /// (`loneCR`: the bytes read hold CRs that are not followed by LF, i.e. lines end in CR alone;
+    /// `inQuotes`: a CSV record inside a quoted field, likely one that never closes).
+    case tooLong(limit: Int, loneCR: Bool = false, inQuotes: Bool = false)
+    /// A JSON Lines line is not JSON because CR characters not followed by LF separate records on it:
+    /// lines that end in CR alone.
+    case loneCR
+    /// The input is not UTF-8 text (`problem`: what it is, e.g. UTF-16 or gzip-compressed, and what to do);
+    /// nothing of it is read.
+    case notText(String)
 
     /// The field concerned, when there is one.
     public var field: String? {
         switch self {
-        case .notJSON, .notAnObject, .raggedRow: return nil
+        case .notJSON, .notAnObject, .raggedRow, .tooLong, .loneCR, .notText: return nil
         case .missingText(let f), .textNotString(let f, _), .idNotStringOrNumber(let f, _), .titleNotString(let f, _),
              .labelNotString(let f, _): return f
         }
@@ -254,6 +286,19 @@ public enum RecordError: Error, Sendable, Equatable {
         case .titleNotString: return "title not a string"
         case .labelNotString: return "label not a string"
         case .raggedRow: return "wrong number of CSV fields"
+        case .tooLong: return "record too long"
+        case .loneCR: return "CR line endings"
+        case .notText: return "not UTF-8 text"
+        }
+    }
+
+    /// True when the rest of the input is not read after this record (a record over the length limit, an
+    /// input that is not UTF-8 text): skipping it would leave out everything after it, so readers that skip
+    /// bad records (`readAllPostings(skipBad: true)`) stop at it instead.
+    public var endsInput: Bool {
+        switch self {
+        case .tooLong, .notText: return true
+        default: return false
         }
     }
 
@@ -276,6 +321,16 @@ public enum RecordError: Error, Sendable, Equatable {
             return "label must be a string or null, got \(got); write the label as a string, or null for none"
         case .raggedRow(let fields, let headerFields):
             return "row has \(fields) fields but the header has \(headerFields); quote fields that contain commas"
+        case .tooLong(let limit, let loneCR, let inQuotes):
+            if loneCR {
+                return "no line feed in the first \(limit) bytes, but carriage returns: the lines end in CR alone (classic Mac line endings); convert them to LF first (e.g. tr '\\r' '\\n'); the rest of the input is not read"
+            }
+            return "record longer than \(limit) bytes" + (inQuotes ? ", inside a quoted field that may never close (a '\"' inside a field must be doubled)" : "")
+                + "; the rest of the input is not read"
+        case .loneCR:
+            return "not valid JSON: carriage returns not followed by a line feed separate records on this line (lines that end in CR alone, classic Mac line endings); convert them to LF first (e.g. tr '\\r' '\\n')"
+        case .notText(let problem):
+            return problem
         }
     }
 }

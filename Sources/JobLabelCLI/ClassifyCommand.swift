@@ -14,6 +14,7 @@ enum ClassifyCommand {
         var inputs: [String] = []
         var input = InputSettings()
         var output: String?
+        var csvRaw = false
     }
 
     static let spec = CommandSpec<Settings>(
@@ -45,8 +46,9 @@ enum ClassifyCommand {
                 }
                 $0.options.thresholds = spec
             },
-            .value("--format", name: "F", help: "'jsonl' (default), 'csv' or 'text'") { $0.format = try parseChoice($1, "--format", as: PredictionFormat.self) },
-            .value("--output", name: "FILE", help: "write the labels to FILE instead of stdout: atomically (a temporary file renamed into place when all is written; on a failure FILE is left as it was), creating missing directories; refused when FILE is an input") { $0.output = $1 },
+            .value("--format", name: "F", help: "'jsonl' (default), 'csv' or 'text'; CSV cells that start with = + - @, a tab or a CR get a leading ' so that spreadsheets do not run them as formulas (plain numbers excepted), and text shows control characters as \\u{1B}") { $0.format = try parseChoice($1, "--format", as: PredictionFormat.self) },
+            .flag("--csv-raw", help: "with --format csv: no leading ' before cells a spreadsheet would run as formulas (for programs that read the CSV, not spreadsheets)") { $0.csvRaw = true },
+            .value("--output", name: "FILE", help: "write the labels to FILE instead of stdout ('-': stdout): atomically (a temporary file renamed into place when all is written; on a failure FILE is left as it was; an existing FILE keeps its permissions), creating missing directories; refused when FILE is an input, inside an input directory or the model, or not a regular file") { $0.output = $1 },
             .value("--batch", name: "N", help: "postings per batch (default 4096)") { $0.batch = try parseInt($1, "--batch", min: 1) },
             TrainingSettings.threadsOption { $0.threads = $1 },
             .flag("--strict", help: "stop at the first malformed record (exit 65; the labels before it are on stdout, while an --output file is left as it was)") { $0.strict = true },
@@ -57,8 +59,10 @@ enum ClassifyCommand {
     static func run(_ arguments: [String]) throws {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
-        let model = try ModelBundle.load(try s.model ?? defaultModelPath())
-        let specs = try expandInputs(s.inputs.isEmpty ? ["-"] : s.inputs, allowText: true, format: s.input.format)
+        let modelPath = try s.model ?? defaultModelPath()
+        let model = try ModelBundle.load(modelPath)
+        let (specs, unread) = try expandInputsReporting(s.inputs.isEmpty ? ["-"] : s.inputs, allowText: true, format: s.input.format,
+                                                      refuse: s.strict, otherwise: "label the others without --strict")
         let headNames = model.heads.map(\.name)
         let keep = s.input.fields.keepFields
         if let clash = keep.first(where: { $0 == "id" || headNames.contains($0) }) {
@@ -73,8 +77,9 @@ enum ClassifyCommand {
         }
         for note in predictor.notes { printError(Messages.describe(note)) }
         let writer = PredictionWriter(format: s.format, heads: headNames, top: s.options.top, explain: s.options.explain,
-                                      thresholds: s.options.thresholds != nil, keep: keep)
-        let stdout = try openOutput(s.output, inputs: specs)
+                                      thresholds: s.options.thresholds != nil, keep: keep, csvRaw: s.csvRaw)
+        let output = try ReadPaths(given: s.inputs, specs: specs, model: modelPath).checkOutput(s.output)
+        let stdout = try openOutput(output)
         var featureless = 0
         var labeled = 0
         var skipped = SkippedRecords()
@@ -142,8 +147,16 @@ enum ClassifyCommand {
             // Plain text where JSON Lines was expected (`echo ... | joblabel classify`): say how to read it.
             let notJSON = skipped.byProblem[RecordError.notJSON(reason: "", column: 0).problem] ?? 0
             let plainText = labeled == 0 && notJSON == skipped.count ? "; for plain text, one posting per line, use --input-format lines" : ""
-            throw CommandFailure("\(displayNames(specs)): \(skipped.count) malformed record\(skipped.count == 1 ? " was" : "s were") skipped (\(skipped.breakdown)) and \(skipped.count == 1 ? "has" : "have") no output line; fix \(skipped.count == 1 ? "it" : "them") (listed above), or use --strict to stop at the first\(plainText)", exitCode: 65)
+            throw CommandFailure("\(displayNames(specs)): \(skipped.count) malformed record\(skipped.count == 1 ? " was" : "s were") skipped (\(skipped.breakdown)) and \(skipped.count == 1 ? "has" : "have") no output line; fix \(skipped.count == 1 ? "it" : "them") (listed above), or use --strict to stop at the first\(plainText)\(unreadNote(unread))", exitCode: 65)
         }
+        if !unread.isEmpty {
+            throw CommandFailure("\(unread.count) input file\(unread.count == 1 ? " was" : "s were") not read (listed above) and \(unread.count == 1 ? "has" : "have") no output lines; fix or move \(unread.count == 1 ? "it" : "them")", exitCode: 66)
+        }
+    }
+
+    /// "; and N input files were not read", for the final message of a run with both problems.
+    static func unreadNote(_ unread: [SkippedInput]) -> String {
+        unread.isEmpty ? "" : "; and \(unread.count) input file\(unread.count == 1 ? " was" : "s were") not read (listed above)"
     }
 }
 

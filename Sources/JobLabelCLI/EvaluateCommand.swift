@@ -46,8 +46,8 @@ enum EvaluateCommand {
                     s.algorithms = [a]
                 },
                 .value("--format", name: "F", help: "'text' (default), 'json' or 'markdown'") { $0.format = try parseChoice($1, "--format", as: ReportFormat.self) },
-                .value("--html", name: "FILE", help: "also write the report as one self-contained HTML page (charts, no scripts); missing directories are created") { $0.html = $1 },
-                .value("--output", name: "FILE", help: "write the report to FILE instead of stdout (atomically, creating missing directories; refused when FILE is an input)") { $0.output = $1 },
+                .value("--html", name: "FILE", help: "also write the report as one self-contained HTML page (charts, no scripts); atomically, missing directories are created, an existing FILE keeps its permissions; refused when FILE is an input, inside an input directory or the model, or not a regular file") { $0.html = $1 },
+                .value("--output", name: "FILE", help: "write the report to FILE instead of stdout ('-': stdout); as --html") { $0.output = $1 },
                 .value("--cv", name: "K", help: "cross-validate with K folds instead of loading a model") { $0.folds = try parseInt($1, "--cv", min: 2) },
                 .flag("--skip-bad", help: "skip malformed records (listed on stderr, with a count per problem)") { $0.skipBad = true },
                 .flag("--quiet", help: "no progress on stderr") { $0.quiet = true },
@@ -62,10 +62,16 @@ enum EvaluateCommand {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
         guard !s.data.isEmpty else { throw UsageError("evaluate needs --data PATH (labeled postings)") }
-        let specs = try expandInputs(s.data, allowText: false, format: s.input.format)
+        let specs = try expandInputsReporting(s.data, allowText: false, format: s.input.format, refuse: !s.skipBad).specs
         // Fail before the work, not after it.
-        for path in [s.html, s.output].compactMap({ $0 }) { try checkOutputFile(path, inputs: specs) }
-        if let html = s.html, html == s.output { throw UsageError("--html and --output name the same file") }
+        let modelRead = s.folds == nil ? try s.model ?? defaultModelPath() : nil
+        let reads = ReadPaths(given: s.data, specs: specs, extra: [s.input.labelMap], model: modelRead)
+        if s.html == "-" { throw UsageError("--html takes a file name; the report itself goes to standard output") }
+        let htmlTarget = try reads.checkOutput(s.html)
+        let outputTarget = try reads.checkOutput(s.output)
+        if let htmlTarget, let outputTarget, isSameOutput(htmlTarget, outputTarget) {
+            throw UsageError("--html and --output name the same file")
+        }
         let options = s.input.readOptions(labelFields: s.training.labelFields)
         var result: EvaluationResult
         var facts: [(String, String)] = []
@@ -141,10 +147,10 @@ enum EvaluateCommand {
             printError("note: head '\(head)': no row in the data has this label; not scored")
         }
         result.entries.removeAll { skipped.contains($0.head) }
-        if let html = s.html {
+        if let html = htmlTarget {
             try writeOutputFile(html, Array(result.html(facts: facts).utf8))
         }
-        if let output = s.output {
+        if let output = outputTarget {
             try writeOutputFile(output, Array(result.render(s.format).utf8))
         } else {
             let stdout = StandardOutput()

@@ -11,12 +11,14 @@ struct InputSettings {
     var textTitles = TextTitles.detect
     /// A label map file (train, evaluate).
     var labelMap: String?
+    /// The longest record read (`--max-record-bytes`).
+    var maxRecordBytes = defaultMaxRecordBytes
 
     /// The library's read options, with the heads' label fields from `--labels HEAD=FIELD`.
     func readOptions(labelFields: [String: String] = [:]) -> ReadOptions {
         var mapping = fields
         mapping.labelFields = labelFields
-        return ReadOptions(fields: mapping, delimiter: delimiter, textTitles: textTitles)
+        return ReadOptions(fields: mapping, delimiter: delimiter, textTitles: textTitles, maxRecordBytes: maxRecordBytes)
     }
 
     /// Which command the options are for: labeled data (train, evaluate) or postings to label (classify).
@@ -55,6 +57,9 @@ struct InputSettings {
                 }
                 s.format = format
             },
+            value("--max-record-bytes", "N", "the longest record read, in bytes (K, M, G: KiB, MiB, GiB; default 64M): a JSON Lines or plain line, a CSV record, a whole .txt file; a longer one is reported with its file and line, and the rest of that input is not read") { s, v in
+                s.maxRecordBytes = try parseByteCount(v, "--max-record-bytes")
+            },
             value("--delimiter", "C", "the field separator of CSV inputs: one ASCII character, or 'tab' (default: ',' for .csv, tab for .tsv)") { s, v in
                 s.delimiter = try parseDelimiter(v)
             },
@@ -79,6 +84,20 @@ struct InputSettings {
         }
         guard !single || names.count == 1 else { throw UsageError("\(option) takes one field name, got '\(value)'") }
         return names
+    }
+
+    /// A size in bytes: a whole number, optionally followed by K, M, G or T (KiB ... TiB); at least 1, at most 1T.
+    static func parseByteCount(_ value: String, _ option: String) throws -> Int {
+        var digits = Substring(value)
+        var unit = 1
+        if let last = digits.last?.uppercased(), let scale = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40][last] {
+            unit = scale
+            digits = digits.dropLast()
+        }
+        guard let n = Int(digits), n >= 1, n <= (1 << 40) / unit else {
+            throw UsageError("\(option) takes a number of bytes from 1 to 1T, optionally with K, M, G or T (e.g. 256M), got '\(value)'")
+        }
+        return n * unit
     }
 
     /// `--delimiter`: one ASCII character other than a quote or a line break, or 'tab' / '\t'.
@@ -107,4 +126,30 @@ func applyLabelMap(_ map: LabelMap?, to postings: inout [Posting], heads: [Strin
         let more = unmapped.labels.count > 10 ? ", and \(unmapped.labels.count - 10) more" : ""
         printError("note: label map: head '\(unmapped.head)': \(unmapped.labels.count) label\(unmapped.labels.count == 1 ? " is" : "s are") not in the map and kept as read: \(shown)\(more)")
     }
+}
+
+/// Expands the inputs of a command, naming on stderr every directory entry that looks like an input but
+/// is not read (nothing is left out in silence). Returns the inputs and the entries that may hold postings.
+/// With `refuse` (train and evaluate without --skip-bad), such entries stop the command (exit 66): what
+/// is left would be part of the data.
+func expandInputsReporting(_ paths: [String], allowText: Bool, format: InputFormat?, refuse: Bool,
+                           otherwise: String = "leave them out with --skip-bad") throws
+    -> (specs: [InputSpec], unread: [SkippedInput]) {
+    var skipped: [SkippedInput] = []
+    let specs: [InputSpec]
+    do {
+        specs = try expandInputs(paths, allowText: allowText, format: format, skipped: &skipped)
+    } catch JobLabelError.unreadableInputs(let entries) {
+        // A directory whose every input is unreadable: each is named, as below.
+        for entry in skipped { printError((entry.losesData ? "joblabel: " : "note: ") + entry.description) }
+        throw CommandFailure("\(entries.count) input file\(entries.count == 1 ? "" : "s") cannot be read (listed above) and there is nothing else to read", exitCode: 66)
+    }
+    let unread = skipped.filter(\.losesData)
+    for entry in skipped {
+        printError((entry.losesData ? "joblabel: " : "note: ") + entry.description)
+    }
+    if refuse && !unread.isEmpty {
+        throw CommandFailure("\(unread.count) input file\(unread.count == 1 ? "" : "s") cannot be read (listed above); the rest would be only part of the data: fix or move \(unread.count == 1 ? "it" : "them"), or \(otherwise)", exitCode: 66)
+    }
+    return (specs, unread)
 }

@@ -40,7 +40,7 @@ enum InspectCommand {
         guard let manifestBytes = FileManager.default.contents(atPath: dir + "/manifest.json") else {
             throw JobLabelError.io(path: dir + "/manifest.json", message: "cannot read")
         }
-        try stdout.write(s.json ? card.json(manifestBytes: Array(manifestBytes)) : Array(card.text(directory: dir).utf8))
+        try stdout.write(s.json ? card.json(manifestBytes: Array(manifestBytes)) : Array(terminalText(card.text(directory: dir)).utf8))  // labels from the data: no raw control characters
         try stdout.flush()
     }
 }

@@ -19,6 +19,8 @@ enum Messages {
         switch error {
         case .inputNotFound, .noInputFiles, .modelIsAFile, .modelFileMissing:
             return (text, 66)
+        case .unreadableInputs:
+            return (text + "; fix or move them", 66)
         case .modelNotFound(let directory):
             return (text + "; train one with 'joblabel train --data FILE --out \(directory)'", 66)
         case .unknownInputType, .textFileHasNoLabels, .tooFewFolds:
@@ -34,6 +36,8 @@ enum Messages {
         case .labelMapUnknownHead(_, let head, let known):
             let hint = suggestion(for: head, among: known).map { "; did you mean '\($0)'?" } ?? ""
             return ("usage error: " + text + hint, 64)
+        case .badRecord(.tooLong(_, false, _), _, _):
+            return (text + "; to read longer records, raise --max-record-bytes", 65)
         case .badRecord, .csvUnterminatedQuote, .noRecords, .singleClass, .noTokens,
              .foldWithoutTwoClasses, .modelDamaged, .modelTooNew:
             return (text, 65)
@@ -53,7 +57,10 @@ enum Messages {
             case .notAModel: return (text + "; choose another --out (an empty or new directory)", 74)
             case .holdsOtherFiles: return (text + "; move them out or choose another --out", 74)
             case .notADirectory: return (text + "; choose another --out", 74)
-            case .isAnInput: return (text + "; write the output to another file", 74)
+            case .isAnInput, .insideAnInput, .insideTheModel: return (text + "; write the output elsewhere", 74)
+            case .holdsAnInput: return (text + "; choose another --out", 74)
+            case .notARegularFile: return (text + "; name a regular file (without --output, the output goes to standard output)", 74)
+            case .danglingLink: return (text + "; remove the link or name another file", 74)
             }
         case .modelWriteFailed:
             return (text + "; free disk space or choose another --out", 74)

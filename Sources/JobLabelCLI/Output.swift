@@ -41,30 +41,38 @@ final class StandardOutput {
     }
 }
 
-/// Checks an output file (`--output`, `--html`) before the work: not one of the inputs, not a directory,
-/// and its missing parent directories can be created.
-func checkOutputFile(_ path: String, inputs: [InputSpec]) throws {
-    if inputs.contains(where: { $0.path != "-" && ($0.path == path || isSameFile($0.path, path)) }) {
-        throw JobLabelError.outputRefused(path: path, reason: .isAnInput)
+/// What a command reads, which its outputs must spare: the input paths as given and as expanded (the files
+/// of directories), a label map, the model.
+struct ReadPaths {
+    var inputs: [String]
+    var model: String?
+
+    /// The paths given, the inputs they expand to, and `extra` files (a label map).
+    init(given: [String], specs: [InputSpec], extra: [String?] = [], model: String? = nil) {
+        inputs = (given + specs.map(\.path) + extra.compactMap { $0 }).uniqued()
+        self.model = model
     }
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-        throw JobLabelError.outputRefused(path: path, reason: .isADirectory)
+
+    /// Checks an output file (`--output`, `--html`) before the work (see the library's `checkOutputFile`:
+    /// not an input, not inside an input directory or the model, a regular file or none, creatable), and
+    /// returns the path to write; "-" is standard output (nil).
+    func checkOutput(_ path: String?) throws -> String? {
+        guard let path, path != "-" else { return nil }
+        if path.isEmpty { throw UsageError("an output file name is empty") }
+        return try checkOutputFile(path, inputs: inputs, model: model)
     }
-    try checkCreatableParent(path)
 }
 
-/// Writes a whole output file atomically, creating its missing parent directories.
+/// Writes a whole output file atomically (a checked path), creating its missing parent directories.
 func writeOutputFile(_ path: String, _ bytes: [UInt8]) throws {
     try createParentDirectories(of: path)
     try writeFileAtomically(path, bytes)
 }
 
-/// The output of a command: standard output, or the file `path` (checked, parents created, written to a
+/// The output of a command: standard output, or the checked file `path` (parents created, written to a
 /// temporary file until `commit()`).
-func openOutput(_ path: String?, inputs: [InputSpec]) throws -> StandardOutput {
+func openOutput(_ path: String?) throws -> StandardOutput {
     guard let path else { return StandardOutput() }
-    try checkOutputFile(path, inputs: inputs)
     try createParentDirectories(of: path)
     return StandardOutput(file: try AtomicFileWriter(path: path))
 }
@@ -73,9 +81,11 @@ func openOutput(_ path: String?, inputs: [InputSpec]) throws -> StandardOutput {
 nonisolated(unsafe) var activeProgress: ProgressMeter?
 
 /// One message line on stderr (errors writing it are ignored: there is nowhere left to report them).
+/// Messages quote ids, labels and file names from the data: control characters in them (ANSI escapes)
+/// are shown as `\u{1B}` (`terminalText`), never sent to the terminal.
 func printError(_ message: String) {
     activeProgress?.clearForMessage()
-    writeAll(2, Array((message + "\n").utf8))
+    writeAll(2, Array((terminalText(message) + "\n").utf8))
 }
 
 /// Starts the progress meter of a command (see `ProgressMeter.forStandardError`).

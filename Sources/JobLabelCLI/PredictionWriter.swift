@@ -25,11 +25,15 @@ struct PredictionWriter {
     let thresholds: Bool
     /// Input fields copied into each record (`--keep`), after the id; postings carry their values in `kept`.
     let keep: [String]
+    /// CSV cells as they are (`--csv-raw`): no `'` before a cell that a spreadsheet would run as a formula.
+    let csvRaw: Bool
     /// The keys of the kept fields, as JSON strings.
     private let keepKeys: [[UInt8]]
 
-    init(format: PredictionFormat, heads: [String], top: Int, explain: Int = 0, thresholds: Bool = false, keep: [String] = []) {
+    init(format: PredictionFormat, heads: [String], top: Int, explain: Int = 0, thresholds: Bool = false, keep: [String] = [],
+         csvRaw: Bool = false) {
         self.format = format
+        self.csvRaw = csvRaw
         self.heads = heads
         self.top = top
         self.explain = explain
@@ -52,7 +56,7 @@ struct PredictionWriter {
             if top > 0 { cols.append(h + "_top") }
             if explain > 0 { cols.append(h + "_explain") }
         }
-        return Array((cols.map(csvField).joined(separator: ",") + "\n").utf8)
+        return Array((cols.map { csvField($0, raw: csvRaw) }.joined(separator: ",") + "\n").utf8)
     }
 
     /// Appends the records of a batch; `labels[i]` belongs to the `i`-th posting of the slice.
@@ -135,21 +139,19 @@ struct PredictionWriter {
                 fields.append(d.explanation.map { "\($0.feature):\(weightString($0.weight))" }.joined(separator: ";"))
             }
         }
-        out += Array((fields.map(csvField).joined(separator: ",") + "\n").utf8)
+        out += Array((fields.map { csvField($0, raw: csvRaw) }.joined(separator: ",") + "\n").utf8)
     }
 
     private func appendText(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
-        // Tabs and line breaks inside an id would break the one-record-per-line layout.
-        func oneLine(_ s: String) -> String {
-            String(s.unicodeScalars.map { $0.value == 9 || $0.value == 10 || $0.value == 13 ? " " : Character($0) })
-        }
-        var line = oneLine(p.id)
-        for (k, name) in keep.enumerated() { line += "\t\(oneLine(name))=" + oneLine(k < p.kept.count ? p.kept[k].text : "") }
+        // Every value goes through `textCell`: tabs and line breaks would break the one-record-per-line
+        // layout, and control characters (ANSI escapes) must not reach a terminal.
+        var line = textCell(p.id)
+        for (k, name) in keep.enumerated() { line += "\t\(textCell(name))=" + textCell(k < p.kept.count ? p.kept[k].text : "") }
         for d in decisions {
-            line += "\t\(d.head)=" + (d.isKnown ? "" : "\(LabelDecision.unknown); best ")
-                + d.top.prefix(max(1, top)).map { "\($0.label) (\(probabilityString($0.probability)))" }.joined(separator: ", ")
+            line += "\t\(textCell(d.head))=" + (d.isKnown ? "" : "\(LabelDecision.unknown); best ")
+                + d.top.prefix(max(1, top)).map { "\(textCell($0.label)) (\(probabilityString($0.probability)))" }.joined(separator: ", ")
             if explain > 0 {
-                line += " [" + d.explanation.map { "\($0.feature) \(weightString($0.weight))" }.joined(separator: ", ") + "]"
+                line += " [" + d.explanation.map { "\(textCell($0.feature)) \(weightString($0.weight))" }.joined(separator: ", ") + "]"
             }
         }
         out += Array((line + "\n").utf8)
@@ -169,11 +171,50 @@ struct PredictionWriter {
     }
 }
 
-/// One CSV cell: quoted when it holds a comma, quote or line break (RFC 4180). Every cell `classify`
-/// writes (ids, labels, kept input fields) goes through here.
-func csvField(_ s: String) -> String {
+/// One CSV cell. Every cell `classify` writes (header, ids, labels, kept input fields, features) goes
+/// through here:
+/// - control characters other than tab, LF and CR (NUL, ESC, ...) and DEL become U+FFFD;
+/// - unless `raw`, a cell that starts with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `'`, so a
+///   spreadsheet shows it as text instead of running it as a formula (CWE-1236: `=HYPERLINK(...)` in a
+///   scraped id); plain numbers (`-3`, `+1.5e3`) are left as they are;
+/// - quoted when it holds a comma, quote or line break (RFC 4180).
+func csvField(_ s: String, raw: Bool = false) -> String {
+    var s = s
+    if s.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }) {
+        s = String(String.UnicodeScalarView(s.unicodeScalars.map { v in
+            (v.value < 0x20 && v.value != 0x09 && v.value != 0x0A && v.value != 0x0D) || v.value == 0x7F ? "\u{FFFD}" : v
+        }))
+    }
+    if !raw, let first = s.utf8.first, first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D,
+       !isPlainNumber(s) {
+        s = "'" + s
+    }
     if s.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
     return s
+}
+
+/// True for a decimal number and nothing else: optional sign, digits with an optional fraction, optional
+/// exponent ("-3", "+1.5", "2e-4").
+func isPlainNumber(_ s: String) -> Bool {
+    var bytes = Substring(s).utf8[...]
+    if let c = bytes.first, c == 0x2B || c == 0x2D { bytes = bytes.dropFirst() }
+    func digits() -> Int {
+        let n = bytes.prefix { $0 >= 0x30 && $0 <= 0x39 }.count
+        bytes = bytes.dropFirst(n)
+        return n
+    }
+    var count = digits()
+    if bytes.first == 0x2E {
+        bytes = bytes.dropFirst()
+        count += digits()
+    }
+    guard count > 0 else { return false }
+    if let e = bytes.first, e == 0x65 || e == 0x45 {
+        bytes = bytes.dropFirst()
+        if let c = bytes.first, c == 0x2B || c == 0x2D { bytes = bytes.dropFirst() }
+        guard digits() > 0 else { return false }
+    }
+    return bytes.isEmpty
 }

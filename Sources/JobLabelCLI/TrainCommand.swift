@@ -36,7 +36,7 @@ enum TrainCommand {
         groups: [
             OptionGroup(title: "OPTIONS", options: [
                 .value("--data", name: "PATH", help: "labeled .jsonl/.csv/.tsv file or directory (repeatable)") { $0.data.append($1) },
-                .value("--out", name: "DIR", help: "where to write the model bundle (missing directories are created)") { $0.out = $1 },
+                .value("--out", name: "DIR", help: "where to write the model bundle (missing directories are created). It must be new, empty or a joblabel bundle (manifest.json and weights.bin, optionally README.md, nothing else), and neither an input nor inside an input directory; checked, and tried for writing, before training. A mount point is written by replacing its files") { $0.out = $1 },
                 .flag("--with-default-corpus", help: "also train on the shipped corpus (the default model's training postings: corpus/ beside Models/default, or $JOBLABEL_CORPUS), for a board with a few hundred labeled ads of its own; labels outside the corpus's vocabulary stay yours") { $0.withDefaultCorpus = true },
                 .value("--corpus-weight", name: "W", help: "with --with-default-corpus: the weight of each corpus posting against 1 for each of yours (default 1)") {
                     $0.corpusWeight = try parseDouble($1, "--corpus-weight", range: 1e-4...1e4)
@@ -106,16 +106,16 @@ enum TrainCommand {
         var s = Settings()
         guard try spec.parse(arguments, into: &s) else { return }
         guard !s.data.isEmpty else { throw UsageError("train needs --data PATH (a .jsonl or .csv file)") }
-        guard let out = s.out else { throw UsageError("train needs --out DIR (where to write the model)") }
+        guard let out = s.out, !out.isEmpty else { throw UsageError("train needs --out DIR (where to write the model)") }
         if !s.autotune, let first = s.autotuneGiven.first { throw UsageError("\(first) goes with --autotune") }
-        // Fail before the work, not after it.
-        try checkCreatableParent(out)
-        if FileManager.default.fileExists(atPath: URL(fileURLWithPath: out).standardizedFileURL.deletingLastPathComponent().path) {
-            try ModelBundle.checkReplaceable(out)
-        }
         let started = DispatchTime.now().uptimeNanoseconds
         let heads = s.training.config.heads
-        let specs = try expandInputs(s.data, allowText: false, format: s.input.format)
+        // Fail before the work, not after it: --out must spare every input (the paths given cover the files
+        // found in directories) and be writable now; checked before the inputs are even looked at.
+        let corpusDir = s.withDefaultCorpus ? try defaultCorpusPath() : nil
+        let reads = ReadPaths(given: s.data, specs: [], extra: [s.input.labelMap, corpusDir]).inputs
+        let plan = try checkModelOutput(out, inputs: reads)
+        let specs = try expandInputsReporting(s.data, allowText: false, format: s.input.format, refuse: !s.skipBad).specs
         let labelMap = try loadLabelMap(s.input.labelMap, heads: heads)
         let meter = startProgress("train", quiet: s.quiet)
         defer { finishProgress(meter) }
@@ -124,8 +124,7 @@ enum TrainCommand {
         applyLabelMap(labelMap, to: &postings, heads: heads)
         var files = s.data
         var weights: [Float]?
-        if s.withDefaultCorpus {
-            let corpusDir = try defaultCorpusPath()
+        if let corpusDir {
             let corpus = try readLabeledPostings(try expandInputs([corpusDir], allowText: false), heads: heads,
                                                  options: ReadOptions(), skipBad: false)
             let w = s.corpusWeight ?? 1
@@ -149,8 +148,8 @@ enum TrainCommand {
             for warning in Messages.describe(caseVariants: caseVariantLabels(head.classes), head: head.name) { printError(warning) }
         }
         meter.update { $0.phase = "saving the model"; $0.detail = "" }
-        try createParentDirectories(of: out)
-        try ModelBundle.save(model, to: out) { step in holdForTests(at: "save-" + step.rawValue) }
+        try createParentDirectories(of: plan.path)
+        try ModelBundle.save(model, to: plan.path, sparing: reads) { step in holdForTests(at: "save-" + step.rawValue) }
         finishProgress(meter)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         var summary = "trained on \(postings.count) postings, \(model.vectorizer.featureCount) features, in \(String(format: "%.2f", seconds)) s -> \(out)\n"

@@ -101,8 +101,15 @@ final class RobustnessReaderTests: XCTestCase {
         for _ in 0..<size { handle.write(block) }
         handle.write(Data("\"}\n{\"text\": \"tail\"}\n".utf8))
         try handle.close()
-        let reader = try PostingReader(InputSpec(path: path, format: .jsonl), heads: [])
-        let posts = try reader.next(maxCount: 10).map { try $0.get() }
+        // Over the default limit of 64 MiB: refused at line 1, the buffer bounded.
+        let bounded = try PostingReader(InputSpec(path: path, format: .jsonl), heads: [])
+        guard case .failure(.badRecord(.tooLong(defaultMaxRecordBytes, false, false), _, 1))? = try bounded.next(maxCount: 10).first else {
+            return XCTFail("expected the line to be refused")
+        }
+        XCTAssertLessThanOrEqual(bounded.input.capacity, defaultMaxRecordBytes + defaultInputChunkSize + 1)
+        // With a higher limit it is read.
+        let reader = try PostingReader(InputSpec(path: path, format: .jsonl), heads: [], options: ReadOptions(maxRecordBytes: (size + 1) << 20))
+        let posts = try reader.readAll()  // the long record fills a batch on its own
         XCTAssertEqual(posts.map(\.text.count), [size << 20, 4])
         XCTAssertEqual(posts.map(\.line), [1, 2])
     }

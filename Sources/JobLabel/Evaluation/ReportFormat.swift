@@ -86,19 +86,21 @@ extension EvaluationResult {
     /// algorithm the per-class table, confusion matrix, coverage by threshold, reliability bins and level errors.
     public func table(markdown: Bool) -> String {
         var out = ""
+        // Heads and labels come from the data: escaped for the format (`markdownCell`, `textCell`).
+        let cell: (String) -> String = markdown ? markdownCell : textCell
         let summaryRows = entries.map { e in
-            [e.head, e.algorithm, String(e.report.n), f(e.report.accuracy), f(e.report.macroPrecision),
+            [cell(e.head), cell(e.algorithm), String(e.report.n), f(e.report.accuracy), f(e.report.macroPrecision),
              f(e.report.macroRecall), f(e.report.macroF1), f(e.report.weightedF1), e.report.calibration.map { f($0.ece) } ?? "-"]
         }
         out += renderTable(["head", "algorithm", "n", "accuracy", "macro P", "macro R", "macro F1", "weighted F1", "ECE"],
                            summaryRows, markdown: markdown, numericFrom: 2)
         let ordinalEntries = entries.filter { $0.report.ordinal != nil }
-        if let scale = ordinalEntries.first?.report.ordinal?.levels {
+        if let scale = ordinalEntries.first?.report.ordinal?.levels.map(cell) {
             out += "\n" + (markdown ? "Ordinal heads (levels \(scale.joined(separator: " < "))):\n\n"
                                       : "ordinal heads (levels \(scale.joined(separator: " < ")))\n")
             let rows = ordinalEntries.compactMap { e in
                 e.report.ordinal.map { o in
-                    [e.head, e.algorithm, String(o.n), f(o.exactAccuracy), f(o.offByOneAccuracy), f(o.meanAbsoluteError)]
+                    [cell(e.head), cell(e.algorithm), String(o.n), f(o.exactAccuracy), f(o.offByOneAccuracy), f(o.meanAbsoluteError)]
                 }
             }
             out += renderTable(["head", "algorithm", "n", "exact", "within one level", "mean abs. level error"],
@@ -106,9 +108,10 @@ extension EvaluationResult {
         }
         for e in entries {
             let r = e.report.compacted()
-            out += "\n" + (markdown ? "### \(e.head) / \(e.algorithm)\n\n" : "== \(e.head) / \(e.algorithm) ==\n")
+            out += "\n" + (markdown ? "### \(cell(e.head)) / \(cell(e.algorithm))\n\n" : "== \(cell(e.head)) / \(cell(e.algorithm)) ==\n")
+            let labels = r.labels.map(cell)
             var rows = r.labels.indices.map { c in
-                [r.labels[c], f(r.perClass[c].precision), f(r.perClass[c].recall), f(r.perClass[c].f1), String(r.perClass[c].support)]
+                [labels[c], f(r.perClass[c].precision), f(r.perClass[c].recall), f(r.perClass[c].f1), String(r.perClass[c].support)]
             }
             rows.append(["macro avg", f(e.report.macroPrecision), f(e.report.macroRecall), f(e.report.macroF1), String(e.report.n)])
             rows.append(["weighted avg", f(e.report.weightedPrecision), f(e.report.weightedRecall), f(e.report.weightedF1), String(e.report.n)])
@@ -116,18 +119,18 @@ extension EvaluationResult {
             out += "\n" + (markdown ? "Confusion matrix (rows: true label, columns: predicted):\n\n"
                                       : "confusion (rows: true, columns: predicted, numbered as the rows)\n")
             // Plain text numbers the columns so the matrix stays narrow whatever the label lengths.
-            let header = ["true \\ predicted"] + (markdown ? r.labels : r.labels.indices.map { String($0 + 1) })
+            let header = ["true \\ predicted"] + (markdown ? labels : r.labels.indices.map { String($0 + 1) })
             let cm = r.labels.indices.map { t in
-                [markdown ? r.labels[t] : "\(t + 1) \(r.labels[t])"] + r.confusion[t].map(String.init)
+                [markdown ? labels[t] : "\(t + 1) \(labels[t])"] + r.confusion[t].map(String.init)
             }
             out += renderTable(header, cm, markdown: markdown, numericFrom: 1)
-            out += confidenceTables(e.report, markdown: markdown)
+            out += confidenceTables(e.report, markdown: markdown, cell: cell)
         }
         return out
     }
 
     /// Coverage by threshold, reliability bins and level errors of one report, as tables.
-    func confidenceTables(_ r: EvaluationReport, markdown: Bool) -> String {
+    func confidenceTables(_ r: EvaluationReport, markdown: Bool, cell: (String) -> String = { $0 }) -> String {
         var out = ""
         func caption(_ s: String) -> String { "\n" + (markdown ? s.prefix(1).uppercased() + s.dropFirst() + ":\n\n" : s + "\n") }
         if !r.coverage.isEmpty {
@@ -152,7 +155,7 @@ extension EvaluationResult {
                                rows, markdown: markdown, numericFrom: 1)
         }
         if let o = r.ordinal {
-            out += caption("level error (predicted level - true level; \(o.n) rows on the scale \(o.levels.joined(separator: " < "))): exact \(f(o.exactAccuracy)), within one level \(f(o.offByOneAccuracy)), mean absolute level error \(f(o.meanAbsoluteError))")
+            out += caption("level error (predicted level - true level; \(o.n) rows on the scale \(o.levels.map(cell).joined(separator: " < "))): exact \(f(o.exactAccuracy)), within one level \(f(o.offByOneAccuracy)), mean absolute level error \(f(o.meanAbsoluteError))")
             let shown = o.shownErrorRange
             let rows = shown.map { i in
                 [o.error(at: i) > 0 ? "+\(o.error(at: i))" : String(o.error(at: i)), String(o.errorCounts[i]),
@@ -188,6 +191,63 @@ func renderTable(_ header: [String], _ rows: [[String]], markdown: Bool, numeric
                 out += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
             }
         }
+    }
+    return out
+}
+
+// MARK: Escaping for text and Markdown
+
+/// True for the characters that must not reach a terminal or a one-line text field raw: C0 controls (ESC
+/// starts ANSI sequences), DEL, C1 controls (U+009B is a one-character CSI), the line and paragraph
+/// separators, and the bidirectional overrides and isolates (which reorder what is shown).
+@inline(__always) func isUnsafeForText(_ v: UInt32) -> Bool {
+    v < 0x20 || (v >= 0x7F && v <= 0x9F) || v == 0x2028 || v == 0x2029 || (v >= 0x202A && v <= 0x202E)
+        || (v >= 0x2066 && v <= 0x2069)
+}
+
+/// Shared by `textCell` and `terminalText`: unsafe characters as `\u{1B}`; tab, LF and CR as one space
+/// each, unless `keepLayout` keeps tab and LF.
+private func escapingControls(_ s: String, keepLayout: Bool) -> String {
+    // Fast path: no byte that can start an unsafe character (C0, DEL, the lead bytes of C1 and U+20xx).
+    guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 || $0 == 0xE2 }) else { return s }
+    var out = String.UnicodeScalarView()
+    for scalar in s.unicodeScalars {
+        let v = scalar.value
+        if !isUnsafeForText(v) {
+            out.append(scalar)
+        } else if v == 0x0A || v == 0x09 || v == 0x0D {
+            out.append(keepLayout && v != 0x0D ? scalar : " ")
+        } else {
+            out.append(contentsOf: "\\u{\(String(v, radix: 16, uppercase: true))}".unicodeScalars)
+        }
+    }
+    return String(out)
+}
+
+/// A value (id, label, head, feature, kept field) for one cell of a plain-text format — `classify --format
+/// text`, `evaluate --format text`: tabs and line breaks become spaces (they would break the layout), and
+/// other control characters (ANSI escape sequences), C1 controls, line separators and bidirectional
+/// overrides are shown as `\u{1B}` instead of reaching the terminal. Anything else is unchanged.
+package func textCell(_ s: String) -> String {
+    escapingControls(s, keepLayout: false)
+}
+
+/// Text for a terminal (messages on stderr, `inspect`): as `textCell`, but tabs and line feeds are kept.
+package func terminalText(_ s: String) -> String {
+    escapingControls(s, keepLayout: true)
+}
+
+/// A value for one Markdown table cell (`evaluate --format markdown`): as `textCell`, then `\`, `|` (which
+/// would split the cell) and the characters Markdown gives a meaning (`` ` * _ [ ] < > ~ & ``) are
+/// backslash-escaped, so a label shows as written and cannot become a link, markup or HTML.
+package func markdownCell(_ s: String) -> String {
+    let text = textCell(s)
+    let special: Set<UInt8> = [0x5C, 0x7C, 0x60, 0x2A, 0x5F, 0x5B, 0x5D, 0x3C, 0x3E, 0x7E, 0x26]
+    guard text.utf8.contains(where: { special.contains($0) }) else { return text }
+    var out = ""
+    for ch in text.unicodeScalars {
+        if ch.isASCII && special.contains(UInt8(ch.value)) { out += "\\" }
+        out.unicodeScalars.append(ch)
     }
     return out
 }

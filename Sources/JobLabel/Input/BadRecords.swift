@@ -89,7 +89,8 @@ public func readAllPostings(_ specs: [InputSpec], heads: [String]) throws -> [Po
 }
 
 /// Reads every posting of every spec, in order, as `options` say. With `skipBad`, malformed records are
-/// left out and tallied (each is passed to `report`); without it the first one is thrown. `progress` gets
+/// left out and tallied (each is passed to `report`); without it the first one is thrown. A record that
+/// ends its input (`RecordError.endsInput`: too long, not UTF-8 text) is thrown either way. `progress` gets
 /// the bytes read so far and the inputs' total size (nil when unknown) after every batch.
 public func readAllPostings(_ specs: [InputSpec], heads: [String], options: ReadOptions = ReadOptions(), skipBad: Bool,
                             report: (JobLabelError) -> Void = { _ in },
@@ -107,6 +108,8 @@ public func readAllPostings(_ specs: [InputSpec], heads: [String], options: Read
             switch record {
             case .success(let posting): all.append(posting)
             case .failure(let error):
+                // A record that ends its input is not skipped: everything after it would be left out too.
+                if case .badRecord(let record, _, _) = error, record.endsInput { throw error }
                 guard skipBad else { throw error }
                 skipped.add(error)
                 report(error)

@@ -78,6 +78,7 @@ extension ChunkedInput {
                                 break scan
                             }
                         }
+                        if j - start > maxRecordBytes { throw tooLong(scanned: 0) }
                         let extent = CSVRecordExtent(lo: start, hi: j, breaks: breaks, terminated: true,
                                                      unterminatedQuote: false)
                         start = j + terminatorLength
@@ -96,9 +97,15 @@ extension ChunkedInput {
                 }
             }
             scanned = j - start
+            if scanned > maxRecordBytes {
+                var error = tooLong(scanned: 0)
+                error.inQuotes = state == .quoted || state == .quoteInQuoted
+                throw error
+            }
             if try fill() { continue }
             if start + scanned < end { continue }  // stopped at a CR before the end was known; rescan
             if end == start { return nil }
+            if end - start > maxRecordBytes { throw tooLong(scanned: 0) }
             let extent = CSVRecordExtent(lo: start, hi: end, breaks: breaks, terminated: false,
                                          unterminatedQuote: state == .quoted)
             start = end

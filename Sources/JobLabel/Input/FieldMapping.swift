@@ -77,12 +77,18 @@ public struct ReadOptions: Sendable, Equatable {
     public var delimiter: UInt8?
     /// Whether a `.txt` posting's first line may be its title.
     public var textTitles: TextTitles
+    /// The longest record read (a JSON Lines or plain line, a CSV record, a whole `.txt` file), in bytes;
+    /// a longer one is `RecordError.tooLong` and ends its input. The reader's memory stays in proportion.
+    public var maxRecordBytes: Int
 
-    /// Options; the defaults read joblabel's own fields and detect `.txt` titles.
-    public init(fields: FieldMapping = FieldMapping(), delimiter: UInt8? = nil, textTitles: TextTitles = .detect) {
+    /// Options; the defaults read joblabel's own fields, detect `.txt` titles and accept records of up to
+    /// `defaultMaxRecordBytes` (64 MiB).
+    public init(fields: FieldMapping = FieldMapping(), delimiter: UInt8? = nil, textTitles: TextTitles = .detect,
+                maxRecordBytes: Int = defaultMaxRecordBytes) {
         self.fields = fields
         self.delimiter = delimiter
         self.textTitles = textTitles
+        self.maxRecordBytes = maxRecordBytes
     }
 }
 

@@ -24,7 +24,7 @@ public struct LabelMap: Sendable, Equatable {
             throw JobLabelError.inputNotFound(path: path)
         }
         if isDirectory.boolValue { throw JobLabelError.io(path: path, message: "is a directory, expected a JSON file") }
-        return try parse(try readFile(path), path: path)
+        return try parse(try readWholeInput(path), path: path)
     }
 
     /// Parses the JSON of a label map; `path` names it in errors.

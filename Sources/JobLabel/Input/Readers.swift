@@ -1,9 +1,18 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One record read from an input: the posting, or what is wrong with it (always `JobLabelError.badRecord`;
 /// the reader goes on with the next record).
 public typealias RecordResult = Result<Posting, JobLabelError>
 
 /// Streaming reader: yields the records of one input in file order, in batches, reading the file in chunks
-/// (8 MiB by default) so memory stays bounded for huge files; records may span chunk boundaries.
+/// (8 MiB by default) so memory stays bounded for huge files; records may span chunk boundaries. A record
+/// longer than `options.maxRecordBytes` is a `RecordError.tooLong` failure and ends the input (the buffer
+/// never grows past the limit plus one chunk); a batch ends early once it holds `batchByteBudget` bytes of
+/// input, so a batch of long records does not hold thousands of them.
 ///
 /// Formats:
 /// - jsonl: one JSON object per line (see `parseJSONLine`); blank lines are skipped, a UTF-8 BOM is skipped.
@@ -12,7 +21,9 @@ public typealias RecordResult = Result<Posting, JobLabelError>
 /// - txt: the whole file is one posting with id = the file's basename ("stdin" for "-") and no labels;
 ///   its first line is the title when it looks like one (`splitTextTitle`; `options.textTitles`).
 /// - lines: one posting per non-blank line, its id the line number (a JSON number), no title, no labels.
-/// Ill-formed UTF-8 is replaced by U+FFFD in every format, so every posting's text is valid UTF-8.
+/// Ill-formed UTF-8 is replaced by U+FFFD in every format, so every posting's text is valid UTF-8. An input
+/// that is plainly not UTF-8 text (UTF-16 or UTF-32, compressed, a ZIP archive) is one `RecordError.notText`
+/// failure at line 0, and nothing of it is read.
 ///
 /// A malformed record (bad JSON line, wrong field type, ragged CSV row) is returned in its place as a
 /// failure and reading goes on after it. Errors about the whole input (I/O, CSV header, an unterminated
@@ -36,6 +47,10 @@ public final class PostingReader {
     /// A whole-input error met after some records of a batch: thrown by the next call, so the records
     /// before it are handed out first.
     private var fatal: Error?
+    /// The current batch ends once the input consumed reaches this many bytes.
+    private var batchEnd: Int64 = 0
+    /// Bytes of input after which a batch ends (tests set less).
+    var batchBytes = batchByteBudget
 
     /// Opens the input (missing file -> `.inputNotFound`, unreadable -> `.io`).
     public convenience init(_ spec: InputSpec, heads: [String], options: ReadOptions = ReadOptions()) throws {
@@ -48,7 +63,7 @@ public final class PostingReader {
         self.schema = RecordSchema(heads: heads, fields: options.fields)
         self.options = options
         self.delimiter = options.delimiter ?? (spec.format == .tsv ? 0x09 : 0x2C)
-        self.input = try ChunkedInput.open(path: spec.path, chunkSize: chunkSize)
+        self.input = try ChunkedInput.open(path: spec.path, chunkSize: chunkSize, maxRecordBytes: options.maxRecordBytes)
     }
 
     /// Reads `bytes` as if they were the contents of `spec.path` (for tests).
@@ -58,7 +73,7 @@ public final class PostingReader {
         self.schema = RecordSchema(heads: heads, fields: options.fields)
         self.options = options
         self.delimiter = options.delimiter ?? (spec.format == .tsv ? 0x09 : 0x2C)
-        self.input = ChunkedInput(bytes: bytes, path: spec.path, chunkSize: chunkSize)
+        self.input = ChunkedInput(bytes: bytes, path: spec.path, chunkSize: chunkSize, maxRecordBytes: options.maxRecordBytes)
     }
 
     /// Up to `maxCount` records (at least one is attempted when `maxCount < 1`); [] at end of input.
@@ -73,8 +88,13 @@ public final class PostingReader {
         if !started {
             started = true
             try input.skipByteOrderMark()
+            if let problem = try input.nonTextProblem() {
+                finished = true
+                return [.failure(.badRecord(.notText(problem), file: spec.path, line: 0))]
+            }
         }
         var out: [RecordResult] = []
+        batchEnd = input.bytesConsumed + Int64(batchBytes)
         do {
             switch spec.format {
             case .jsonl: try nextJSONLines(limit, into: &out)
@@ -82,6 +102,17 @@ public final class PostingReader {
             case .lines: try nextPlainLines(limit, into: &out)
             case .txt: return try nextText()
             }
+        } catch let long as RecordTooLong {
+            // The record's bytes are not all read: the rest of the input cannot be split into records.
+            finished = true
+            let line: Int
+            switch spec.format {
+            case .jsonl, .lines: line = lineNumber + 1
+            case .csv, .tsv: line = max(1, lineNumber)
+            case .txt: line = 1
+            }
+            out.append(.failure(.badRecord(.tooLong(limit: long.limit, loneCR: long.loneCR, inQuotes: long.inQuotes),
+                                           file: spec.path, line: line)))
         } catch {
             finished = true
             if out.isEmpty { throw error }
@@ -107,7 +138,7 @@ public final class PostingReader {
 
     private func nextJSONLines(_ limit: Int, into out: inout [RecordResult]) throws {
         out.reserveCapacity(min(limit, 1024))
-        while out.count < limit {
+        while out.count < limit && input.bytesConsumed < batchEnd {
             guard let (lo, hi) = try input.nextLine() else {
                 finished = true
                 break
@@ -128,7 +159,11 @@ public final class PostingReader {
                 out.append(.success(try parseJSONLine(UnsafeBufferPointer(start: p + lo, count: hi - lo), schema: schema,
                                                       file: spec.path, line: lineNumber)))
             } catch let error as JobLabelError {
-                out.append(.failure(error))
+                if case .badRecord(.notJSON, let file, let line) = error, hasLoneCR(p + lo, hi - lo) {
+                    out.append(.failure(.badRecord(.loneCR, file: file, line: line)))
+                } else {
+                    out.append(.failure(error))
+                }
             }
         }
     }
@@ -177,7 +212,7 @@ public final class PostingReader {
         }
         guard let layout = csvLayout else { return }
         out.reserveCapacity(min(limit, 1024))
-        while out.count < limit {
+        while out.count < limit && input.bytesConsumed < batchEnd {
             guard let extent = try input.nextCSVRecord(delimiter: delimiter) else {
                 finished = true
                 break
@@ -237,29 +272,54 @@ public final class PostingReader {
                                  kept: noKeptValues))]
     }
 
-    /// One posting per non-blank line; its id is the line number.
+    /// One posting per non-blank line; its id is the line number. Lines end in LF, CRLF or a CR alone.
     private func nextPlainLines(_ limit: Int, into out: inout [RecordResult]) throws {
         let noLabels = [String?](repeating: nil, count: schema.heads.count)
         let kept = noKeptValues
-        while out.count < limit {
+        while out.count < limit && input.bytesConsumed < batchEnd {
             guard let (lo, hi) = try input.nextLine() else {
                 finished = true
                 break
             }
-            lineNumber += 1
             let p = input.base
-            var a = lo, b = hi
-            func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0B || c == 0x0C }
-            while a < b && isSpace(p[a]) { a += 1 }
-            while b > a && isSpace(p[b - 1]) { b -= 1 }
-            if a == b { continue }  // blank line
-            var text: [UInt8] = []
-            text.reserveCapacity(b - a)
-            appendRepairingUTF8(p + a, b - a, to: &text)
-            out.append(.success(Posting(id: String(lineNumber), idIsNumber: true, title: [], text: text, labels: noLabels,
-                                        file: spec.path, line: lineNumber, kept: kept)))
+            // The LF-delimited line, split at CRs that are not the CR of a CRLF.
+            var segment = lo
+            while true {
+                var end = hi
+                if let cr = memchr(p + segment, 0x0D, hi - segment) {
+                    end = UnsafeMutableRawPointer(p).distance(to: cr)
+                }
+                lineNumber += 1
+                var a = segment, b = end
+                func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0B || c == 0x0C }
+                while a < b && isSpace(p[a]) { a += 1 }
+                while b > a && isSpace(p[b - 1]) { b -= 1 }
+                if a < b {
+                    var text: [UInt8] = []
+                    text.reserveCapacity(b - a)
+                    appendRepairingUTF8(p + a, b - a, to: &text)
+                    out.append(.success(Posting(id: String(lineNumber), idIsNumber: true, title: [], text: text, labels: noLabels,
+                                                file: spec.path, line: lineNumber, kept: kept)))
+                }
+                if end >= hi - 1 { break }  // the line's end, or the CR of a CRLF
+                segment = end + 1
+            }
         }
     }
+}
+
+/// How many bytes of input a batch of `PostingReader.next(maxCount:)` holds at most, plus one record.
+package let batchByteBudget = 64 << 20
+
+/// True when `p[0..<n]` holds a CR that is not followed by LF (a CR at the very end is a CRLF's).
+func hasLoneCR(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    var i = 0
+    while i < n, let hit = memchr(p + i, 0x0D, n - i) {
+        let at = UnsafeRawPointer(p).distance(to: hit)
+        if at + 1 < n && p[at + 1] != 0x0A { return true }
+        i = at + 1
+    }
+    return false
 }
 
 /// Parses a whole in-memory JSON Lines document (for tests and small inputs).

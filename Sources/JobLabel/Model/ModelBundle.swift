@@ -100,70 +100,13 @@ public enum ModelBundle {
 
     /// Writes `model` to `directory` atomically: everything goes to a temporary directory beside it,
     /// which then replaces `directory` by rename, so readers see the old bundle or the new one, never a mix.
-    /// `progress` is told each step.
-    public static func save(_ model: JobLabelModel, to directory: String, progress: ((SaveStep) -> Void)? = nil) throws {
-        try checkReplaceable(directory)
-        let url = URL(fileURLWithPath: directory).standardizedFileURL
-        let parent = url.deletingLastPathComponent().path
-        let fm = FileManager.default
-        removeStaleTemporaries(parent: parent, name: url.lastPathComponent)
-        let (manifest, weights): ([UInt8], [UInt8])
-        do {
-            (manifest, weights) = try encode(model)
-        } catch {
-            throw JobLabelError.nonFiniteWeights(head: "\(error)")
-        }
-        let temp = parent + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        do {
-            try fm.createDirectory(atPath: temp, withIntermediateDirectories: false)
-        } catch {
-            throw JobLabelError.io(path: temp, message: "cannot create temporary directory: \(error.localizedDescription)")
-        }
-        do {
-            progress?(.writing)
-            try writeFile(temp + "/" + weightsName, weights)
-            try writeFile(temp + "/" + manifestName, manifest)
-            // The model card of the bundle being replaced stays with the directory.
-            if let card = try? readFile(url.path + "/" + cardName) { try writeFile(temp + "/" + cardName, card) }
-            try syncPath(temp)
-            progress?(.written)
-            try replaceDirectory(url.path, with: temp)
-            try? syncPath(parent)
-            progress?(.replaced)
-        } catch let JobLabelError.io(_, message) {
-            try? fm.removeItem(atPath: temp)
-            throw JobLabelError.modelWriteFailed(directory: directory, message: message, previousKept: fm.fileExists(atPath: url.path))
-        } catch {
-            try? fm.removeItem(atPath: temp)
-            throw error
-        }
-    }
-
-    /// Throws unless a bundle may be written at `directory`: its parent exists, and it is absent, empty,
-    /// or an earlier bundle holding nothing but `manifest.json`, `weights.bin` and a model card `README.md`
-    /// (never other data).
-    /// `train` calls this before reading any data, so a bad `--out` fails at once.
-    public static func checkReplaceable(_ directory: String) throws {
-        let url = URL(fileURLWithPath: directory).standardizedFileURL
-        let parent = url.deletingLastPathComponent().path
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
-            throw JobLabelError.outputParentMissing(path: directory, parent: parent)
-        }
-        guard fm.fileExists(atPath: url.path, isDirectory: &isDir) else { return }
-        guard isDir.boolValue else {
-            throw JobLabelError.outputRefused(path: directory, reason: .notADirectory)
-        }
-        let entries = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
-        if entries.isEmpty { return }
-        guard (try? loadManifest(url.path)) != nil else {
-            throw JobLabelError.outputRefused(path: directory, reason: .notAModel)
-        }
-        let others = entries.filter { $0 != manifestName && $0 != weightsName && $0 != cardName }.sorted()
-        guard others.isEmpty else {
-            throw JobLabelError.outputRefused(path: directory, reason: .holdsOtherFiles(others))
-        }
+    /// Where the directory cannot be replaced (a mount point, a parent that cannot be written) its files are
+    /// replaced inside it, weights first. Refused (`outputRefused`, before anything is written) when
+    /// `directory` is one of `inputs`, inside one or holds one, or is neither absent, empty nor a bundle
+    /// (`checkModelOutput`). A model card `README.md` in the directory stays. `progress` is told each step.
+    public static func save(_ model: JobLabelModel, to directory: String, sparing inputs: [String] = [],
+                            progress: ((SaveStep) -> Void)? = nil) throws {
+        try writeModelBundle(model, to: directory, inputs: inputs, progress: progress)
     }
 
     /// Removes temporary bundles left by earlier runs that were killed (their process no longer exists).
@@ -506,37 +449,6 @@ func syncPath(_ path: String) throws {
     guard fd >= 0 else { return }
     defer { close(fd) }
     _ = fsync(fd)
-}
-
-/// Puts directory `temp` in place of `target`. Where the OS can swap two directories atomically
-/// (Linux `renameat2(RENAME_EXCHANGE)`) it does, so `target` is never missing; otherwise the old bundle
-/// is moved aside first and restored if the second rename fails.
-func replaceDirectory(_ target: String, with temp: String) throws {
-    let fm = FileManager.default
-    if !fm.fileExists(atPath: target) {
-        guard rename(temp, target) == 0 else {
-            throw JobLabelError.io(path: target, message: "cannot move the new model into place: \(String(cString: strerror(errno)))")
-        }
-        return
-    }
-    #if os(Linux)
-    if exchangeDirectories(temp, target) {
-        try? fm.removeItem(atPath: temp)  // now holds the previous bundle
-        return
-    }
-    #endif
-    // Not named like a temporary bundle, so the stale-temporary cleanup never deletes it.
-    let aside = (target as NSString).deletingLastPathComponent + "/." + (target as NSString).lastPathComponent
-        + ".previous-\(getpid())"
-    guard rename(target, aside) == 0 else {
-        throw JobLabelError.io(path: target, message: "cannot replace the existing model: \(String(cString: strerror(errno)))")
-    }
-    guard rename(temp, target) == 0 else {
-        let err = errno
-        _ = rename(aside, target)
-        throw JobLabelError.io(path: target, message: "cannot move the new model into place: \(String(cString: strerror(err)))")
-    }
-    try? fm.removeItem(atPath: aside)
 }
 
 extension String {
