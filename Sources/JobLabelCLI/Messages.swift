@@ -27,6 +27,14 @@ enum Messages {
             return ("usage error: --max-df \(maxDF) keeps fewer documents than --min-df \(minDF); raise --max-df or lower --min-df", 64)
         case .unknownHead, .noStoredThresholds:
             return ("usage error: " + text, 64)
+        case .invalidSetting:
+            return ("usage error: " + text, 64)
+        case .trainingTooLarge(_, _, _, _, _, let classes, let labeledRows):
+            return (text + (TrainingMemory.looksLikeAnID(classes: classes, labeledRows: labeledRows)
+                ? "; choose the label fields with --labels"
+                : "; train on fewer postings, keep fewer features (--max-features, a higher --min-df) or use fewer --labels"), 65)
+        case .modelTooLarge:
+            return (text, 65)
         case .badRecord, .csvHeaderWithoutText, .csvUnterminatedQuote, .noRecords, .singleClass, .noTokens,
              .foldWithoutTwoClasses, .modelDamaged, .modelTooNew:
             return (text, 65)

@@ -1,0 +1,288 @@
+import Foundation
+
+/// The rules a decoded manifest must satisfy besides its JSON types: every field's range, the invariants
+/// between fields, and the sizes that bound what loading allocates. A checksum only proves that the bytes
+/// are the ones written, and anyone can write a manifest and recompute it, so a bundle is checked like any
+/// other input: a value no `joblabel train` writes is refused, naming the field by its JSON path
+/// (`heads[1].label_counts[3]`, `vectorizer.ngrams`).
+///
+/// One function per section of the manifest; a new section (or a new kind of model with fields of its own)
+/// adds a function and a line in `check`. The settings sections (`vectorizer`, `naive_bayes`,
+/// `logistic_regression`, `calibration`) and the head names are also checked on a `TrainingConfig` before
+/// training (`TrainingMemory.preflight`), so `train` never writes a bundle that loading refuses.
+package enum ManifestValidation {
+    /// One broken rule: the field's JSON path and what is wrong with it ("must be 1 or 2, got 7").
+    package struct Violation: Error, Equatable {
+        package var field: String
+        package var problem: String
+    }
+
+    /// Largest manifest read (a manifest is a few KB; one with 100,000 labels is about 10 MB).
+    package static let maximumManifestBytes = 64 << 20
+    /// Longest head name: block names in the weights file hold at most 65,535 bytes.
+    package static let maximumHeadNameBytes = 1024
+    /// The range of the per-head temperatures calibration fits (`TemperatureScaling.temperatureRange`).
+    static let temperatureRange = TemperatureScaling.temperatureRange
+
+    /// Checks a decoded manifest; throws `JobLabelError.modelDamaged` naming `file` and the field.
+    package static func validate(_ m: Manifest, file: String) throws {
+        do {
+            try check(m)
+        } catch let v as Violation {
+            throw JobLabelError.modelDamaged(file: file, field: v.field,
+                                             problem: v.problem + "; no joblabel train writes this, retrain the model")
+        }
+    }
+
+    /// Every section of a manifest; throws the first `Violation`.
+    package static func check(_ m: Manifest) throws {
+        try header(m)
+        try weightsInfo(m.weights)
+        try training(m.training)
+        try vectorizer(m.vectorizer, at: "vectorizer")
+        try documentFrequencies(m.vectorizer, documents: m.training.documents)
+        try naiveBayes(m.naiveBayes, at: "naive_bayes")
+        try logisticRegression(m.logisticRegression, at: "logistic_regression")
+        if let c = m.calibration { try calibration(c, at: "calibration") }
+        try heads(m)
+        try sizes(m)
+    }
+
+    /// Checks the settings of a training run against the same rules (nothing trained yet): throws
+    /// `JobLabelError.invalidSetting` naming the setting by its manifest path.
+    package static func validate(_ config: TrainingConfig) throws {
+        do {
+            try require(!config.heads.isEmpty, "heads", "must name at least one label field")
+            var seen = Set<String>()
+            for (i, name) in config.heads.enumerated() {
+                try headName(name, at: "heads[\(i)].name")
+                try require(seen.insert(name).inserted, "heads[\(i)].name", "repeats head \(quoted(name))")
+            }
+            try vectorizer(config.vectorizer, at: "vectorizer")
+            try naiveBayes(config.naiveBayes, at: "naive_bayes")
+            try logisticRegression(config.logisticRegression, at: "logistic_regression")
+            try calibration(config.calibration, at: "calibration")
+        } catch let v as Violation {
+            throw JobLabelError.invalidSetting(field: v.field, problem: v.problem)
+        }
+    }
+
+    // MARK: Sections
+
+    /// Format, versions, ids and checksums.
+    static func header(_ m: Manifest) throws {
+        try require(m.format == "joblabel-model", "format", "must be \"joblabel-model\", got \(quoted(m.format))")
+        try require(m.formatVersion == ModelBundle.formatVersion, "format_version", "must be \(ModelBundle.formatVersion), got \(m.formatVersion)")
+        try require(!m.joblabelVersion.isEmpty && m.joblabelVersion.utf8.count <= 64 && !hasControlCharacters(m.joblabelVersion),
+                    "joblabel_version", "must be a short version string, got \(quoted(m.joblabelVersion))")
+        try require(isLowercaseHex(m.trainingId, digits: 32), "training_id", "must be 32 lowercase hex digits, got \(quoted(m.trainingId))")
+        try require(m.manifestCrc32.map { isLowercaseHex($0, digits: 8) } ?? false,
+                    "manifest_crc32", "must be 8 lowercase hex digits, got \(m.manifestCrc32.map(quoted) ?? "nothing")")
+    }
+
+    /// The weights file's name, size and checksum. Its name is a plain file name, so loading opens a file
+    /// inside the bundle directory and nowhere else.
+    static func weightsInfo(_ w: Manifest.WeightsInfo) throws {
+        let plain = !w.file.isEmpty && w.file.utf8.count <= 255 && w.file != "." && w.file != ".."
+            && !w.file.utf8.contains(UInt8(ascii: "/")) && !w.file.utf8.contains(0) && !hasControlCharacters(w.file)
+        try require(plain, "weights.file", "must be a file name inside the bundle (no '/'), got \(quoted(w.file))")
+        try require(w.bytes >= WeightsFile.minimumBytes, "weights.bytes", "must be at least \(WeightsFile.minimumBytes), got \(w.bytes)")
+        try require(isLowercaseHex(w.crc32, digits: 8), "weights.crc32", "must be 8 lowercase hex digits, got \(quoted(w.crc32))")
+    }
+
+    /// Tokenizer and TF-IDF settings (also checked before training).
+    static func vectorizer(_ v: VectorizerConfig, at path: String) throws {
+        try require((1...256).contains(v.tokenizer.minTokenLength), path + ".tokenizer.min_token_length",
+                    "must be 1 to 256, got \(v.tokenizer.minTokenLength)")
+        try require((1...2).contains(v.ngrams), path + ".ngrams", "must be 1 or 2, got \(v.ngrams)")
+        try require(v.titleWeight.isFinite && (0...1000).contains(v.titleWeight), path + ".title_weight",
+                    "must be a number from 0 to 1000, got \(v.titleWeight)")
+        try require(v.cueWeight.isFinite && (0...1000).contains(v.cueWeight), path + ".cue_weight",
+                    "must be a number from 0 to 1000, got \(v.cueWeight)")
+        try require(Set(v.cues).count == v.cues.count, path + ".cues", "lists a cue group twice")
+        if let f = v.maxFeatures { try require(f >= 1, path + ".max_features", "must be at least 1, got \(f)") }
+    }
+
+    /// The document-frequency bounds against each other for the training's document count (`train` refuses
+    /// bounds that keep no document).
+    static func documentFrequencies(_ v: VectorizerConfig, documents: Int) throws {
+        try require(v.minDF.documents(of: documents) <= v.maxDF.documents(of: documents), "vectorizer.max_df",
+                    "keeps fewer documents (\(v.maxDF)) than vectorizer.min_df (\(v.minDF)) for \(documents) documents")
+    }
+
+    /// Naive Bayes settings (also checked before training).
+    static func naiveBayes(_ c: NaiveBayesConfig, at path: String) throws {
+        try require(c.alpha.isFinite && (0...1e6).contains(c.alpha), path + ".alpha", "must be a number from 0 to 1e6, got \(c.alpha)")
+    }
+
+    /// Logistic regression settings (also checked before training).
+    static func logisticRegression(_ c: LogisticRegressionConfig, at path: String) throws {
+        try require(c.C.isFinite && (1e-8...1e8).contains(c.C), path + ".c", "must be a number from 1e-8 to 1e8, got \(c.C)")
+        try require(c.maxIterations >= 0, path + ".max_iterations", "must be at least 0, got \(c.maxIterations)")
+        try require(c.tolerance.isFinite && (0...1).contains(c.tolerance), path + ".tolerance", "must be a number from 0 to 1, got \(c.tolerance)")
+        try require((1...1000).contains(c.history), path + ".history", "must be 1 to 1000, got \(c.history)")
+    }
+
+    /// Calibration settings (also checked before training).
+    static func calibration(_ c: CalibrationConfig, at path: String) throws {
+        try require(c.heldOutFraction.isFinite && c.heldOutFraction >= 0 && c.heldOutFraction < 1, path + ".held_out_fraction",
+                    "must be at least 0 and below 1, got \(c.heldOutFraction)")
+        try require(isProbability(c.targetPrecision), path + ".target_precision", "must be a number from 0 to 1, got \(c.targetPrecision)")
+    }
+
+    /// The training run's facts: document count, fingerprint, training-set figures.
+    static func training(_ t: TrainingInfo) throws {
+        try require(t.documents >= 1, "training.documents", "must be at least 1, got \(t.documents)")
+        try require(isLowercaseHex(t.sha256, digits: 64), "training.sha256", "must be 64 lowercase hex digits, got \(quoted(t.sha256))")
+        for (head, byAlgorithm) in t.metrics.sorted(by: { $0.key < $1.key }) {
+            for (algorithm, s) in byAlgorithm.sorted(by: { $0.key < $1.key }) {
+                let at = "training.metrics.\(head).\(algorithm)"
+                try require((0...t.documents).contains(s.n), at + ".n", "must be 0 to training.documents (\(t.documents)), got \(s.n)")
+                try require(isProbability(s.accuracy), at + ".accuracy", "must be a number from 0 to 1, got \(s.accuracy)")
+                try require(isProbability(s.macroF1), at + ".macro_f1", "must be a number from 0 to 1, got \(s.macroF1)")
+                try require(isProbability(s.weightedF1), at + ".weighted_f1", "must be a number from 0 to 1, got \(s.weightedF1)")
+            }
+        }
+    }
+
+    /// Heads: names, labels, label counts, optimisation reports and calibrations.
+    static func heads(_ m: Manifest) throws {
+        try require(!m.heads.isEmpty, "heads", "must hold at least one head")
+        var names = Set<String>()
+        for (i, h) in m.heads.enumerated() {
+            let at = "heads[\(i)]"
+            try headName(h.name, at: at + ".name")
+            try require(names.insert(h.name).inserted, at + ".name", "repeats head \(quoted(h.name))")
+            try require(h.labels.count >= 2, at + ".labels", "must hold at least 2 labels, got \(h.labels.count)")
+            var labels = Set<String>()
+            for (c, label) in h.labels.enumerated() {
+                try require(!label.isEmpty, "\(at).labels[\(c)]", "must not be empty")
+                try require(labels.insert(label).inserted, "\(at).labels[\(c)]", "repeats label \(quoted(label))")
+            }
+            try require(h.labelCounts.count == h.labels.count, at + ".label_counts",
+                        "must hold one count per label (\(h.labels.count)), got \(h.labelCounts.count)")
+            // The labeled rows of a head are some of the training documents; summed with overflow checks.
+            var labeled = 0
+            for (c, n) in h.labelCounts.enumerated() {
+                try require(n >= 0, "\(at).label_counts[\(c)]", "must be at least 0, got \(n)")
+                let (sum, overflow) = labeled.addingReportingOverflow(n)
+                try require(!overflow && sum <= m.training.documents, "\(at).label_counts[\(c)]",
+                            "makes the head's labeled rows more than training.documents (\(m.training.documents))")
+                labeled = sum
+            }
+            if let o = h.lrOptimization {
+                try optimization(o, maxIterations: m.logisticRegression.maxIterations, at: at + ".lr_optimization")
+            }
+            if let c = h.calibration {
+                try require(m.calibration?.method == .temperature, at + ".calibration",
+                            "is present although calibration.method is not \"temperature\"")
+                try headCalibration(c, labels: h.labels.count, labeledRows: labeled, at: at + ".calibration")
+            }
+            if let note = h.calibrationNote {
+                try require(h.calibration == nil, at + ".calibration_note", "is present although the head is calibrated")
+                try require(note.utf8.count <= 4096, at + ".calibration_note", "must be at most 4096 bytes, got \(note.utf8.count)")
+            }
+        }
+    }
+
+    /// How logistic regression's optimisation ended.
+    static func optimization(_ o: OptimizationReport, maxIterations: Int, at path: String) throws {
+        try require((0...max(0, maxIterations)).contains(o.iterations), path + ".iterations",
+                    "must be 0 to logistic_regression.max_iterations (\(maxIterations)), got \(o.iterations)")
+        try require(o.evaluations >= 0, path + ".evaluations", "must be at least 0, got \(o.evaluations)")
+        try require(o.finalLoss.isFinite && o.finalLoss >= 0, path + ".final_loss", "must be a number of at least 0, got \(o.finalLoss)")
+        try require(o.gradientMax.isFinite && o.gradientMax >= 0, path + ".gradient_max", "must be a number of at least 0, got \(o.gradientMax)")
+        try require(o.stopReason.utf8.count <= 1000, path + ".stop_reason", "must be at most 1000 bytes, got \(o.stopReason.utf8.count)")
+    }
+
+    /// One head's calibration: temperatures in the range calibration searches, held-out figures, and one
+    /// threshold (or null) per label.
+    static func headCalibration(_ c: HeadCalibration, labels k: Int, labeledRows: Int, at path: String) throws {
+        try require((1...max(1, labeledRows)).contains(c.heldOutRows), path + ".held_out_rows",
+                    "must be 1 to the head's labeled rows (\(labeledRows)), got \(c.heldOutRows)")
+        try require(isProbability(c.targetPrecision), path + ".target_precision", "must be a number from 0 to 1, got \(c.targetPrecision)")
+        for algorithm in Algorithm.allCases {
+            let a = c.algorithm(algorithm), at = path + "." + algorithm.rawValue
+            if algorithm == .ensemble {
+                try require(a.temperature == nil, at + ".temperature", "must be absent (the ensemble averages calibrated probabilities)")
+            } else {
+                let range = temperatureRange
+                try require(a.temperature.map { $0.isFinite && range.contains($0) } ?? false, at + ".temperature",
+                            "must be a number from \(range.lowerBound) to \(range.upperBound), got \(a.temperature.map { "\($0)" } ?? "nothing")")
+            }
+            try require(isProbability(a.eceBefore), at + ".ece_before", "must be a number from 0 to 1, got \(a.eceBefore)")
+            try require(isProbability(a.eceAfter), at + ".ece_after", "must be a number from 0 to 1, got \(a.eceAfter)")
+            try require(a.logLossBefore.isFinite && a.logLossBefore >= 0, at + ".log_loss_before", "must be a number of at least 0, got \(a.logLossBefore)")
+            try require(a.logLossAfter.isFinite && a.logLossAfter >= 0, at + ".log_loss_after", "must be a number of at least 0, got \(a.logLossAfter)")
+            try require(isProbability(a.accuracy), at + ".accuracy", "must be a number from 0 to 1, got \(a.accuracy)")
+            try require(a.thresholds.count == k, at + ".thresholds", "must hold one threshold (or null) per label (\(k)), got \(a.thresholds.count)")
+            for (i, t) in a.thresholds.enumerated() {
+                if let t { try require(isProbability(t), "\(at).thresholds[\(i)]", "must be null or a number from 0 to 1, got \(t)") }
+            }
+        }
+    }
+
+    /// `vocabulary_size` against `max_features` and against the weights file's size: every feature has an
+    /// idf value and, per head, a weight per label in both classifiers, and the vocabulary block at least a
+    /// byte and a separator per term. So the file's size (checked against the real file before it is read)
+    /// bounds every shape, and everything loading allocates from them.
+    static func sizes(_ m: Manifest) throws {
+        let v = m.vocabularySize
+        try require(v >= 1, "vocabulary_size", "must be at least 1, got \(v)")
+        if let f = m.vectorizer.maxFeatures {
+            try require(v <= f, "vocabulary_size", "must be at most vectorizer.max_features (\(f)), got \(v)")
+        }
+        guard let needed = minimumWeightsBytes(m) else {
+            throw Violation(field: "vocabulary_size", problem: "\(v) features times the heads' labels overflow")
+        }
+        try require(needed <= m.weights.bytes, "vocabulary_size",
+                    "\(v) features and the heads' labels need a weights file of at least \(needed) bytes, but weights.bytes is \(m.weights.bytes)")
+    }
+
+    /// The fewest bytes a weights file holding the manifest's shapes can have (nil on overflow).
+    static func minimumWeightsBytes(_ m: Manifest) -> Int? {
+        let v = m.vocabularySize
+        var floats = v  // idf
+        for h in m.heads {
+            let k = h.labels.count
+            guard case (let vk, false) = v.multipliedReportingOverflow(by: k),
+                  case (let perAlgorithm, false) = vk.addingReportingOverflow(k),
+                  case (let both, false) = perAlgorithm.multipliedReportingOverflow(by: 2),
+                  case (let sum, false) = floats.addingReportingOverflow(both) else { return nil }
+            floats = sum
+        }
+        guard case (let floatBytes, false) = floats.multipliedReportingOverflow(by: 4),
+              case (let vocabulary, false) = v.multipliedReportingOverflow(by: 2),
+              case (let total, false) = floatBytes.addingReportingOverflow(vocabulary - 1 + WeightsFile.minimumBytes) else { return nil }
+        return total
+    }
+
+    // MARK: Shared rules
+
+    /// A head name: not empty, at most `maximumHeadNameBytes`, no control characters (it is printed).
+    static func headName(_ name: String, at path: String) throws {
+        try require(!name.isEmpty, path, "must not be empty")
+        try require(name.utf8.count <= maximumHeadNameBytes, path, "must be at most \(maximumHeadNameBytes) bytes, got \(name.utf8.count)")
+        try require(!hasControlCharacters(name), path, "must not hold control characters, got \(quoted(name))")
+    }
+
+    static func require(_ condition: Bool, _ field: @autoclosure () -> String, _ problem: @autoclosure () -> String) throws {
+        if !condition { throw Violation(field: field(), problem: problem()) }
+    }
+
+    static func isProbability(_ x: Double) -> Bool { x.isFinite && x >= 0 && x <= 1 }
+
+    static func isLowercaseHex(_ s: String, digits: Int) -> Bool {
+        s.utf8.count == digits && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    static func hasControlCharacters(_ s: String) -> Bool {
+        s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }
+
+    /// A string value for a message: quoted, escaped, at most 40 characters.
+    static func quoted(_ s: String) -> String {
+        let short = s.count > 40 ? String(s.prefix(40)) + "..." : s
+        return JSONText.quoted(short)
+    }
+}
