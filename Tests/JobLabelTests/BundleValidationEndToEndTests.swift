@@ -116,7 +116,7 @@ final class BundleValidationEndToEndTests: XCTestCase {
 
     func testATrainingRunThatCannotFitIsRefusedWithTheEstimateAndTheIDNamed() throws {
         // 8,000 postings whose 'ticket' label is a value per posting, under a 1 GB address-space limit (in which
-        // fitting aborted, failing to allocate): the estimate (about 1.3 GB: 3,000 features × 8,000 classes per
+        // fitting aborted, failing to allocate): the estimate (2.3 GB: 3,000 features × 8,000 classes per
         // matrix) is refused before fitting, with the likely cause.
         var lines: [String] = []
         for i in 0..<8000 {

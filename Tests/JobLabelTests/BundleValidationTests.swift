@@ -180,6 +180,8 @@ final class ManifestValidationTests: XCTestCase {
             ([("\"method\" : \"temperature\"", "\"method\" : \"none\"")], "heads[0].calibration"),
             // Training facts.
             ([(documents, "\"documents\" : 0")], "training.documents"),
+            ([(documents, "\"documents\" : 9223372036854775807")], "training.documents"),
+            ([("\"n\" : 240", "\"n\" : 7")], "training.metrics.role.*.n"),
             ([("\"sha256\" : \"", "\"sha256\" : \"XYZ")], "training.sha256"),
             // Heads.
             ([("\"name\" : \"seniority\"", "\"name\" : \"role\"")], "heads[1].name"),
@@ -416,6 +418,18 @@ final class TrainingMemoryTests: XCTestCase {
         XCTAssertTrue(TrainingMemory.looksLikeAnID(classes: 990, labeledRows: 1000))
         XCTAssertFalse(TrainingMemory.looksLikeAnID(classes: 26, labeledRows: 1679))
         XCTAssertFalse(TrainingMemory.looksLikeAnID(classes: 3, labeledRows: 4), "a handful of rows is not an id")
+    }
+
+    func testHeadsWithoutLabelsAndEmptyTextsAreEstimatedWithoutTrapping() throws {
+        var config = tinyConfig()
+        config.heads = ["role", "missing"]
+        let roleOnly = tinyCorpus().map { Posting(id: $0.id, title: $0.title, text: $0.text, labels: [$0.labels[0]]) }
+        let e = TrainingMemory.estimate(config, postings: roleOnly)
+        XCTAssertEqual(e.heads.map(\.classes), [3, 0])
+        XCTAssertNoThrow(try TrainingMemory.preflight(config, postings: roleOnly, limit: e.bytes))
+        let empty = (0..<5).map { Posting(id: "\($0)", text: [], labels: ["a"]) }
+        XCTAssertEqual(TrainingMemory.estimate(config, postings: empty).features, 0)
+        XCTAssertNoThrow(try TrainingMemory.preflight(tinyConfig(), postings: [], limit: 0), "no postings: train reports that")
     }
 
     func testAvailableMemoryIsAtMostPhysicalMemory() {

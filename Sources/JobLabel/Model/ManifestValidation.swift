@@ -19,6 +19,8 @@ package enum ManifestValidation {
 
     /// Largest manifest read (a manifest is a few KB; one with 100,000 labels is about 10 MB).
     package static let maximumManifestBytes = 64 << 20
+    /// Most training documents a manifest may claim (2^40; no corpus comes near).
+    package static let maximumDocuments = 1 << 40
     /// Longest head name: block names in the weights file hold at most 65,535 bytes.
     package static let maximumHeadNameBytes = 1024
     /// The range of the per-head temperatures calibration fits (`TemperatureScaling.temperatureRange`).
@@ -132,7 +134,7 @@ package enum ManifestValidation {
 
     /// The training run's facts: document count, fingerprint, training-set figures.
     static func training(_ t: TrainingInfo) throws {
-        try require(t.documents >= 1, "training.documents", "must be at least 1, got \(t.documents)")
+        try require((1...maximumDocuments).contains(t.documents), "training.documents", "must be 1 to \(maximumDocuments), got \(t.documents)")
         try require(isLowercaseHex(t.sha256, digits: 64), "training.sha256", "must be 64 lowercase hex digits, got \(quoted(t.sha256))")
         for (head, byAlgorithm) in t.metrics.sorted(by: { $0.key < $1.key }) {
             for (algorithm, s) in byAlgorithm.sorted(by: { $0.key < $1.key }) {
@@ -169,6 +171,11 @@ package enum ManifestValidation {
                 try require(!overflow && sum <= m.training.documents, "\(at).label_counts[\(c)]",
                             "makes the head's labeled rows more than training.documents (\(m.training.documents))")
                 labeled = sum
+            }
+            // Training-set figures are computed on the head's labeled rows.
+            for (algorithm, summary) in (m.training.metrics[h.name] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                try require(summary.n == labeled, "training.metrics.\(h.name).\(algorithm).n",
+                            "must be the head's labeled rows (the sum of \(at).label_counts, \(labeled)), got \(summary.n)")
             }
             if let o = h.lrOptimization {
                 try optimization(o, maxIterations: m.logisticRegression.maxIterations, at: at + ".lr_optimization")
@@ -253,7 +260,8 @@ package enum ManifestValidation {
         }
         guard case (let floatBytes, false) = floats.multipliedReportingOverflow(by: 4),
               case (let vocabulary, false) = v.multipliedReportingOverflow(by: 2),
-              case (let total, false) = floatBytes.addingReportingOverflow(vocabulary - 1 + WeightsFile.minimumBytes) else { return nil }
+              case (let data, false) = floatBytes.addingReportingOverflow(vocabulary),
+              case (let total, false) = data.addingReportingOverflow(WeightsFile.minimumBytes - 1) else { return nil }
         return total
     }
 

@@ -327,7 +327,7 @@ public enum ModelBundle {
             throw bad("vocabulary has \(vocabulary.count) distinct terms, manifest says \(v); retrain the model")
         }
         // idf = ln((1 + n) / (1 + df)) + 1 with 1 ≤ df ≤ n documents.
-        let largestIDF = log(Double(1 + manifest.training.documents)) + 1 + 1e-3
+        let largestIDF = log(Double(manifest.training.documents) + 1) + 1 + 1e-3
         if let j = idf.firstIndex(where: { !(Double($0) >= 1 && Double($0) <= largestIDF) }) {
             throw bad("idf[\(j)] is \(idf[j]), outside 1...\(String(format: "%.3f", largestIDF)) for \(manifest.training.documents) documents; retrain the model")
         }
@@ -466,12 +466,13 @@ private func openForReading(_ path: String) throws -> (fd: Int32, size: Int) {
     return (fd, Int(st.st_size))
 }
 
-/// Reads a whole regular file of at most `limit` bytes with POSIX calls (one-line errors, no Foundation exceptions).
+/// Reads a whole regular file with POSIX calls (one-line errors, no Foundation exceptions); a manifest
+/// (`limit`: its largest size) longer than `limit` is refused before it is read.
 func readFile(_ path: String, limit: Int = Int.max) throws -> [UInt8] {
     let (fd, size) = try openForReading(path)
     defer { close(fd) }
     guard size <= limit else {
-        throw JobLabelError.modelDamaged(file: path, field: nil, problem: "is \(size) bytes, more than the \(limit) a joblabel bundle's file of this kind may have; retrain the model")
+        throw JobLabelError.modelDamaged(file: path, field: nil, problem: "is \(size) bytes, more than the \(limit) a model bundle's manifest may have; retrain the model")
     }
     return try readAll(fd, size: size, path: path)
 }

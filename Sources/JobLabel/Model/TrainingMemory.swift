@@ -40,107 +40,168 @@ package enum TrainingMemory {
 
     /// Run at the start of training: refuses settings no bundle may hold (the loader's rules,
     /// `ManifestValidation`) and a problem estimated to need more memory than `limit` bytes (nil: what this
-    /// process may use, `available()`). Nothing large is allocated.
+    /// process may use, `available()`). Nothing large is allocated. When even a bound on the features (every
+    /// token a feature) fits, the postings are not sampled (20 Newsgroups' two heads: under 10 ms).
     package static func preflight(_ config: TrainingConfig, postings: [Posting], limit: UInt64? = nil) throws {
         try ManifestValidation.validate(config)
         guard !postings.isEmpty else { return }
-        let e = estimate(config, postings: postings)
         let available = limit ?? available()
+        let shape = Shape(config, postings: postings)
+        if memory(config, shape, features: shape.featureBound, perRow: shape.tokensPerRow).bytes <= available { return }
+        let e = estimate(config, shape: shape, postings: postings)
         guard e.bytes > available else { return }
         let largest = e.heads.max { $0.classes < $1.classes } ?? (name: "", classes: 0, labeledRows: 0)
         throw JobLabelError.trainingTooLarge(neededBytes: e.bytes, availableBytes: available, rows: e.rows, features: e.features,
                                              head: largest.name, classes: largest.classes, labeledRows: largest.labeledRows)
     }
 
-    /// The peak memory of training `config` on `postings`, counting only what fitting cannot do without, so
-    /// that a refusal means the problem does not fit (8,000 postings with a class each: estimated 1.4 GB; the
-    /// run peaked at 1.29 GB resident, and aborted under an address-space limit of 1.4 GB). Features are estimated from up to `sampleSize`
-    /// postings spread over the input: the terms kept by the document-frequency bounds within the sample (a
-    /// lower bound for a larger corpus, which has more terms), capped by `max_features`, with as many
-    /// features per posting as in the sample. Per head, with `P = features × classes` parameters: Naive
-    /// Bayes' counts (doubles) and weights, 12 P bytes; logistic regression's parameters, the 5 L-BFGS
-    /// vectors, two history slots (bfloat16 pairs, allocated as iterations go), the weights it returns and
-    /// the Naive Bayes model kept meanwhile (4 P each), plus the padded effective weights and per-row
-    /// scores; the training-set scoring of all three algorithms (Float, 12 bytes per labeled row and class)
-    /// beside the head's two models. Earlier heads' models (8 P each) stay in memory.
-    package static func estimate(_ config: TrainingConfig, postings: [Posting]) -> Estimate {
-        let n = postings.count
-        // Classes and labeled rows per head.
-        var heads: [(name: String, classes: Int, labeledRows: Int)] = []
-        for (h, name) in config.heads.enumerated() {
-            var labels = Set<String>()
-            var labeled = 0
-            for p in postings where h < p.labels.count {
-                if let l = p.labels[h] { labels.insert(l); labeled += 1 }
-            }
-            heads.append((name, labels.count, labeled))
-        }
-        let (features, nnzPerRow) = sampleFeatures(config.vectorizer, postings: postings)
+    /// What the estimate needs of the postings besides their terms: rows, bytes, classes per head, and a
+    /// bound on the features (every token a distinct feature).
+    struct Shape {
+        var rows: Int
         var postingBytes: UInt64 = 0
-        for p in postings { postingBytes &+= UInt64(p.text.count + p.title.count + p.id.utf8.count + 96) }
-        let v = UInt64(features), rows = UInt64(n)
-        let nnz = UInt64((nnzPerRow * Double(n)).rounded(.up))
-        let matrix = nnz * 8 + (rows + 1) * 8           // CSR: column and value per entry, row offsets
+        var heads: [(name: String, classes: Int, labeledRows: Int)] = []
+        /// At most this many features: tokens are separated, so a field of b bytes has at most (b + 1) / 2,
+        /// each of them n-grams; a term must be in `min_df` documents; cue features are few.
+        var featureBound: Int
+        /// At most this many features per posting (every token distinct).
+        var tokensPerRow: Double
+
+        init(_ config: TrainingConfig, postings: [Posting]) {
+            rows = postings.count
+            var tokens = 0
+            for p in postings {
+                postingBytes &+= UInt64(p.text.count + p.title.count + p.id.utf8.count + 96)
+                tokens &+= (p.text.count + 1) / 2 + (p.title.count + 1) / 2
+            }
+            for (h, name) in config.heads.enumerated() {
+                var labels = Set<String>()
+                var labeled = 0
+                for p in postings where h < p.labels.count {
+                    if let l = p.labels[h] { labels.insert(l); labeled += 1 }
+                }
+                heads.append((name, labels.count, labeled))
+            }
+            let grams = max(1, config.vectorizer.ngrams)
+            let minDocs = max(1, Int(config.vectorizer.minDF.documents(of: rows).rounded(.up)))
+            var bound = tokens / minDocs * grams + 64
+            if let limit = config.vectorizer.maxFeatures { bound = min(bound, limit) }
+            featureBound = bound
+            tokensPerRow = Double(tokens * grams + 64 * rows) / Double(max(1, rows))
+        }
+    }
+
+    /// The peak memory fitting allocates when training `config` on `postings`. Features as `sampleFeatures`
+    /// estimates them (20 Newsgroups' 11,314 postings: 61,291 for 58,248), with as many per posting as in
+    /// the sample. Per head, with `P = features × classes` parameters: Naive Bayes' counts (doubles) and
+    /// weights, 12 P bytes; logistic regression's parameters, its 5 L-BFGS vectors, the `history + 1` slots
+    /// of bfloat16 pairs (filled once the optimisation runs that many iterations), the weights it returns
+    /// and the Naive Bayes model kept meanwhile (4 P each; with calibration also the held-out NB and LR),
+    /// plus the padded effective weights and per-row scores; the training-set scoring of all three
+    /// algorithms (Float, 12 bytes per labeled row and class) beside the head's two models. Earlier heads'
+    /// models (8 P each) stay in memory. Measured on 20 Newsgroups (11,314 postings, 58,248 features):
+    /// with 566 classes estimated 3.26 GB, peak 2.5 GB resident; with 5,657 classes 28.2 GB and 11.4 GB;
+    /// with a class per posting 56.2 GB and 14.2 GB (357 s). Id-like heads stop optimising after a few
+    /// iterations, before the history fills, so they use less than estimated; 8,000 postings with a class
+    /// each: 2.31 GB estimated, 1.29 GB resident, aborting under `ulimit -v` 1.4 GB.
+    package static func estimate(_ config: TrainingConfig, postings: [Posting]) -> Estimate {
+        estimate(config, shape: Shape(config, postings: postings), postings: postings)
+    }
+
+    static func estimate(_ config: TrainingConfig, shape: Shape, postings: [Posting]) -> Estimate {
+        let (features, perRow) = sampleFeatures(config.vectorizer, postings: postings)
+        return memory(config, shape, features: features, perRow: perRow)
+    }
+
+    /// The peak memory for `features` features, `perRow` of them in each posting (see `estimate`).
+    static func memory(_ config: TrainingConfig, _ shape: Shape, features: Int, perRow: Double) -> Estimate {
+        let n = shape.rows, heads = shape.heads
+        let tooMuch = Estimate(bytes: .max, rows: n, features: features, heads: heads)
+        let v = UInt64(max(0, features)), rows = UInt64(n)
+        let nnz = perRow * Double(n)
+        guard nnz < 1e15, v < 1 << 40 else { return tooMuch }
+        let matrix = UInt64(nnz.rounded(.up)) * 8 + (rows + 1) * 8   // CSR: column and value per entry, row offsets
         // The process, the postings, x and its transpose (or x's column tiles); vocabulary, idf and column weights.
-        let base = processBytes + postingBytes + 2 * matrix + v * 16
+        let base = processBytes + shape.postingBytes + 2 * matrix + v * 16
+        let history = UInt64(max(1, config.logisticRegression.history)) + 1
+        let calibrating = config.calibration.method == .temperature
         var kept: UInt64 = 0
         var peak = base
         for head in heads {
-            let k = UInt64(head.classes), kp = (k + 7) / 8 * 8
+            let k = UInt64(head.classes), kp = max(8, (k + 7) / 8 * 8)
             let (p, overflow) = v.multipliedReportingOverflow(by: k)
             let (scores, overflow2) = UInt64(head.labeledRows).multipliedReportingOverflow(by: k)
-            guard !overflow, !overflow2, p < UInt64.max / 64, scores < UInt64.max / 64 else {
-                return Estimate(bytes: .max, rows: n, features: features, heads: heads)
-            }
+            guard !overflow, !overflow2, p < UInt64.max / 8192, scores < UInt64.max / 64, rows < UInt64.max / 8 / kp else { return tooMuch }
             let naiveBayes = 12 * p
-            let logistic = 4 * p * 10 + 4 * v * kp + 4 * rows * kp
+            let calibrated = calibrating && Double(head.labeledRows) * config.calibration.heldOutFraction >= Double(TemperatureScaling.minimumHeldOutRows)
+                && Double(head.classes) < Double(head.labeledRows) * config.calibration.heldOutFraction
+            let vectors = 7 + history + 1 + (calibrated ? 2 : 0)
+            let logistic = 4 * p * vectors + 4 * v * kp + 4 * rows * kp
             let scoring = 8 * p + 12 * scores
             let (total, o1) = base.addingReportingOverflow(kept)
             let (withHead, o2) = total.addingReportingOverflow(max(naiveBayes, logistic, scoring))
-            if o1 || o2 { return Estimate(bytes: .max, rows: n, features: features, heads: heads) }
+            if o1 || o2 { return tooMuch }
             peak = max(peak, withHead)
             kept &+= 8 * p
         }
         return Estimate(bytes: peak, rows: n, features: features, heads: heads)
     }
 
-    /// Features kept by the document-frequency bounds among up to `sampleSize` postings spread evenly over
-    /// `postings` (capped by `max_features`), and the mean number of kept features per sampled posting.
+    /// The features `postings` will have, estimated from up to `sampleSize` postings spread evenly over them:
+    /// the terms the document-frequency bounds keep within the sample, and within about half of it; the growth between the two (Heaps' law, `V ∝ n^β`) extrapolated to all postings (exact when
+    /// every posting is sampled), capped by `max_features`. Also the mean number of kept features per
+    /// sampled posting.
     static func sampleFeatures(_ config: VectorizerConfig, postings: [Posting]) -> (features: Int, perRow: Double) {
         let n = postings.count
         let s = min(n, sampleSize)
         guard s > 0 else { return (0, 0) }
         var walker = TermWalker(config)
         var table = TermTable(capacity: 4096)
-        var df: [Int32] = []
+        var df: [Int32] = [], halfDF: [Int32] = []
         var lastDocument: [Int32] = []
+        var halfCount = 0
         var documentTerms: [[Int32]] = []
         documentTerms.reserveCapacity(s)
         for j in 0..<s {
-            let i = s == n ? j : Int((Double(j) + 0.5) * Double(n) / Double(s))
+            let i = s == n ? j : min(n - 1, Int((Double(j) + 0.5) * Double(n) / Double(s)))
+            // About half of the sample, picked by a hash of the position (not every other posting, which
+            // can follow a pattern in the data).
+            let inHalf = (UInt64(j) &* 0x9E37_79B9_7F4A_7C15) >> 63 == 1
+            if inHalf { halfCount += 1 }
             var terms: [Int32] = []
-            walker.forEachTermRun(postings[min(i, n - 1)]) { base, starts, ends, count in
+            walker.forEachTermRun(postings[i]) { base, starts, ends, count in
                 for t in 0..<count {
-                    let id = table.intern(base + starts[t], ends[t] - starts[t])
-                    if Int(id) >= df.count {
+                    let id = Int(table.intern(base + starts[t], ends[t] - starts[t]))
+                    if id >= df.count {
                         df.append(0)
+                        halfDF.append(0)
                         lastDocument.append(-1)
                     }
-                    if lastDocument[Int(id)] != Int32(j) {
-                        lastDocument[Int(id)] = Int32(j)
-                        df[Int(id)] += 1
-                        terms.append(id)
+                    if lastDocument[id] != Int32(j) {
+                        lastDocument[id] = Int32(j)
+                        df[id] += 1
+                        if inHalf { halfDF[id] += 1 }
+                        terms.append(Int32(id))
                     }
                 }
             }
             documentTerms.append(terms)
         }
-        let minDocs = config.minDF.documents(of: s), maxDocs = config.maxDF.documents(of: s)
-        let keep = df.map { Double($0) >= minDocs && Double($0) <= maxDocs }
-        var features = keep.filter { $0 }.count
-        if let limit = config.maxFeatures { features = min(features, limit) }
+        func kept(_ df: [Int32], documents: Int) -> [Bool] {
+            let minDocs = config.minDF.documents(of: documents), maxDocs = config.maxDF.documents(of: documents)
+            return df.map { $0 > 0 && Double($0) >= minDocs && Double($0) <= maxDocs }
+        }
+        let keep = kept(df, documents: s)
+        let inSample = keep.filter { $0 }.count
+        var features = Double(inSample)
+        if s < n && halfCount > 0 && halfCount < s {
+            let inHalf = kept(halfDF, documents: halfCount).filter { $0 }.count
+            let beta = inHalf > 0 && inSample > inHalf ? min(1, log(Double(inSample) / Double(inHalf)) / log(Double(s) / Double(halfCount))) : 0
+            features *= pow(Double(n) / Double(s), beta)
+        }
+        if let limit = config.maxFeatures { features = min(features, Double(limit)) }
         let entries = documentTerms.reduce(0) { sum, terms in sum + terms.filter { keep[Int($0)] }.count }
-        return (features, Double(entries) / Double(s))
+        return (Int(features.rounded()), Double(entries) / Double(s))
     }
 
     /// The memory this process may use: the least of physical memory, the address-space and data-segment
