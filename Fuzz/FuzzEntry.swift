@@ -163,6 +163,17 @@ public enum FuzzEntry {
         calibratedBundle.flatMap { JSONValue.parse($0.manifest) }
     }()
 
+    /// The manifest target's input that applies `edit` (a `ManifestEdit` case name) to the value at `path`
+    /// (keys and array indices, e.g. `["heads", "0", "name"]`) of the unedited calibrated manifest; nil when
+    /// either is unknown. For regression seeds that name what they do.
+    package static func manifestProgram(path: [String], edit: String) -> [UInt8]? {
+        guard let document = calibratedDocument,
+              let e = ManifestEdit.allCases.firstIndex(where: { "\($0)" == edit }) else { return nil }
+        let steps = path.map { Int($0).map(JSONValue.Step.index) ?? .key($0) }
+        guard let node = document.paths().firstIndex(of: steps), node <= 0xFFFF else { return nil }
+        return [UInt8(node >> 8), UInt8(node & 0xFF), UInt8(e)]
+    }
+
     /// `bytes` with the manifest checksum recomputed (unchanged when the field is not found exactly once).
     package static func restamped(_ bytes: [UInt8]) -> [UInt8] {
         var m = bytes

@@ -236,6 +236,35 @@ final class ManifestValidationTests: XCTestCase {
                       field: "training.metrics.*.weighted_f1", "weighted F1 above 1")
     }
 
+    /// Settings edited to values some training writes, but not the training that made this vocabulary: the
+    /// features they would leave unused (or never produce) make the bundle refused.
+    func testSettingsMustMatchTheVocabulary() throws {
+        let m = BundleFixture.bundle.manifest
+        let cues = try XCTUnwrap(m.range(of: "\"cues\" : [")).lowerBound
+        let cuesEnd = try XCTUnwrap(m[cues...].range(of: "]")).upperBound
+        let cases: [([(String, String)], String)] = [
+            ([("\"title_mode\" : \"namespace\"", "\"title_mode\" : \"concatenate\"")], "vectorizer.title_mode"),
+            ([(String(m[cues..<cuesEnd]), "\"cues\" : []")], "vectorizer.cues"),
+            ([("\"min_token_length\" : 1", "\"min_token_length\" : 3")], "vectorizer.tokenizer.min_token_length"),
+        ]
+        for (edits, field) in cases {
+            assertRefused(BundleFixture.editedManifest(edits), field: field, mentions: "manifest.json and weights.bin disagree", "\(edits)")
+        }
+        // A vocabulary with a capital, a two-word term and an empty term (the weights re-encoded, checksums recomputed).
+        for (term, field) in [("Sales", "vectorizer.tokenizer.lowercase"), ("sales quota", "vectorizer.ngrams"), ("", "vocabulary_size")] {
+            let blocks = BundleFixture.blocks().map { block -> WeightsFile.Block in
+                guard case .bytes("vocabulary", let bytes) = block else { return block }
+                var terms = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+                terms[terms.count - 1] = Array(term.utf8)
+                return .bytes(name: "vocabulary", values: Array(terms.joined(separator: [0x0A])))
+            }
+            let (m2, w2) = BundleFixture.reweighed(blocks)
+            assertRefused(m2, w2, field: field, "vocabulary term '\(term)'")
+        }
+        // ngrams 2 over a unigram vocabulary is what training with bigrams could write (none kept): it loads.
+        XCTAssertNoThrow(try BundleFixture.load(BundleFixture.editedManifest([("\"ngrams\" : 1", "\"ngrams\" : 2")])))
+    }
+
     func testChecksumFieldsAreExactlyAsWritten() throws {
         let crc = String(format: "%08x", CRC32.checksum(BundleFixture.bundle.weights))
         // The weights' CRC in upper case was accepted (compared case-insensitively).

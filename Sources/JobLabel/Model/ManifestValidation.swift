@@ -265,6 +265,69 @@ package enum ManifestValidation {
         return total
     }
 
+    // MARK: The vocabulary against the vectorizer settings
+
+    /// Checks the vocabulary block (newline-separated terms) against the settings that produced it, so a
+    /// setting edited in the manifest cannot silently leave features unused: `title:` terms only in
+    /// namespace title mode, `cue:` terms only of the configured cue groups, two-word terms only with
+    /// `ngrams` 2, no ASCII capitals when lowercasing, every word at least `min_token_length` scalars long,
+    /// no empty term. One pass over the bytes.
+    static func vocabulary(_ bytes: [UInt8], _ v: VectorizerConfig) throws {
+        let cuePrefix = Array("cue:".utf8), titlePrefix = Array("title:".utf8)
+        let groups: [(prefix: [UInt8], group: CueGroup)] = [
+            (Array("cue:years".utf8), .years), (Array("cue:title=".utf8), .titleLevel),
+            (Array("cue:text=".utf8), .textLevel), (Array("cue:degree=".utf8), .degree),
+        ]
+        let minLength = v.tokenizer.minTokenLength, lowercase = v.tokenizer.lowercase
+        try bytes.withUnsafeBufferPointer { b in
+            var start = 0, index = 0
+            func term() -> String { String(decoding: b[start..<min(b.count, start + 60)].prefix { $0 != 0x0A }, as: UTF8.self) }
+            func starts(_ prefix: [UInt8]) -> Bool {
+                start + prefix.count <= b.count && prefix.indices.allSatisfy { b[start + $0] == prefix[$0] }
+            }
+            while start <= b.count {
+                var end = start
+                while end < b.count && b[end] != 0x0A { end += 1 }
+                if end == start { throw Violation(field: "vocabulary_size", problem: "the vocabulary's term \(index) is empty") }
+                if starts(cuePrefix) {
+                    guard let g = groups.first(where: { starts($0.prefix) })?.group, v.cues.contains(g) else {
+                        throw Violation(field: "vectorizer.cues", problem: "does not produce the vocabulary's cue feature \(quoted(term()))")
+                    }
+                } else {
+                    var at = start
+                    if starts(titlePrefix) {
+                        guard v.titleMode == .namespace else {
+                            throw Violation(field: "vectorizer.title_mode", problem: "is \"\(v.titleMode.rawValue)\", but the vocabulary holds the title feature \(quoted(term())) (namespace mode)")
+                        }
+                        at += titlePrefix.count
+                    }
+                    var words = 1, scalars = 0
+                    while at <= end {
+                        if at == end || b[at] == 0x20 {
+                            guard scalars >= minLength else {
+                                throw Violation(field: "vectorizer.tokenizer.min_token_length", problem: "is \(minLength), but the vocabulary holds \(quoted(term()))")
+                            }
+                            if at < end { words += 1 }
+                            scalars = 0
+                        } else {
+                            let c = b[at]
+                            if c & 0xC0 != 0x80 { scalars += 1 }
+                            if lowercase && c >= 0x41 && c <= 0x5A {
+                                throw Violation(field: "vectorizer.tokenizer.lowercase", problem: "is true, but the vocabulary holds \(quoted(term()))")
+                            }
+                        }
+                        at += 1
+                    }
+                    guard words <= v.ngrams else {
+                        throw Violation(field: "vectorizer.ngrams", problem: "is \(v.ngrams), but the vocabulary holds the \(words)-word term \(quoted(term()))")
+                    }
+                }
+                start = end + 1
+                index += 1
+            }
+        }
+    }
+
     // MARK: Shared rules
 
     /// A head name: not empty, at most `maximumHeadNameBytes`, no control characters (it is printed).

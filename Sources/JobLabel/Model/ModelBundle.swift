@@ -322,6 +322,12 @@ public enum ModelBundle {
             throw bad("weights file lacks the vocabulary block; retrain the model")
         }
         let idf = try floats("idf", shape: [v])
+        do {
+            try ManifestValidation.vocabulary(vocabBytes, manifest.vectorizer)
+        } catch let violation as ManifestValidation.Violation {
+            throw JobLabelError.modelDamaged(file: (weightsPath as NSString).deletingLastPathComponent + "/" + manifestName,
+                                             field: violation.field, problem: violation.problem + "; manifest.json and weights.bin disagree, retrain the model")
+        }
         let vocabulary = TermTable.fromNewlineSeparated(vocabBytes)
         guard vocabulary.count == v else {
             throw bad("vocabulary has \(vocabulary.count) distinct terms, manifest says \(v); retrain the model")
