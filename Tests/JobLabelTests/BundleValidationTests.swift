@@ -461,6 +461,18 @@ final class TrainingMemoryTests: XCTestCase {
         XCTAssertNoThrow(try TrainingMemory.preflight(tinyConfig(), postings: [], limit: 0), "no postings: train reports that")
     }
 
+    func testAnAddressSpaceLimitLeavesRoomForTheAllocator() {
+        let gb: UInt64 = 1_000_000_000
+        let memoryOnly = TrainingMemory.Limits(memory: 2 * gb, addressSpace: nil)
+        XCTAssertNil(memoryOnly.admit(2 * gb))
+        XCTAssertEqual(memoryOnly.admit(2 * gb + 1)?.available, 2 * gb)
+        // Under ulimit -v, a quarter more and two 64 MB arenas: 1.04 GB needs 1.43 GB of address space.
+        let limited = TrainingMemory.Limits(memory: 24 * gb, addressSpace: 1_330_000_000)
+        XCTAssertEqual(limited.admit(1_040_000_000)?.needed, 1_040_000_000 / 4 * 5 + (128 << 20))
+        XCTAssertNil(TrainingMemory.Limits(memory: 24 * gb, addressSpace: 2 * gb).admit(1_040_000_000))
+        XCTAssertNotNil(limited.admit(.max))
+    }
+
     func testAvailableMemoryIsAtMostPhysicalMemory() {
         let available = TrainingMemory.available()
         XCTAssertGreaterThan(available, 0)
