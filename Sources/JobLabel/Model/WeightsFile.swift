@@ -176,7 +176,7 @@ enum WeightsFile {
                 values = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
                 #endif
                 if outOfRange, let i = values.firstIndex(where: { !WeightsFile.inRange($0) }) {
-                    throw bad("block '\(name)' holds \(values[i]) at index \(i): every stored number is finite and below 1e30 in magnitude; retrain the model")
+                    throw bad("block '\(name)' holds \(values[i]) at index \(i): every stored number is finite and below 2^100 (about 1.3e30) in magnitude; retrain the model")
                 }
                 blocks[name] = .floats(name: name, shape: shape, values: values)
             case 2:
