@@ -265,6 +265,32 @@ final class ManifestValidationTests: XCTestCase {
         XCTAssertNoThrow(try BundleFixture.load(BundleFixture.editedManifest([("\"ngrams\" : 1", "\"ngrams\" : 2")])))
     }
 
+    /// The 8-bytes-at-a-time check of unigram vocabularies agrees with the byte-by-byte one.
+    func testQuickVocabularyCheckAgreesWithTheByteCheck() {
+        var rng = SplitMix64(seed: 7)
+        let pieces = ["a", "b", "zz", "é", "日本", "A", " ", "\n", "\n", "\n", "cue:", "years", "title=x", "degree=", "title:", "x1", "_"]
+        var disagreements = 0, passes = 0
+        for trial in 0..<4000 {
+            var text = ""
+            for _ in 0..<Int(rng.next() % 12) { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
+            if trial % 3 == 0 { text = "alpha\nbeta\ntitle:gamma\ncue:years>=3\ncue:title=senior\n" + text }
+            var v = TrainingConfig.product.vectorizer
+            v.tokenizer.minTokenLength = 1 + Int(rng.next() % 3)
+            v.tokenizer.lowercase = rng.next() % 4 != 0
+            v.titleMode = rng.next() % 3 == 0 ? .concatenate : .namespace
+            v.cues = rng.next() % 3 == 0 ? [.years] : CueGroup.allCases
+            let quick = ManifestValidation.quickVocabularyCheck(Array(text.utf8), v)
+            let slow = (try? ManifestValidation.vocabularyByBytes(Array(text.utf8), v)) != nil
+            if quick != slow { disagreements += 1; XCTFail("\(text.debugDescription) \(v.tokenizer) \(v.titleMode) \(v.cues): quick \(quick), bytes \(slow)") }
+            if slow { passes += 1 }
+            if disagreements > 5 { break }
+        }
+        XCTAssertGreaterThan(passes, 200, "the cases include sound vocabularies")
+        // A trained vocabulary takes the quick path.
+        guard case .bytes("vocabulary", let vocabulary) = BundleFixture.blocks()[0] else { return XCTFail("no vocabulary") }
+        XCTAssertTrue(ManifestValidation.quickVocabularyCheck(vocabulary, TrainingConfig.product.vectorizer))
+    }
+
     func testChecksumFieldsAreExactlyAsWritten() throws {
         let crc = String(format: "%08x", CRC32.checksum(BundleFixture.bundle.weights))
         // The weights' CRC in upper case was accepted (compared case-insensitively).

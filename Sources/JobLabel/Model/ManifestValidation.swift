@@ -273,56 +273,140 @@ package enum ManifestValidation {
     /// `ngrams` 2, no ASCII capitals when lowercasing, every word at least `min_token_length` scalars long,
     /// no empty term. One pass over the bytes.
     static func vocabulary(_ bytes: [UInt8], _ v: VectorizerConfig) throws {
-        let cuePrefix = Array("cue:".utf8), titlePrefix = Array("title:".utf8)
+        // Unigram vocabularies (the default) are checked 8 bytes at a time; whatever looks wrong there, and
+        // every other vocabulary, goes through the byte-by-byte check, which names the term.
+        if v.ngrams == 1 && quickVocabularyCheck(bytes, v) { return }
+        try vocabularyByBytes(bytes, v)
+    }
+
+    /// True when a unigram vocabulary passes every rule of `vocabulary` (false: not sure, check by bytes).
+    /// Words of 8 bytes are scanned for capitals and spaces (bit tricks: "Bit Twiddling Hacks", hasbetween
+    /// and an exact zero-byte mask), and the terms split at the newlines the words hold.
+    static func quickVocabularyCheck(_ bytes: [UInt8], _ v: VectorizerConfig) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { ~(((x & low7) &+ low7) | x | low7) }
+        @inline(__always) func hasBetween(_ x: UInt64, _ m: UInt64, _ n: UInt64) -> Bool {
+            ((ones &* (127 &+ n)) &- (x & low7)) & ~x & ((x & low7) &+ (ones &* (127 &- m))) & (ones &* 128) != 0
+        }
+        let minLength = v.tokenizer.minTokenLength, lowercase = v.tokenizer.lowercase, namespace = v.titleMode == .namespace
+        let groups: [(prefix: [UInt8], group: CueGroup)] = [
+            (Array("years".utf8), .years), (Array("title=".utf8), .titleLevel), (Array("text=".utf8), .textLevel), (Array("degree=".utf8), .degree),
+        ]
+        return bytes.withUnsafeBytes { raw -> Bool in
+            let n = raw.count
+            guard n > 0, let base = raw.baseAddress else { return false }
+            @inline(__always) func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+            @inline(__always) func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
+            /// The term `start..<end` (not empty) passes the prefix and length rules.
+            func termOK(_ start: Int, _ end: Int) -> Bool {
+                let length = end - start
+                if length >= 4 && u32(start) == 0x3A65_7563 {  // "cue:"
+                    return groups.contains { g in
+                        length >= 4 + g.prefix.count && g.prefix.indices.allSatisfy { base.load(fromByteOffset: start + 4 + $0, as: UInt8.self) == g.prefix[$0] }
+                            && v.cues.contains(g.group)
+                    }
+                }
+                var wordStart = start
+                if length >= 6 && u32(start) == 0x6C74_6974 && u16(start + 4) == 0x3A65 {  // "title:"
+                    guard namespace else { return false }
+                    wordStart += 6
+                }
+                if end - wordStart >= 4 * minLength { return true }
+                var scalars = 0
+                for k in wordStart..<end where base.load(fromByteOffset: k, as: UInt8.self) & 0xC0 != 0x80 { scalars += 1 }
+                return scalars >= minLength
+            }
+            var start = 0, at = 0
+            while at < n {
+                var w: UInt64
+                if at + 8 <= n {
+                    w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                } else {
+                    w = ones &* 0x61  // padding: "a"
+                    for k in 0..<(n - at) { w = w & ~(UInt64(0xFF) << (8 * k)) | UInt64(base.load(fromByteOffset: at + k, as: UInt8.self)) << (8 * k) }
+                }
+                if lowercase && hasBetween(w, 0x40, 0x5B) { return false }
+                var newlines = zeroBytes(w ^ (ones &* 0x0A))
+                if zeroBytes(w ^ (ones &* 0x20)) != 0 { return false }
+                while newlines != 0 {
+                    let end = at + newlines.trailingZeroBitCount / 8
+                    if end >= n { break }
+                    if end == start || !termOK(start, end) { return false }
+                    start = end + 1
+                    newlines &= newlines &- 1
+                }
+                at += 8
+            }
+            return start < n && termOK(start, n)
+        }
+    }
+
+    static func vocabularyByBytes(_ bytes: [UInt8], _ v: VectorizerConfig) throws {
         let groups: [(prefix: [UInt8], group: CueGroup)] = [
             (Array("cue:years".utf8), .years), (Array("cue:title=".utf8), .titleLevel),
             (Array("cue:text=".utf8), .textLevel), (Array("cue:degree=".utf8), .degree),
         ]
-        let minLength = v.tokenizer.minTokenLength, lowercase = v.tokenizer.lowercase
+        let titlePrefix = Array("title:".utf8)
+        let minLength = v.tokenizer.minTokenLength, lowercase = v.tokenizer.lowercase, namespace = v.titleMode == .namespace
         try bytes.withUnsafeBufferPointer { b in
-            var start = 0, index = 0
-            func term() -> String { String(decoding: b[start..<min(b.count, start + 60)].prefix { $0 != 0x0A }, as: UTF8.self) }
-            func starts(_ prefix: [UInt8]) -> Bool {
-                start + prefix.count <= b.count && prefix.indices.allSatisfy { b[start + $0] == prefix[$0] }
+            let n = b.count
+            func term(_ start: Int) -> String { String(decoding: b[start..<min(n, start + 60)].prefix { $0 != 0x0A }, as: UTF8.self) }
+            func has(_ prefix: [UInt8], at start: Int) -> Bool {
+                guard start + prefix.count <= n else { return false }
+                for k in 0..<prefix.count where b[start + k] != prefix[k] { return false }
+                return true
             }
-            while start <= b.count {
-                var end = start
-                while end < b.count && b[end] != 0x0A { end += 1 }
-                if end == start { throw Violation(field: "vocabulary_size", problem: "the vocabulary's term \(index) is empty") }
-                if starts(cuePrefix) {
-                    guard let g = groups.first(where: { starts($0.prefix) })?.group, v.cues.contains(g) else {
-                        throw Violation(field: "vectorizer.cues", problem: "does not produce the vocabulary's cue feature \(quoted(term()))")
+            var start = 0, index = 0
+            while start <= n {
+                // "cue:" and "title:" cannot occur in a word (':' is not a word character).
+                if start + 4 <= n && b[start] == UInt8(ascii: "c") && b[start + 3] == UInt8(ascii: ":") && has(Array("cue:".utf8), at: start) {
+                    var end = start, space = false, capital = false
+                    while end < n && b[end] != 0x0A {
+                        space = space || b[end] == 0x20
+                        capital = capital || (b[end] &- 0x41 < 26)
+                        end += 1
                     }
-                } else {
-                    var at = start
-                    if starts(titlePrefix) {
-                        guard v.titleMode == .namespace else {
-                            throw Violation(field: "vectorizer.title_mode", problem: "is \"\(v.titleMode.rawValue)\", but the vocabulary holds the title feature \(quoted(term())) (namespace mode)")
-                        }
-                        at += titlePrefix.count
+                    if lowercase && capital {
+                        throw Violation(field: "vectorizer.tokenizer.lowercase", problem: "is true, but the vocabulary holds \(quoted(term(start)))")
                     }
-                    var words = 1, scalars = 0
-                    while at <= end {
-                        if at == end || b[at] == 0x20 {
-                            guard scalars >= minLength else {
-                                throw Violation(field: "vectorizer.tokenizer.min_token_length", problem: "is \(minLength), but the vocabulary holds \(quoted(term()))")
-                            }
-                            if at < end { words += 1 }
-                            scalars = 0
-                        } else {
-                            let c = b[at]
-                            if c & 0xC0 != 0x80 { scalars += 1 }
-                            if lowercase && c >= 0x41 && c <= 0x5A {
-                                throw Violation(field: "vectorizer.tokenizer.lowercase", problem: "is true, but the vocabulary holds \(quoted(term()))")
-                            }
-                        }
-                        at += 1
+                    guard !space, let g = groups.first(where: { has($0.prefix, at: start) })?.group, v.cues.contains(g) else {
+                        throw Violation(field: "vectorizer.cues", problem: "does not produce the vocabulary's cue feature \(quoted(term(start)))")
                     }
-                    guard words <= v.ngrams else {
-                        throw Violation(field: "vectorizer.ngrams", problem: "is \(v.ngrams), but the vocabulary holds the \(words)-word term \(quoted(term()))")
-                    }
+                    start = end + 1
+                    index += 1
+                    continue
                 }
-                start = end + 1
+                var at = start
+                if start + 6 <= n && b[start] == UInt8(ascii: "t") && b[start + 5] == UInt8(ascii: ":") && has(titlePrefix, at: start) {
+                    guard namespace else {
+                        throw Violation(field: "vectorizer.title_mode", problem: "is \"\(v.titleMode.rawValue)\", but the vocabulary holds the title feature \(quoted(term(start))) (namespace mode)")
+                    }
+                    at += titlePrefix.count
+                }
+                // The words of one term: scalars per word (bytes that do not continue a UTF-8 sequence).
+                var words = 1, scalars = 0
+                while true {
+                    let c: UInt8 = at < n ? b[at] : 0x0A
+                    if c == 0x0A || c == 0x20 {
+                        if scalars < minLength {
+                            if at == start { throw Violation(field: "vocabulary_size", problem: "the vocabulary's term \(index) is empty") }
+                            throw Violation(field: "vectorizer.tokenizer.min_token_length", problem: "is \(minLength), but the vocabulary holds \(quoted(term(start)))")
+                        }
+                        if c == 0x0A { break }
+                        words += 1
+                        scalars = 0
+                    } else {
+                        scalars &+= c & 0xC0 != 0x80 ? 1 : 0
+                        if lowercase && c &- 0x41 < 26 {
+                            throw Violation(field: "vectorizer.tokenizer.lowercase", problem: "is true, but the vocabulary holds \(quoted(term(start)))")
+                        }
+                    }
+                    at += 1
+                }
+                if words > v.ngrams {
+                    throw Violation(field: "vectorizer.ngrams", problem: "is \(v.ngrams), but the vocabulary holds the \(words)-word term \(quoted(term(start)))")
+                }
+                start = at + 1
                 index += 1
             }
         }

@@ -322,13 +322,14 @@ public enum ModelBundle {
             throw bad("weights file lacks the vocabulary block; retrain the model")
         }
         let idf = try floats("idf", shape: [v])
-        do {
-            try ManifestValidation.vocabulary(vocabBytes, manifest.vectorizer)
-        } catch let violation as ManifestValidation.Violation {
+        // The vocabulary is checked against the settings on another thread while its table is built.
+        let vectorizer = manifest.vectorizer
+        let vocabularyCheck = Pending { Result { try ManifestValidation.vocabulary(vocabBytes, vectorizer) } }
+        let vocabulary = TermTable.fromNewlineSeparated(vocabBytes)
+        if case .failure(let violation as ManifestValidation.Violation) = vocabularyCheck.wait() {
             throw JobLabelError.modelDamaged(file: (weightsPath as NSString).deletingLastPathComponent + "/" + manifestName,
                                              field: violation.field, problem: violation.problem + "; manifest.json and weights.bin disagree, retrain the model")
         }
-        let vocabulary = TermTable.fromNewlineSeparated(vocabBytes)
         guard vocabulary.count == v else {
             throw bad("vocabulary has \(vocabulary.count) distinct terms, manifest says \(v); retrain the model")
         }
