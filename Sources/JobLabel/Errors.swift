@@ -45,6 +45,14 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
     case noTokens(files: [String])
     /// Training produced weights that are not finite numbers (extreme settings).
     case nonFiniteWeights(head: String)
+    /// A training setting is outside the range a model bundle may hold (`field`: its manifest path, such as
+    /// `vectorizer.ngrams`), so the model could not be loaded once written.
+    case invalidSetting(field: String, problem: String)
+    /// Training would need more memory than this process may use, estimated before fitting: `neededBytes`
+    /// for `rows` postings and about `features` features; `head` has the most labels, `classes` of them
+    /// for `labeledRows` labeled rows.
+    case trainingTooLarge(neededBytes: UInt64, availableBytes: UInt64, rows: Int, features: Int,
+                          head: String, classes: Int, labeledRows: Int)
     /// Cross-validation with fewer than two folds.
     case tooFewFolds(Int)
     /// Fewer records than folds.
@@ -65,6 +73,8 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
     case modelDamaged(file: String, field: String?, problem: String)
     /// A bundle from a newer joblabel.
     case modelTooNew(file: String, version: Int, supported: Int)
+    /// A bundle's weights file is larger than the memory this process may use, so it cannot be loaded.
+    case modelTooLarge(file: String, bytes: Int, availableBytes: UInt64)
 
     // MARK: Outputs
 
@@ -136,6 +146,15 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(location(files(f), 0, "text")): no tokens in the training texts: every document is empty after tokenization"
         case .nonFiniteWeights(let head):
             return "head '\(head)': training produced non-finite weights (the settings are too extreme)"
+        case .invalidSetting(let field, let problem):
+            return "setting '\(field)' \(problem)"
+        case .trainingTooLarge(let needed, let available, let rows, let features, let head, let classes, let labeled):
+            var s = "training would need about \(gigabytes(needed)) of memory, more than the \(gigabytes(available)) this process may use"
+                + " (estimated before fitting: \(rows) postings, about \(features) features; head '\(head)' has \(classes) labels)"
+            if TrainingMemory.looksLikeAnID(classes: classes, labeledRows: labeled) {
+                s += "; head '\(head)' has \(classes) labels for \(labeled) labeled rows: its field looks like an id (a value per posting), not a label"
+            }
+            return s
         case .tooFewFolds(let k):
             return "cross-validation needs at least 2 folds, got \(k)"
         case .tooFewRecordsForFolds(let records, let folds, let f):
@@ -152,6 +171,8 @@ public enum JobLabelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(location(file, 0, field)): \(problem)"
         case .modelTooNew(let file, let version, let supported):
             return "\(location(file, 0, "format_version")): model format version \(version) is newer than this joblabel supports (\(supported)); upgrade joblabel"
+        case .modelTooLarge(let file, let bytes, let available):
+            return "\(file): the weights file is \(gigabytes(UInt64(max(0, bytes)))), more than the \(gigabytes(available)) of memory this process may use; load the model on a larger machine"
         case .outputParentMissing(let path, let parent):
             return "\(path): parent directory \(parent) does not exist"
         case .outputRefused(let path, let reason):
@@ -194,6 +215,14 @@ public struct MissingField: Sendable, Equatable {
         self.available = available
         self.inHeader = inHeader
     }
+}
+
+/// A byte count in GB to 3 significant digits ("13.6 GB", "1.46 GB"; below 0.1 GB in MB, below 0.1 MB in bytes).
+func gigabytes(_ bytes: UInt64) -> String {
+    let gb = Double(bytes) / 1e9
+    if gb >= 100 { return String(format: "%.0f GB", gb) }
+    if gb >= 0.1 { return String(format: "%#.3g GB", gb) }
+    return bytes >= 100_000 ? String(format: "%#.3g MB", Double(bytes) / 1e6) : "\(bytes) bytes"
 }
 
 /// Why an output path may not be written.

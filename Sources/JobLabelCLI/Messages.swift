@@ -38,6 +38,14 @@ enum Messages {
             return ("usage error: " + text + hint, 64)
         case .badRecord(.tooLong(_, false, _), _, _):
             return (text + "; to read longer records, raise --max-record-bytes", 65)
+        case .invalidSetting:
+            return ("usage error: " + text, 64)
+        case .trainingTooLarge(_, _, _, _, _, let classes, let labeledRows):
+            return (text + (TrainingMemory.looksLikeAnID(classes: classes, labeledRows: labeledRows)
+                ? "; choose the label fields with --labels"
+                : "; train on fewer postings, keep fewer features (--max-features, a higher --min-df) or use fewer --labels"), 65)
+        case .modelTooLarge:
+            return (text, 65)
         case .badRecord, .csvUnterminatedQuote, .noRecords, .singleClass, .noTokens,
              .foldWithoutTwoClasses, .modelDamaged, .modelTooNew:
             return (text, 65)

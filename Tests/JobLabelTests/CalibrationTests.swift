@@ -204,7 +204,7 @@ final class CalibrationTests: XCTestCase {
         try writeManifest(object, to: dir + "/m/manifest.json")
         XCTAssertThrowsError(try ModelBundle.load(dir + "/m")) { error in
             XCTAssertEqual(exitCode(of: error), 65)
-            XCTAssertTrue("\(error)".contains("heads.seniority.calibration"), "\(error)")
+            XCTAssertTrue("\(error)".contains("field 'heads[1].calibration.lr.temperature'"), "\(error)")
         }
     }
 

@@ -20,6 +20,31 @@ final class FuzzRegressionTests: XCTestCase {
     func testJSONLCorpus() throws { try replay("jsonl", FuzzEntry.jsonl) }
     func testCSVCorpus() throws { try replay("csv", FuzzEntry.csv) }
     func testModelCorpus() throws { try replay("model", FuzzEntry.model) }
+    func testManifestCorpus() throws { try replay("manifest", FuzzEntry.manifest) }
+
+    func testManifestTargetLoadsTheUneditedBundleAndRefusesEdits() throws {
+        // No edit: the calibrated bundle loads and labels.
+        XCTAssertNil(FuzzEntry.manifest([]))
+        guard let (manifest, weights) = FuzzEntry.calibratedBundle else { return XCTFail("no calibrated bundle") }
+        XCTAssertNil(FuzzEntry.loadAndUse(manifest: FuzzEntry.restamped(manifest), weights: weights, changed: false))
+        // Edits that trapped or loaded before the manifest was validated (found by the adversarial sweep and
+        // the issue): each is refused or loads into a sane model, never traps.
+        let named: [([String], String)] = [
+            (["training", "documents"], "intMax"), (["vocabulary_size"], "intMax"), (["vectorizer", "ngrams"], "intMax"),
+            (["format_version"], "one"), (["heads", "0", "label_counts", "1"], "intMax"), (["weights", "file"], "slashString"),
+            (["heads", "1", "calibration", "lr", "temperature"], "tiny"), (["heads", "0", "labels"], "manyCopies"),
+        ]
+        for (path, edit) in named {
+            let program = try XCTUnwrap(FuzzEntry.manifestProgram(path: path, edit: edit), "\(path) \(edit)")
+            XCTAssertNil(FuzzEntry.manifest(program), "\(path) \(edit)")
+        }
+        // Every kind of edit of values spread over the document: refused or loaded into a sane model.
+        for node in stride(from: 0, to: 600, by: 37) {
+            for edit in 0..<34 {
+                XCTAssertNil(FuzzEntry.manifest([UInt8(node >> 8), UInt8(node & 0xFF), UInt8(edit)]), "node \(node), edit \(edit)")
+            }
+        }
+    }
 
     func testHarnessAcceptsTheValidBundleAndRefusesFlippedWeights() throws {
         // The model target refuses to accept a damaged bundle that loads: an unchanged bundle is fine...

@@ -287,7 +287,7 @@ final class RobustnessModelTests: XCTestCase {
         let otherWeights = try ModelBundle.encode(try JobLabelModel.train(other, postings: tinyCorpus(), files: ["tiny"])).weights
         let mixed = loadError(manifest: manifest, weights: otherWeights, "mixed")?.description ?? ""
         XCTAssertTrue(mixed.hasPrefix("\(dir)/probe/weights.bin: weights belong to a different training than manifest.json"), mixed)
-        // The shipped default model (format version 1, no manifest checksum) still loads.
+        // The shipped default model loads.
         let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Models/default").path
         XCTAssertFalse(try ModelBundle.load(shipped).heads.isEmpty)

@@ -76,8 +76,8 @@ public struct Manifest: Codable, Sendable {
 
 /// Reads and writes model bundles: a directory with `manifest.json` and `weights.bin`.
 public enum ModelBundle {
-    /// Bundle format version written by this build (2: the manifest carries its own CRC-32; version 1
-    /// bundles, without it, still load).
+    /// Bundle format version written and read by this build (2: the manifest carries its own CRC-32).
+    /// Version 1 bundles, without it, are refused: nothing shows that their manifest is the one written.
     public static let formatVersion = 2
     /// The manifest's checksum field as it appears in the file, up to its value.
     static let manifestChecksumKey = Array("\"manifest_crc32\" : \"".utf8)
@@ -166,11 +166,19 @@ public enum ModelBundle {
         return (json, weights)
     }
 
-    /// Reads only the manifest of the bundle at `directory`.
+    /// Reads only the manifest of the bundle at `directory` (verified and validated).
     public static func loadManifest(_ directory: String) throws -> Manifest {
         let path = directory + "/" + manifestName
         try checkDirectory(directory)
-        return try decodeManifest(try readFile(path), path: path)
+        return try decodeManifest(try readFile(path, limit: ManifestValidation.maximumManifestBytes), path: path)
+    }
+
+    /// True when `path` is a readable joblabel manifest of any version, sound or not (`train` replaces such a bundle).
+    static func isBundleManifest(_ path: String) -> Bool {
+        struct Header: Decodable { var format: String? }
+        guard let data = try? readFile(path, limit: ManifestValidation.maximumManifestBytes),
+              let header = try? JSONDecoder().decode(Header.self, from: Data(data)) else { return false }
+        return header.format == "joblabel-model"
     }
 
     /// Parses and verifies manifest bytes (`path` is for messages).
@@ -186,30 +194,50 @@ public enum ModelBundle {
         guard version <= formatVersion else {
             throw JobLabelError.modelTooNew(file: path, version: version, supported: formatVersion)
         }
-        if version >= 2 {
-            let offsets = manifestChecksumOffsets(data)
-            guard offsets.count == 1, let at = offsets.first, at + 8 <= data.count else {
-                throw JobLabelError.modelDamaged(file: path, field: "manifest_crc32", problem: "manifest has no readable checksum; the file is damaged, retrain the model or restore it")
-            }
-            var zeroed = data
-            zeroed.replaceSubrange(at..<(at + 8), with: Array("00000000".utf8))
-            // Compared as written (8 lowercase hex digits), so even a changed letter case is refused.
-            guard data[at..<(at + 8)].elementsEqual(String(hexCRC: CRC32.checksum(zeroed)).utf8) else {
-                throw JobLabelError.modelDamaged(file: path, field: nil, problem: "manifest checksum mismatch: the file is damaged or was edited; retrain the model or restore it")
-            }
+        // Every version loaded is verified: one without a manifest checksum (1) could have been edited at will.
+        guard version == formatVersion else {
+            throw JobLabelError.modelDamaged(file: path, field: "format_version", problem: version == 1
+                ? "format version 1 bundles carry no manifest checksum, so their content cannot be verified; retrain the model with this joblabel"
+                : "must be \(formatVersion), got \(version); retrain the model")
         }
+        let offsets = manifestChecksumOffsets(data)
+        guard offsets.count == 1, let at = offsets.first, at + 8 <= data.count else {
+            throw JobLabelError.modelDamaged(file: path, field: "manifest_crc32", problem: "manifest has no readable checksum; the file is damaged, retrain the model or restore it")
+        }
+        var zeroed = data
+        zeroed.replaceSubrange(at..<(at + 8), with: Array("00000000".utf8))
+        // Compared as written (8 lowercase hex digits), so even a changed letter case is refused.
+        guard data[at..<(at + 8)].elementsEqual(String(hexCRC: CRC32.checksum(zeroed)).utf8) else {
+            throw JobLabelError.modelDamaged(file: path, field: nil, problem: "manifest checksum mismatch: the file is damaged or was edited; retrain the model or restore it")
+        }
+        let manifest: Manifest
         do {
-            return try decoder.decode(Manifest.self, from: Data(data))
+            manifest = try decoder.decode(Manifest.self, from: Data(data))
         } catch {
-            throw JobLabelError.modelDamaged(file: path, field: nil, problem: "manifest is damaged or incomplete (\(describeDecodingError(error))); retrain the model")
+            let (field, problem) = describeDecodingError(error)
+            throw JobLabelError.modelDamaged(file: path, field: field, problem: "\(problem); the manifest is damaged or incomplete, retrain the model")
         }
+        // A checksum shows the bytes are the ones written, not that a joblabel wrote them: every field is checked.
+        try ManifestValidation.validate(manifest, file: path)
+        return manifest
     }
 
     /// Loads and verifies the bundle at `directory`.
     public static func load(_ directory: String) throws -> JobLabelModel {
         let manifest = try loadManifest(directory)
         let weightsPath = directory + "/" + manifest.weights.file
-        return try withFileBytes(weightsPath) { try decode(manifest: manifest, weights: $0, weightsPath: weightsPath) }
+        // The weights are copied into memory: a file larger than the memory this process may use cannot load
+        // (asked only for files over 256 MiB: finding the limit reads system files).
+        if manifest.weights.bytes > 256 << 20 {
+            let available = TrainingMemory.available()
+            guard UInt64(manifest.weights.bytes) <= available else {
+                throw JobLabelError.modelTooLarge(file: weightsPath, bytes: manifest.weights.bytes, availableBytes: available)
+            }
+        }
+        // The file's size is compared with the manifest's before anything is read or mapped.
+        return try withFileBytes(weightsPath, expectedSize: manifest.weights.bytes) {
+            try decode(manifest: manifest, weights: $0, weightsPath: weightsPath)
+        }
     }
 
     /// Builds a model from a verified manifest and the weights file's bytes (`weightsPath` is for messages).
@@ -222,6 +250,7 @@ public enum ModelBundle {
         func bad(_ message: String) -> JobLabelError {
             .modelDamaged(file: weightsPath, field: nil, problem: message)
         }
+        guard data.count == manifest.weights.bytes else { throw sizeMismatch(data.count, manifest: manifest, weightsPath: weightsPath) }
         // The weights file's checksum runs alongside parsing and building; the training id is checked first,
         // then the file against the manifest, then whatever building found.
         let (model, fileCRC) = try WeightsFile.decodeWithChecksum(data, path: weightsPath) { id, blocks -> Result<JobLabelModel, Error> in
@@ -230,48 +259,63 @@ public enum ModelBundle {
             }
             return Result { try build(manifest: manifest, id: id, blocks: blocks, weightsPath: weightsPath) }
         }
-        guard data.count == manifest.weights.bytes,
-              String(format: "%08x", fileCRC) == manifest.weights.crc32.lowercased() else {
-            throw bad("weights file does not match manifest.json (size \(data.count) bytes, manifest says \(manifest.weights.bytes), or another checksum); keep the bundle's files together or retrain")
+        guard String(hexCRC: fileCRC) == manifest.weights.crc32 else {
+            throw bad("weights file does not match manifest.json (its CRC-32 is \(String(hexCRC: fileCRC)), manifest says \(manifest.weights.crc32)); keep the bundle's files together or retrain")
         }
         return try model.get()
     }
 
-    /// The model from a weights file's blocks (checked against the manifest's shapes).
+    static func sizeMismatch(_ size: Int, manifest: Manifest, weightsPath: String) -> JobLabelError {
+        .modelDamaged(file: weightsPath, field: nil, problem: "weights file does not match manifest.json (size \(size) bytes, manifest says \(manifest.weights.bytes)); keep the bundle's files together or retrain")
+    }
+
+    /// The model from a weights file's blocks: exactly the blocks the manifest describes, each of its type
+    /// and shape; the idf values in the range training gives them (the manifest itself is already validated).
     private static func build(manifest: Manifest, id: [UInt8], blocks: [String: WeightsFile.Block], weightsPath: String) throws -> JobLabelModel {
         func bad(_ message: String) -> JobLabelError {
             .modelDamaged(file: weightsPath, field: nil, problem: message)
         }
-        guard case .bytes(_, let vocabBytes)? = blocks["vocabulary"],
-              case .floats(_, _, let idf)? = blocks["idf"] else {
-            throw bad("weights file lacks the vocabulary or idf block; retrain the model")
-        }
-        let vocabulary = TermTable.fromNewlineSeparated(vocabBytes)
         let v = manifest.vocabularySize
-        guard vocabulary.count == v, idf.count == v else {
-            throw bad("vocabulary has \(vocabulary.count) terms and \(idf.count) idf values, manifest says \(v); retrain the model")
+        var described: Set<String> = ["vocabulary", "idf"]
+        func floats(_ name: String, shape: [Int]) throws -> [Float] {
+            described.insert(name)
+            guard case .floats(_, let stored, let values)? = blocks[name] else {
+                throw bad("weights file lacks the float block '\(name)'; retrain the model")
+            }
+            guard stored == shape else {
+                throw bad("block '\(name)' has shape \(stored), manifest.json says \(shape); retrain the model")
+            }
+            return values
+        }
+        guard case .bytes(_, let vocabBytes)? = blocks["vocabulary"] else {
+            throw bad("weights file lacks the vocabulary block; retrain the model")
+        }
+        let idf = try floats("idf", shape: [v])
+        // The vocabulary is checked against the settings on another thread while its table is built.
+        let vectorizer = manifest.vectorizer
+        let vocabularyCheck = Pending { Result { try ManifestValidation.vocabulary(vocabBytes, vectorizer) } }
+        let vocabulary = TermTable.fromNewlineSeparated(vocabBytes)
+        if case .failure(let violation as ManifestValidation.Violation) = vocabularyCheck.wait() {
+            throw JobLabelError.modelDamaged(file: (weightsPath as NSString).deletingLastPathComponent + "/" + manifestName,
+                                             field: violation.field, problem: violation.problem + "; manifest.json and weights.bin disagree, retrain the model")
+        }
+        guard vocabulary.count == v else {
+            throw bad("vocabulary has \(vocabulary.count) distinct terms, manifest says \(v); retrain the model")
+        }
+        // idf = ln((1 + n) / (1 + df)) + 1 with 1 ≤ df ≤ n documents.
+        let largestIDF = log(Double(manifest.training.documents) + 1) + 1 + 1e-3
+        if let j = idf.firstIndex(where: { !(Double($0) >= 1 && Double($0) <= largestIDF) }) {
+            throw bad("idf[\(j)] is \(idf[j]), outside 1...\(String(format: "%.3f", largestIDF)) for \(manifest.training.documents) documents; retrain the model")
         }
         var heads: [HeadModel] = []
         for h in manifest.heads {
+            let k = h.labels.count
             var models: [Algorithm: LinearModel] = [:]
             for algorithm in Algorithm.classifiers {
                 let prefix = "\(h.name)/\(algorithm.rawValue)/"
-                guard case .floats(_, _, let w)? = blocks[prefix + "weights"],
-                      case .floats(_, _, let b)? = blocks[prefix + "bias"],
-                      w.count == v * h.labels.count, b.count == h.labels.count else {
-                    throw bad("weights for head '\(h.name)' (\(algorithm.rawValue)) are missing or have the wrong shape; retrain the model")
-                }
+                let w = try floats(prefix + "weights", shape: [v, k])
+                let b = try floats(prefix + "bias", shape: [k])
                 models[algorithm] = LinearModel(classes: h.labels, featureCount: v, weights: w, bias: b)
-            }
-            if let c = h.calibration {
-                let k = h.labels.count
-                let parts = Algorithm.allCases.map { c.algorithm($0) }
-                guard parts.allSatisfy({ $0.thresholds.count == k && $0.thresholds.allSatisfy { t in t.map { $0.isFinite && $0 >= 0 && $0 <= 1 } ?? true } }),
-                      Algorithm.classifiers.allSatisfy({ c.algorithm($0).temperature.map { $0.isFinite && $0 > 0 } ?? false }) else {
-                    throw JobLabelError.modelDamaged(file: (weightsPath as NSString).deletingLastPathComponent + "/" + ModelBundle.manifestName,
-                        field: "heads.\(h.name).calibration",
-                        problem: "calibration of head '\(h.name)' needs a positive temperature for nb and lr and one threshold in [0, 1] or null per label; retrain the model")
-                }
             }
             guard let nb = models[.nb], let lr = models[.lr] else {
                 throw bad("weights for head '\(h.name)' are missing; retrain the model")
@@ -280,6 +324,9 @@ public enum ModelBundle {
                                    naiveBayes: nb, logisticRegression: lr,
                                    optimization: h.lrOptimization, calibration: h.calibration, calibrationNote: h.calibrationNote,
                                    experts: h.experts, decision: manifest.ordinalDecision ?? .mostProbable))
+        }
+        if let extra = blocks.keys.sorted().first(where: { !described.contains($0) }) {
+            throw bad("weights file holds a block '\(extra)' that manifest.json does not describe; retrain the model")
         }
         var config = TrainingConfig(heads: manifest.heads.map(\.name), vectorizer: manifest.vectorizer,
                                     naiveBayes: manifest.naiveBayes, logisticRegression: manifest.logisticRegression,
@@ -323,21 +370,58 @@ func hex(_ bytes: [UInt8]) -> String {
     bytes.map { String(format: "%02x", $0) }.joined()
 }
 
-private func describeDecodingError(_ error: Error) -> String {
-    guard let e = error as? DecodingError else { return "\(error)" }
+/// The field (as a JSON path, `heads[1].label_counts`) and the problem of a manifest decoding error.
+private func describeDecodingError(_ error: Error) -> (field: String?, problem: String) {
+    guard let e = error as? DecodingError else { return (nil, "\(error)") }
     switch e {
     case .keyNotFound(let key, let ctx):
-        return "missing key '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
-    case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .dataCorrupted(let ctx):
-        return "bad value at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'"
+        return (jsonPath(ctx.codingPath + [key]), "is missing")
+    case .valueNotFound(let type, let ctx):
+        return (jsonPath(ctx.codingPath), "must be \(jsonType(type)), got null")
+    case .typeMismatch(let type, let ctx):
+        return (jsonPath(ctx.codingPath), "must be \(jsonType(type))")
+    case .dataCorrupted(let ctx):
+        return ctx.codingPath.isEmpty ? (nil, "manifest holds a number too large for its field, or a value not allowed")
+                                      : (jsonPath(ctx.codingPath), "has a value that is out of range or not allowed")
     @unknown default:
-        return "\(error)"
+        return (nil, "\(error)")
     }
 }
 
-/// Opens a file for reading with POSIX calls: its descriptor and size (one-line errors, no Foundation exceptions).
+/// A coding path as the manifest's JSON path: snake-case keys joined by dots, array indices in brackets.
+func jsonPath(_ path: [CodingKey]) -> String {
+    var out = ""
+    for key in path {
+        if let i = key.intValue {
+            out += "[\(i)]"
+        } else {
+            if !out.isEmpty { out += "." }
+            for c in key.stringValue {
+                if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
+            }
+        }
+    }
+    return out
+}
+
+/// A Swift type as the JSON value it is decoded from, for messages.
+private func jsonType(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: return "a string"
+    case is Bool.Type: return "true or false"
+    case is Int.Type, is UInt64.Type: return "a whole number"
+    case is Double.Type, is Float.Type: return "a number"
+    default:
+        let name = "\(type)"
+        return name.hasPrefix("Array") ? "an array" : name.hasPrefix("Dictionary") ? "an object" : "a value of the right type"
+    }
+}
+
+/// Opens a regular file for reading with POSIX calls: its descriptor and size (one-line errors, no Foundation
+/// exceptions). A symbolic link is followed, but what it leads to must be a regular file too: a FIFO, device
+/// or socket is refused without reading from it (opened non-blocking, so a FIFO with no writer cannot hang).
 private func openForReading(_ path: String) throws -> (fd: Int32, size: Int) {
-    let fd = open(path, O_RDONLY)
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard fd >= 0 else {
         let err = errno
         if err == ENOENT {
@@ -356,14 +440,23 @@ private func openForReading(_ path: String) throws -> (fd: Int32, size: Int) {
         close(fd)
         throw JobLabelError.io(path: path, message: "is a directory, expected a file")
     }
-    return (fd, (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : -1)
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        close(fd)
+        throw JobLabelError.modelDamaged(file: path, field: nil, problem: "is not a regular file (a FIFO, device or socket); a model bundle holds the files joblabel train writes")
+    }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+    return (fd, Int(st.st_size))
 }
 
-/// Reads a whole file with POSIX calls (one-line errors, no Foundation exceptions).
-func readFile(_ path: String) throws -> [UInt8] {
+/// Reads a whole regular file with POSIX calls (one-line errors, no Foundation exceptions); a manifest
+/// (`limit`: its largest size) longer than `limit` is refused before it is read.
+func readFile(_ path: String, limit: Int = Int.max) throws -> [UInt8] {
     let (fd, size) = try openForReading(path)
     defer { close(fd) }
-    return try readAll(fd, size: max(0, size), path: path)
+    guard size <= limit else {
+        throw JobLabelError.modelDamaged(file: path, field: nil, problem: "is \(size) bytes, more than the \(limit) a model bundle's manifest may have; retrain the model")
+    }
+    return try readAll(fd, size: size, path: path)
 }
 
 /// Reads `size` bytes (fewer if the file is shorter) from `fd` straight into uninitialised storage (no zero-fill).
@@ -395,9 +488,13 @@ private func readAll(_ fd: Int32, size: Int, path: String) throws -> [UInt8] {
 /// file cannot be mapped. A file truncated by another process while it is mapped raises SIGBUS (the
 /// `joblabel` executable turns that into an I/O error, exit 74); `joblabel train` never does that, it
 /// replaces files by renaming.
-func withFileBytes<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+/// `expectedSize`, when given, is compared with the file's size before anything is mapped or read.
+func withFileBytes<R>(_ path: String, expectedSize: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
     let (fd, size) = try openForReading(path)
     defer { close(fd) }
+    if let expectedSize, size != expectedSize {
+        throw JobLabelError.modelDamaged(file: path, field: nil, problem: "weights file does not match manifest.json (size \(size) bytes, manifest says \(expectedSize)); keep the bundle's files together or retrain")
+    }
     if size > 0 {
         #if os(Linux)
         let flags = MAP_PRIVATE | MAP_POPULATE

@@ -12,6 +12,12 @@
 enum WeightsFile {
     static let magic: [UInt8] = Array("JLBW".utf8)
     static let version: UInt32 = 1
+    /// The size of a file without blocks: header (magic, version, training id, block count) and checksum.
+    static let minimumBytes = 32
+    /// Every float stored is finite with a magnitude below 2^100 (about 1.3e30): no training produces more,
+    /// and scores summed from such weights cannot overflow. As a bit pattern: the biased exponent is below
+    /// 127 + 100.
+    static let floatExponentLimit: UInt32 = (127 + 100) << 23
 
     /// One named array.
     enum Block: Equatable {
@@ -147,22 +153,31 @@ enum WeightsFile {
                 elements = product
             }
             while reader.offset % 4 != 0 { _ = try reader.u8(or: bad("truncated block padding")) }
+            guard blocks[name] == nil else { throw bad("block '\(name)' appears twice") }
             switch type {
             case 1:
                 let start = try reader.skip(elements * 4, or: bad("block '\(name)' is truncated"))
+                var outOfRange = false
                 let values = [Float](unsafeUninitializedCapacity: elements) { buffer, initialized in
                     adviseHugePages(buffer.baseAddress, bytes: elements * 4)
                     let to = UnsafeMutableRawBufferPointer(buffer), from = UnsafeRawBufferPointer(rebasing: data[start..<(start + elements * 4)])
                     // In 4 MiB pieces over the threads: the first touches of the new pages (a fault and a zero-fill
-                    // each) are spread over them too.
-                    Parallel().forEachRange(count: from.count, blockSize: 4 << 20) { r in
-                        UnsafeMutableRawBufferPointer(rebasing: to[r]).copyMemory(from: UnsafeRawBufferPointer(rebasing: from[r]))
+                    // each) are spread over them too. Each piece is checked for values out of range while it is
+                    // in the cache.
+                    let pieces = Parallel().mapRanges(count: from.count, blockSize: 4 << 20) { r -> Bool in
+                        let piece = UnsafeMutableRawBufferPointer(rebasing: to[r])
+                        piece.copyMemory(from: UnsafeRawBufferPointer(rebasing: from[r]))
+                        return WeightsFile.allInRange(piece)
                     }
+                    outOfRange = pieces.contains(false)
                     initialized = elements
                 }
                 #if _endian(big)
                 values = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
                 #endif
+                if outOfRange, let i = values.firstIndex(where: { !WeightsFile.inRange($0) }) {
+                    throw bad("block '\(name)' holds \(values[i]) at index \(i): every stored number is finite and below 2^100 (about 1.3e30) in magnitude; retrain the model")
+                }
                 blocks[name] = .floats(name: name, shape: shape, values: values)
             case 2:
                 blocks[name] = .bytes(name: name, values: try reader.bytes(elements, or: bad("block '\(name)' is truncated")))
@@ -174,6 +189,22 @@ enum WeightsFile {
             throw bad("weights file has \(data.count - 4 - reader.offset) unexpected bytes before the checksum")
         }
         return (id, blocks)
+    }
+
+    /// True when a stored float is finite and below 2^100 in magnitude (see `floatExponentLimit`).
+    @inline(__always)
+    static func inRange(_ x: Float) -> Bool {
+        x.bitPattern & 0x7F80_0000 < floatExponentLimit
+    }
+
+    /// `inRange` for every float in `bytes` (little-endian, a multiple of 4 bytes; one branch-free pass).
+    static func allInRange(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
+        let n = bytes.count / 4
+        guard n > 0, let base = bytes.baseAddress else { return true }
+        let words = base.assumingMemoryBound(to: UInt32.self)
+        var worst: UInt32 = 0
+        for i in 0..<n { worst = max(worst, UInt32(littleEndian: words[i]) & 0x7F80_0000) }
+        return worst < floatExponentLimit
     }
 
     private static func appendLE<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {

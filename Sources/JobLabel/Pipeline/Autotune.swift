@@ -28,7 +28,7 @@ public enum Autotune {
     /// are) on `postings` (with row `weights`, nil: all 1). Returns the settings to train with and the
     /// report. `clock` gives seconds (monotonic); `progress` gets an `.autotune` stage before each trial.
     public static func search(_ base: TrainingConfig, postings: [Posting], weights: [Float]? = nil, settings: AutotuneConfig,
-                              threads: Int? = nil, clock: @escaping @Sendable () -> Double = monotonicSeconds,
+                              threads: Int? = nil, clock: @escaping @Sendable () -> Double = { Autotune.monotonicSeconds() },
                               progress: ((TrainingStage) -> Void)? = nil) -> (config: TrainingConfig, report: AutotuneReport) {
         let search = Search(base, postings: postings, weights: weights, settings: settings, parallel: Parallel(threads: threads),
                             clock: clock, progress: progress)
@@ -47,7 +47,7 @@ extension JobLabelModel {
     /// keeps the search's report (`autotune`).
     public static func train(_ config: TrainingConfig, postings: [Posting], files: [String], weights: [Float]? = nil,
                              autotune: AutotuneConfig, threads: Int? = nil,
-                             clock: @escaping @Sendable () -> Double = Autotune.monotonicSeconds,
+                             clock: @escaping @Sendable () -> Double = { Autotune.monotonicSeconds() },
                              progress: ((TrainingStage) -> Void)? = nil) throws -> JobLabelModel {
         guard !postings.isEmpty else { throw JobLabelError.noRecords(files: files) }
         let (chosen, report) = Autotune.search(config, postings: postings, weights: weights, settings: autotune, threads: threads,

@@ -305,6 +305,8 @@ public struct JobLabelModel: Sendable {
         guard !postings.isEmpty else {
             throw JobLabelError.noRecords(files: files)
         }
+        // Settings a bundle may not hold, and problems too large for this machine, are refused before fitting.
+        try TrainingMemory.preflight(config, postings: postings)
         // The data fingerprint (SHA-256 over every record: 0.15 s for 20 MB, serial) is hashed on a thread of
         // its own while the model is fitted.
         let fingerprinting = Pending(parallel) { fingerprintPostings(postings, heads: config.heads.count, weights: rowWeights) }

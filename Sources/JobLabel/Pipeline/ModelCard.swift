@@ -100,8 +100,10 @@ public struct ModelCard: Sendable {
             }
         }
         for h in m.heads {
-            let total = max(1, h.labelCounts.reduce(0, +))
-            s += "\nhead '\(h.name)': \(h.labels.count) labels, \(h.labelCounts.reduce(0, +)) training rows\n"
+            // Summed without trapping, whatever the manifest holds (loading refuses counts that overflow).
+            let rows = h.labelCounts.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
+            let total = max(1, rows)
+            s += "\nhead '\(h.name)': \(h.labels.count) labels, \(rows) training rows\n"
             let width = h.labels.map(\.count).max() ?? 0
             let countWidth = h.labelCounts.map { String($0).count }.max() ?? 0
             for (c, (label, count)) in zip(h.labels, h.labelCounts).enumerated() {

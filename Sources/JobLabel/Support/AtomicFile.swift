@@ -395,7 +395,7 @@ public func checkModelOutput(_ directory: String, inputs: [String]) throws -> Mo
         }
         let files = Set(present).intersection(bundleFileNames)
         guard files.contains("manifest.json"), files.contains("weights.bin"), files.allSatisfy(isRegularFile),
-              (try? ModelBundle.loadManifest(target)) != nil, hasWeightsMagic(target + "/weights.bin") else {
+              ModelBundle.isBundleManifest(target + "/manifest.json"), hasWeightsMagic(target + "/weights.bin") else {
             throw JobLabelError.outputRefused(path: directory, reason: .notAModel)
         }
         let others = present.filter { !bundleFileNames.contains($0) }.sorted()
