@@ -185,10 +185,10 @@ class Joblabel:
         m = re.search(r"transform\s+([\d.]+) s", out)
         res["transform"] = float(m.group(1)) if m else None
         for head in heads.split(","):
-            m = re.search(head + r": NB fit ([\d.]+) s; LR fit ([\d.]+) s, ([\d.]+) s CPU \((\d+) iterations, (\d+) evaluations, loss ([\d.]+)", out)
+            m = re.search(head + r": NB fit ([\d.]+) s; LR fit ([\d.]+) s, ([\d.]+) s CPU \((\d+) Newton iterations, (\d+) passes, loss ([\d.]+)", out)
             if m:
                 res[head] = {"nb": float(m.group(1)), "lr": float(m.group(2)), "lr_cpu": float(m.group(3)),
-                             "iterations": int(m.group(4)), "evaluations": int(m.group(5)), "loss": float(m.group(6))}
+                             "iterations": int(m.group(4)), "passes": int(m.group(5)), "loss": float(m.group(6))}
         return res
 
     def load_time(self, model, repeat=21):
@@ -483,8 +483,8 @@ def main():
     for h in heads.split(","):
         j, s = ph[h], sk[h]
         rows.append(("train", f"NB fit, head {h}", f"{j['nb']:.3f} s", f"{s['nb']:.3f} s", "", ratio(s["nb"], j["nb"]), "", ""))
-        rows.append(("train", f"LR fit, head {h} (L-BFGS iterations / final loss)",
-                     f"{j['lr']:.3f} s ({j['iterations']} it / {j['loss']:.6f})",
+        rows.append(("train", f"LR fit, head {h} (iterations / final loss; joblabel: Newton iterations and passes over the data, scikit-learn: L-BFGS iterations)",
+                     f"{j['lr']:.3f} s ({j['iterations']} it, {j['passes']} passes / {j['loss']:.6f})",
                      f"{s['lr']:.3f} s ({s['iterations']} it / {s['loss']:.6f})", "", ratio(s["lr"], j["lr"]), "",
                      "≥ 10x" if h == "topic" else ""))
     log("fastText")

@@ -108,7 +108,7 @@ public struct ModelCard: Sendable {
                 s += "  experts: \(e.titleFeatures) title and \(e.bodyFeatures) body features, weights chosen on \(e.rows) rows; nb \(w(e.nb)); lr \(w(e.lr))\n"
             }
             if let o = h.lrOptimization {
-                s += "  L-BFGS: \(o.iterations) iterations, \(o.evaluations) evaluations, final loss \(String(format: "%.6f", o.finalLoss)), max |gradient| \(String(format: "%.3g", o.gradientMax)), \(o.converged ? "converged" : "not converged"): \(o.stopReason)\n"
+                s += "  trust-region Newton: \(o.iterations) iterations, \(o.evaluations) passes over the data, final loss \(String(format: "%.6f", o.finalLoss)), max |gradient| \(String(format: "%.3g", o.gradientMax)), \(o.converged ? "converged" : "not converged"): \(o.stopReason)\n"
             }
             if let c = h.calibration {
                 func f(_ x: Double) -> String { String(format: "%.4f", x) }
