@@ -98,9 +98,9 @@ final class ClassifierTests: XCTestCase {
         for i in g3.indices { XCTAssertEqual(g3[i], g2[i], accuracy: 1e-4 * max(1, abs(g2[i]))) }
     }
 
-    /// Hessian-vector products match central differences of the gradient, `d·Hd` is returned with them, they
-    /// use the accepted point (not the last evaluated one), and the diagonal matches the products with unit
-    /// vectors — for each of the three evaluation strategies.
+    /// Hessian-vector products (at the last evaluated point) match central differences of the gradient, `d·Hd`
+    /// is returned with them, and the diagonal matches the products with unit vectors — for each of the three
+    /// evaluation strategies.
     func testHessianProductsMatchGradientDifferences() {
         let (x, y) = randomProblem(rows: 600, cols: 20, k: 4, seed: 17)
         var yy = y
@@ -120,13 +120,11 @@ final class ClassifierTests: XCTestCase {
         let direction = (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
         var products: [[Float]] = []
         for (which, problem) in problems.enumerated() {
-            var g = [Float]()
-            _ = problem.lossAndGradient(theta, gradient: &g)
-            problem.acceptLastPoint()
             let h: Float = 1e-2
-            var plus = [Float](), minus = [Float]()
+            var plus = [Float](), minus = [Float](), g = [Float]()
             _ = problem.lossAndGradient(zip(theta, direction).map { $0 + h * $1 }, gradient: &plus)
             _ = problem.lossAndGradient(zip(theta, direction).map { $0 - h * $1 }, gradient: &minus)
+            _ = problem.lossAndGradient(theta, gradient: &g)
             let hd = PinnedBuffer<Float>(repeating: 0, count: n)
             let dHd = problem.hessianTimes(PinnedBuffer(direction), into: hd)
             let scale = hd.array.map(abs).max() ?? 0

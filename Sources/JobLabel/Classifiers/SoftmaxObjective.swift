@@ -61,10 +61,9 @@ final class SoftmaxProblem {
     let fused: Bool
     /// The fused pass and its partial gradients (nil unless `fused`).
     private let fusedPass: FusedRowPass?
-    /// With `secondOrder`: the softmax rows (`n × kp`) at the current point, which the Hessian products use,
-    /// and at the last evaluated point, which becomes current on `acceptLastPoint` (both empty otherwise).
-    private var probabilities: PinnedBuffer<Float>
-    private var pendingProbabilities: PinnedBuffer<Float>
+    /// With `secondOrder`: the softmax rows (`n × kp`) at the last point given to `lossAndGradient`, which the
+    /// Hessian products use (empty otherwise).
+    private let probabilities: PinnedBuffer<Float>
 
     /// `fusedPass` and `tileRows` force a strategy (nil: chosen by the problem's shape; tests compare them).
     /// `secondOrder` keeps the softmax rows of the evaluated points for `hessianTimes` and `hessianDiagonal`.
@@ -87,7 +86,6 @@ final class SoftmaxProblem {
         self.residual = PinnedBuffer(repeating: 0, count: fused ? 0 : x.rowCount * kp)
         self.effective = PinnedBuffer(repeating: 0, count: v * kp + kp)
         self.probabilities = PinnedBuffer(repeating: 0, count: secondOrder ? x.rowCount * kp : 0)
-        self.pendingProbabilities = PinnedBuffer(repeating: 0, count: secondOrder ? x.rowCount * kp : 0)
         self.tileRows = forcedTileRows ?? max(256, (768 * 1024 / 4 / kp) & ~255)
         self.tiles = !fused && (forcedTileRows != nil || v * kp * 4 > 2 << 20) ? ColumnTilePass.columnTiles(x, rows: tileRows, parallel: parallel) : []
         self.scales = PinnedBuffer(precondition ? SoftmaxProblem.preconditioner(x, k: k, C: C, sampleWeights: sampleWeights, weightSum: weightSum)
@@ -132,21 +130,15 @@ final class SoftmaxProblem {
     }
 
     /// Returns f(θ) and writes ∂f/∂θ into `gradient` (both of length `parameterCount`). With `secondOrder`,
-    /// keeps the point's softmax rows until `acceptLastPoint`.
+    /// keeps the point's softmax rows for `hessianTimes` and `hessianDiagonal`.
     func lossAndGradient(_ theta: PinnedBuffer<Float>, gradient: PinnedBuffer<Float>) -> Double {
-        let pending = pendingProbabilities.count > 0 ? pendingProbabilities.base : nil
-        let sums = evaluate(theta, into: gradient, step: .gradient(probabilities: pending))
+        let kept = probabilities.count > 0 ? probabilities.base : nil
+        let sums = evaluate(theta, into: gradient, step: .gradient(probabilities: kept))
         lastGradientMax = Double(sums.gradientMax)
         return sums.dataLoss / weightSum + 0.5 / (C * weightSum) * sums.penalty
     }
 
-    /// Makes the last point given to `lossAndGradient` the one whose Hessian `hessianTimes` and
-    /// `hessianDiagonal` use (`secondOrder` only).
-    func acceptLastPoint() {
-        swap(&probabilities, &pendingProbabilities)
-    }
-
-    /// Writes `H d` into `out`, with H the Hessian of f in θ at the accepted point (`secondOrder` only): per
+    /// Writes `H d` into `out`, with H the Hessian of f in θ at the last evaluated point (`secondOrder` only): per
     /// row, the softmax Hessian `diag(p_i) − p_i p_iᵀ` applied to the direction's scores `x_i (σ ⊙ d_u) +
     /// σ_b d_v`, back through Xᵀ, plus the penalty's `d_u σ² / (C S)`, all scaled by σ (`SoftmaxBuffers.step`).
     /// It reads the data as one evaluation does, without the exponentials. Returns `d · H d`.
@@ -155,7 +147,7 @@ final class SoftmaxProblem {
         return evaluate(d, into: out, step: .hessian(probabilities: probabilities.base)).parameterDot
     }
 
-    /// Writes the diagonal of the Hessian of f in θ at the accepted point (`secondOrder` only) into `m`:
+    /// Writes the diagonal of the Hessian of f in θ at the last evaluated point (`secondOrder` only) into `m`:
     /// `σ_j² ((1/S) Σ_i s_i x_ij² p_ic (1 − p_ic) + 1/(C S))` for weight (j, c), `σ_b² (1/S) Σ_i s_i p_ic (1 −
     /// p_ic)` for bias c. One pass through xᵀ (or x, for the fused strategy) with squared values.
     func hessianDiagonal(into m: PinnedBuffer<Float>) {

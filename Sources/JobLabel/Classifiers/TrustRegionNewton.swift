@@ -3,10 +3,9 @@
 protocol SecondOrderObjective: AnyObject {
     /// Length of the parameter vector.
     var parameterCount: Int { get }
-    /// Returns f(θ) and writes ∇f(θ) to `gradient`.
+    /// Returns f(θ) and writes ∇f(θ) to `gradient`; the next two functions use the Hessian at the θ of the last
+    /// call.
     func lossAndGradient(_ theta: PinnedBuffer<Float>, gradient: PinnedBuffer<Float>) -> Double
-    /// Makes the point of the last `lossAndGradient` call the one whose Hessian the next two functions use.
-    func acceptLastPoint()
     /// Writes `H d` into `out`; returns `d · H d`.
     func hessianTimes(_ d: PinnedBuffer<Float>, into out: PinnedBuffer<Float>) -> Double
     /// Writes the diagonal of H into `m`.
@@ -22,11 +21,13 @@ protocol SecondOrderObjective: AnyObject {
 /// (`‖r‖_{M⁻¹} ≤ 0.3 ‖g‖_{M⁻¹}`) or when s reaches the trust region's boundary `‖s‖_M = Δ`. Each step costs one
 /// Hessian-vector product (one pass over the data, without exponentials) and two passes over a few vectors.
 /// Then f is evaluated at θ + s; the step is taken when the actual decrease is at least 10⁻⁴ of the decrease
-/// the quadratic model predicts, and Δ grows or shrinks with their ratio (LIBLINEAR's rules and constants).
+/// the quadratic model predicts, and Δ grows or shrinks with their ratio (LIBLINEAR's rules and constants);
+/// a rejected step costs one more evaluation, at θ, since the objective keeps only the last point's Hessian.
 /// `‖s‖_M` and the products it needs come from the conjugate gradient recurrences.
 ///
-/// Compared with L-BFGS, an iteration needs no history of past steps, and the Newton steps need fewer passes
-/// over the data in all than L-BFGS needs evaluations to reach the same gradient tolerance.
+/// Compared with L-BFGS, it keeps no history of past steps: the passes over the data (about as many as
+/// L-BFGS's evaluations to the same tolerance) are most of the cost, where L-BFGS also read its 20 stored
+/// vectors twice per iteration.
 ///
 /// **Stopping.** When `stoppingNorm()` (evaluated right after each accepted point's evaluation) is at most
 /// `gtol`; after `maxIterations` accepted steps; when the model predicts no decrease; when the actual and
@@ -82,7 +83,6 @@ private final class TrustRegionState {
         let eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75
         let sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4.0
         var f = problem.lossAndGradient(x, gradient: g)
-        problem.acceptLastPoint()
         var passes = 1
         var gmax = stoppingNorm()
         if gmax <= gtol {
@@ -149,7 +149,6 @@ private final class TrustRegionState {
             if actual > eta0 * predicted {
                 swap(&x, &xNew)
                 swap(&g, &gNew)
-                problem.acceptLastPoint()
                 f = fNew
                 iterations += 1
                 rejected = 0
@@ -162,6 +161,9 @@ private final class TrustRegionState {
                 updatePreconditioner(problem)
             } else {
                 rejected += 1
+                // The Hessian is needed at x again: evaluate there once more (rare; the gradient is x's).
+                _ = problem.lossAndGradient(x, gradient: gNew)
+                passes += 1
             }
             if !(predicted > 0) {
                 reason = "the quadratic model predicts no decrease"
@@ -181,7 +183,7 @@ private final class TrustRegionState {
                                   converged: converged, stopReason: reason)
     }
 
-    /// m = 1 / diag(H) at the accepted point.
+    /// m = 1 / diag(H) at the current point.
     func updatePreconditioner<P: SecondOrderObjective>(_ problem: P) {
         problem.hessianDiagonal(into: m)
         let m = self.m
