@@ -19,6 +19,9 @@ as joblabel's sklearn tokenizer and counts terms (per document and document freq
 best of --repeat. joblabel's vectorize and classify are reported as a percentage of its throughput at the same
 thread count (C reference time / joblabel time on the same input). `--only cref` runs just that part: the C
 reference and the joblabel figures it is compared with (about a minute, no scikit-learn or fastText).
+`--only train` runs just the training figures: the in-process fits, `joblabel train` end to end against
+scikit-learn's vectorize + NB + LR (its --repeat runs split before and after scikit-learn's), and the
+1-thread against the 2-thread model (no fastText).
 """
 
 import argparse
@@ -185,10 +188,10 @@ class Joblabel:
         m = re.search(r"transform\s+([\d.]+) s", out)
         res["transform"] = float(m.group(1)) if m else None
         for head in heads.split(","):
-            m = re.search(head + r": NB fit ([\d.]+) s; LR fit ([\d.]+) s, ([\d.]+) s CPU \((\d+) iterations, (\d+) evaluations, loss ([\d.]+)", out)
+            m = re.search(head + r": NB fit ([\d.]+) s; LR fit ([\d.]+) s, ([\d.]+) s CPU \((\d+) Newton iterations, (\d+) passes, loss ([\d.]+)", out)
             if m:
                 res[head] = {"nb": float(m.group(1)), "lr": float(m.group(2)), "lr_cpu": float(m.group(3)),
-                             "iterations": int(m.group(4)), "evaluations": int(m.group(5)), "loss": float(m.group(6))}
+                             "iterations": int(m.group(4)), "passes": int(m.group(5)), "loss": float(m.group(6))}
         return res
 
     def load_time(self, model, repeat=21):
@@ -411,6 +414,43 @@ def cref_section(a, jl, heads, train, test, model, tmp, rows, results, sk_vec=No
 
 # ---------------------------------------------------------------- report
 
+def train_section(a, jl, heads, train, test, tmp, rows, results):
+    """`--only train`: the in-process fits, scikit-learn's pipeline, and `joblabel train` end to end, its
+    --repeat runs split before and after scikit-learn's (the machine's load drifts), median of all; then the
+    1-thread model against the 2-thread one."""
+    log("train phases")
+    ph = jl.phases(train, heads, threads=2, repeat=1)
+    model = os.path.join(tmp, "news-model")
+    runs = []
+    log("joblabel train (CLI), before scikit-learn")
+    for _ in range((a.repeat + 1) // 2):
+        runs.append(jl.train(train, heads, model))
+    log("scikit-learn pipeline (two heads)")
+    sk = sklearn_run(sys.executable, train, test, heads)
+    log("joblabel train (CLI), after scikit-learn")
+    for _ in range(max(1, a.repeat // 2)):
+        runs.append(jl.train(train, heads, model))
+    wall = statistics.median(r[0] for r in runs)
+    cpu = statistics.median(r[1] for r in runs)
+    rss = max(r[2] for r in runs)
+    results["train_phases"] = {"joblabel": ph, "sklearn": sk}
+    results["train_cli"] = {"wall": wall, "cpu": cpu, "rss_mb": rss, "walls": [r[0] for r in runs]}
+    for h in heads.split(","):
+        j, s = ph[h], sk[h]
+        rows.append(("train", f"LR fit, head {h} (iterations / final loss; joblabel: Newton iterations and passes over the data, scikit-learn: L-BFGS iterations)",
+                     f"{j['lr']:.3f} s ({j['iterations']} it, {j['passes']} passes / {j['loss']:.6f})",
+                     f"{s['lr']:.3f} s ({s['iterations']} it / {s['loss']:.6f})", "", ratio(s["lr"], j["lr"]), "", ""))
+    rows.append(("train", f"end to end, both heads: `joblabel train` wall (median of {len(runs)}) vs scikit-learn vectorize + NB + LR",
+                 f"{wall:.3f} s", f"{sk['train_total']:.3f} s", "", ratio(sk["train_total"], wall), "", "≥ 16x"))
+    rows.append(("train", "cores used (CPU time / wall time)", f"{cpu / wall:.2f}", "", "", "", "", "2"))
+    rows.append(("memory", "peak RSS of train", f"{rss:.0f} MB", f"{sk['rss_mb']:.0f} MB", "", "", "", ""))
+    log("thread independence")
+    m1 = os.path.join(tmp, "news-model-1t")
+    jl.train(train, heads, m1, threads=1)
+    same = open(os.path.join(m1, "weights.bin"), "rb").read() == open(os.path.join(model, "weights.bin"), "rb").read()
+    rows.append(("threads", "1 thread vs 2 threads: weights.bin identical", f"{same}", "", "", "", "", "True"))
+
+
 def ratio(peer, ours):
     if peer is None or ours is None or ours <= 0:
         return ""
@@ -436,7 +476,9 @@ def main():
     ap.add_argument("--million", action="store_true", help="also the 1,000,000-posting corpus and a 5 GB streaming classify")
     ap.add_argument("--sklearn-scale", type=int, default=4, help="largest scale factor scikit-learn is run on")
     ap.add_argument("--out-dir", default=os.path.join(HERE, "bench-results"))
-    ap.add_argument("--only", choices=["cref"], help="cref: only the C reference and the joblabel figures compared with it")
+    ap.add_argument("--only", choices=["cref", "train"],
+                    help="cref: only the C reference and the joblabel figures compared with it; "
+                         "train: only the training figures (fits in process, end to end, 1 vs 2 threads)")
     a = ap.parse_args()
 
     factors = [int(f) for f in a.factors.split(",") if f]
@@ -457,6 +499,10 @@ def main():
         jl.train(train, heads, model)
         cref_section(a, jl, heads, train, test, model, tmp, rows, results)
         write_report(rows, results, a.out_dir, suffix="-cref")
+        return
+    if a.only == "train":
+        train_section(a, jl, heads, train, test, tmp, rows, results)
+        write_report(rows, results, a.out_dir, suffix="-train")
         return
 
     # 1. Vectorize: fit + transform of the train file, in process, best of --repeat.
@@ -483,8 +529,8 @@ def main():
     for h in heads.split(","):
         j, s = ph[h], sk[h]
         rows.append(("train", f"NB fit, head {h}", f"{j['nb']:.3f} s", f"{s['nb']:.3f} s", "", ratio(s["nb"], j["nb"]), "", ""))
-        rows.append(("train", f"LR fit, head {h} (L-BFGS iterations / final loss)",
-                     f"{j['lr']:.3f} s ({j['iterations']} it / {j['loss']:.6f})",
+        rows.append(("train", f"LR fit, head {h} (iterations / final loss; joblabel: Newton iterations and passes over the data, scikit-learn: L-BFGS iterations)",
+                     f"{j['lr']:.3f} s ({j['iterations']} it, {j['passes']} passes / {j['loss']:.6f})",
                      f"{s['lr']:.3f} s ({s['iterations']} it / {s['loss']:.6f})", "", ratio(s["lr"], j["lr"]), "",
                      "≥ 10x" if h == "topic" else ""))
     log("fastText")

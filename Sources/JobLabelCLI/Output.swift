@@ -110,7 +110,7 @@ extension TrainingStage {
         case .experts(let head, let folds): return ("\(head): choosing the title and body experts' weights", "\(folds)-fold cross-validation")
         case .naiveBayes(let head, let heldOut): return ("\(head): naive bayes\(heldOut ? " on the calibration split" : "")", "")
         case .logisticRegression(let head, let heldOut, let iteration, let maxIterations):
-            return ("\(head): logistic regression\(heldOut ? " on the calibration split" : " on all rows")", "L-BFGS iteration \(iteration) (at most \(maxIterations))")
+            return ("\(head): logistic regression\(heldOut ? " on the calibration split" : " on all rows")", "Newton iteration \(iteration) (at most \(maxIterations))")
         case .calibrating(let head, let rows): return ("\(head): fitting temperatures and thresholds on \(rows) held-out rows", "")
         case .scoring(let head): return ("\(head): training-set figures", "")
         case .autotune(let trial, let total, let setting, let best):

@@ -30,7 +30,7 @@ enum TrainCommand {
         labeled rows are first held out to fit the probability calibration and per-label thresholds (the
         summary gives the held-out ECE before and after); the final models are fitted on all rows.
 
-        Progress (reading, vectorizing, each head's fits with L-BFGS iterations) goes to stderr when the run
+        Progress (reading, vectorizing, each head's fits with Newton iterations) goes to stderr when the run
         takes a while: a line redrawn in place on a terminal, a plain line every 5 s otherwise.
         """,
         groups: [
@@ -155,7 +155,7 @@ enum TrainCommand {
         var summary = "trained on \(postings.count) postings, \(model.vectorizer.featureCount) features, in \(String(format: "%.2f", seconds)) s -> \(out)\n"
         for head in model.heads {
             let m = model.info.metrics[head.name] ?? [:]
-            let lr = head.optimization.map { " (L-BFGS \($0.iterations) iterations, \($0.converged ? "converged" : $0.stopReason))" } ?? ""
+            let lr = head.optimization.map { " (\($0.iterations) Newton iterations, \($0.converged ? "converged" : $0.stopReason))" } ?? ""
             summary += "  \(head.name): \(head.classes.count) labels, \(head.classCounts.reduce(0, +)) rows; training accuracy nb \(String(format: "%.4f", m["nb"]?.accuracy ?? 0)), lr \(String(format: "%.4f", m["lr"]?.accuracy ?? 0))\(lr)\n"
             summary += calibrationSummary(head, indent: "    ")
         }

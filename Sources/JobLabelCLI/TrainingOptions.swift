@@ -119,10 +119,10 @@ struct TrainingSettings {
                 s[keyPath: path].config.logisticRegression.C = try parseDouble(v, "--C", range: 1e-8...1e8)
                 s[keyPath: path].given.append("--C")
             },
-            value("--max-iter", "N", "L-BFGS iteration limit") { s, v in
+            value("--max-iter", "N", "logistic regression: Newton iteration limit") { s, v in
                 s.config.logisticRegression.maxIterations = try parseInt(v, "--max-iter", min: 1)
             },
-            value("--tol", "T", "L-BFGS gradient tolerance") { s, v in
+            value("--tol", "T", "logistic regression: stop when no gradient component exceeds T") { s, v in
                 s.config.logisticRegression.tolerance = try parseDouble(v, "--tol", range: 1e-12...1)
             },
             value("--class-weight", "MODE", "'balanced' or 'none'") { s, v in

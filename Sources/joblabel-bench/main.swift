@@ -1,6 +1,6 @@
 // Phase timings of the pipeline on one labeled file, in a release build:
 //   swift run -c release joblabel-bench --data FILE [--labels topic] [--preset sklearn|default] [--threads N]
-//                                       [--repeat N] [--vectorize-only] [--history M]
+//                                       [--repeat N] [--vectorize-only]
 //   swift run -c release joblabel-bench --load MODEL_DIR [--repeat N]
 // Prints seconds for reading, vectorizing (fit + transform), NB and LR fits, transform and prediction
 // (vectorizing and transform: best of --repeat runs); with --load, the median time to load a model.
@@ -42,7 +42,6 @@ while let arg = args.next() {
     case "--vectorize-only": vectorizeOnly = true
     case "--load": loadModel = args.next()
     case "--repeat": repeats = max(1, Int(args.next() ?? "") ?? 1)
-    case "--history": config.logisticRegression.history = Int(args.next() ?? "") ?? 10
     default:
         FileHandle.standardError.write(Data("usage: joblabel-bench --data FILE [--labels a,b] [--preset sklearn|default] [--threads N]\n".utf8))
         exit(64)
@@ -85,7 +84,7 @@ do {
         var report: OptimizationReport?
         let tNB = seconds { nb = NaiveBayes.fit(config.naiveBayes, x: x, y: y, classes: classes, parallel: parallel) }
         let tLR = seconds { (lr, report) = LogisticRegression.fit(config.logisticRegression, x: x, xT: xT, y: y, classes: classes, parallel: parallel) }
-        print(String(format: "%@: NB fit %.3f s; LR fit %.3f s, %.3f s CPU (%d iterations, %d evaluations, loss %.6f, %@)", head, tNB, tLR, lastCPU,
+        print(String(format: "%@: NB fit %.3f s; LR fit %.3f s, %.3f s CPU (%d Newton iterations, %d passes, loss %.6f, %@)", head, tNB, tLR, lastCPU,
                      report?.iterations ?? 0, report?.evaluations ?? 0, report?.finalLoss ?? 0, report?.stopReason ?? ""))
         let model = JobLabelModel(config: config, vectorizer: vectorizer!, heads: [HeadModel(name: head, classes: classes, classCounts: [],
                                   naiveBayes: nb!, logisticRegression: lr!, optimization: report)],

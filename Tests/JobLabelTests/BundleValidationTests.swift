@@ -170,8 +170,6 @@ final class ManifestValidationTests: XCTestCase {
             // Classifier settings.
             ([("\"alpha\" : 0.01", "\"alpha\" : -1")], "naive_bayes.alpha"),
             ([("\"c\" : 10", "\"c\" : 0")], "logistic_regression.c"),
-            ([("\"history\" : 10", "\"history\" : 0")], "logistic_regression.history"),
-            ([("\"history\" : 10", "\"history\" : 1000000000")], "logistic_regression.history"),
             ([("\"tolerance\" : 0.0001", "\"tolerance\" : -1")], "logistic_regression.tolerance"),
             ([("\"max_iterations\" : 200", "\"max_iterations\" : -5")], "logistic_regression.max_iterations"),
             ([("\"held_out_fraction\" : 0.15", "\"held_out_fraction\" : 1.5")], "calibration.held_out_fraction"),
@@ -372,9 +370,6 @@ final class ManifestValidationTests: XCTestCase {
         c = tinyConfig()
         c.vectorizer.titleWeight = .nan
         cases.append((c, "vectorizer.title_weight"))
-        c = tinyConfig()
-        c.logisticRegression.history = 0
-        cases.append((c, "logistic_regression.history"))
         c = tinyConfig()
         c.heads = ["role", "role"]
         cases.append((c, "heads[1].name"))

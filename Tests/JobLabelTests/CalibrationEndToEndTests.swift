@@ -227,8 +227,8 @@ final class CalibrationEndToEndTests: XCTestCase {
         let t = try CLI.run(["train", "--data", dir + "/train.jsonl", "--out", dir + "/model"], environment: env)
         XCTAssertEqual(t.status, 0, t.stderr)
         for expected in ["joblabel train: reading; ", "of \(ProgressMeter.byteCount(Int64(size))) (", "joblabel train: vectorizing 180 postings",
-                         "joblabel train: role: logistic regression on the calibration split, L-BFGS iteration 1 (at most 200)",
-                         "joblabel train: seniority: logistic regression on all rows, L-BFGS iteration",
+                         "joblabel train: role: logistic regression on the calibration split, Newton iteration 1 (at most 200)",
+                         "joblabel train: seniority: logistic regression on all rows, Newton iteration",
                          "joblabel train: role: fitting temperatures and thresholds on 27 held-out rows",
                          "joblabel train: saving the model", "joblabel train: done in "] {
             XCTAssertTrue(t.stderr.contains(expected), "missing '\(expected)' in\n\(t.stderr)")

@@ -98,6 +98,76 @@ final class ClassifierTests: XCTestCase {
         for i in g3.indices { XCTAssertEqual(g3[i], g2[i], accuracy: 1e-4 * max(1, abs(g2[i]))) }
     }
 
+    /// Hessian-vector products (at the last evaluated point) match central differences of the gradient, `d·Hd`
+    /// is returned with them, and the diagonal matches the products with unit vectors — for each of the three
+    /// evaluation strategies.
+    func testHessianProductsMatchGradientDifferences() {
+        let (x, y) = randomProblem(rows: 600, cols: 20, k: 4, seed: 17)
+        var yy = y
+        yy[2] = -1
+        let weights = LogisticRegression.sampleWeights(yy, k: 4, mode: .balanced)
+        let problems = [
+            SoftmaxProblem(x: x, xT: x.transposed(), y: yy, k: 4, C: 0.8, sampleWeights: weights, fusedPass: true),
+            SoftmaxProblem(x: x, xT: x.transposed(), y: yy, k: 4, C: 0.8, sampleWeights: weights, fusedPass: false),
+            SoftmaxProblem(x: x, xT: x.transposed(), y: yy, k: 4, C: 0.8, sampleWeights: weights, fusedPass: false, tileRows: 256),
+        ]
+        XCTAssertTrue(problems[0].fused)
+        XCTAssertTrue(problems[1].tiles.isEmpty)
+        XCTAssertEqual(problems[2].tiles.count, 3)
+        let n = problems[0].parameterCount
+        var rng = SplitMix64(seed: 5)
+        let theta = (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        let direction = (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        var products: [[Float]] = []
+        for (which, problem) in problems.enumerated() {
+            let h: Float = 1e-2
+            var plus = [Float](), minus = [Float](), g = [Float]()
+            _ = problem.lossAndGradient(zip(theta, direction).map { $0 + h * $1 }, gradient: &plus)
+            _ = problem.lossAndGradient(zip(theta, direction).map { $0 - h * $1 }, gradient: &minus)
+            _ = problem.lossAndGradient(theta, gradient: &g)
+            let hd = PinnedBuffer<Float>(repeating: 0, count: n)
+            let dHd = problem.hessianTimes(PinnedBuffer(direction), into: hd)
+            let scale = hd.array.map(abs).max() ?? 0
+            XCTAssertGreaterThan(scale, 0)
+            for i in 0..<n {
+                XCTAssertEqual(hd[i], (plus[i] - minus[i]) / (2 * h), accuracy: 2e-3 * scale, "strategy \(which), component \(i)")
+            }
+            let dot = zip(direction, hd.array).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            XCTAssertEqual(dHd, dot, accuracy: 1e-5 * abs(dot))
+            XCTAssertGreaterThan(dHd, 0, "the Hessian is positive definite")
+            let diagonal = PinnedBuffer<Float>(repeating: 0, count: n)
+            problem.hessianDiagonal(into: diagonal)
+            for i in Array(stride(from: 0, to: n, by: 5)) + [n - 2, n - 1] {
+                var unit = [Float](repeating: 0, count: n)
+                unit[i] = 1
+                let column = PinnedBuffer<Float>(repeating: 0, count: n)
+                _ = problem.hessianTimes(PinnedBuffer(unit), into: column)
+                XCTAssertEqual(diagonal[i], column[i], accuracy: 1e-4 * column[i], "strategy \(which), diagonal \(i)")
+            }
+            products.append(hd.array)
+        }
+        for p in products.dropFirst() { for i in 0..<n { XCTAssertEqual(p[i], products[0][i], accuracy: 1e-4 * max(1, abs(products[0][i]))) } }
+    }
+
+    /// The trust-region solution at the default tolerance is as good as a much tighter one (no early stop), and
+    /// an iteration limit is reported as such.
+    func testTrustRegionReachesTheMinimum() {
+        let (x, y) = randomProblem(rows: 800, cols: 120, k: 5, seed: 29)
+        let classes = ["a", "b", "c", "d", "e"]
+        let (_, loose) = LogisticRegression.fit(LogisticRegressionConfig(C: 3), x: x, xT: x.transposed(), y: y, classes: classes)
+        let (_, tight) = LogisticRegression.fit(LogisticRegressionConfig(C: 3, tolerance: 1e-7), x: x, xT: x.transposed(), y: y, classes: classes)
+        XCTAssertTrue(loose.converged, loose.stopReason)
+        XCTAssertLessThanOrEqual(loose.gradientMax, 1e-4)
+        XCTAssertLessThanOrEqual(tight.finalLoss, loose.finalLoss)
+        XCTAssertEqual(loose.finalLoss, tight.finalLoss, accuracy: 1e-6 * tight.finalLoss)
+        XCTAssertGreaterThan(loose.evaluations, loose.iterations, "each iteration takes a loss evaluation and Hessian products")
+        let (_, capped) = LogisticRegression.fit(LogisticRegressionConfig(C: 3, maxIterations: 1), x: x, xT: x.transposed(), y: y, classes: classes)
+        XCTAssertEqual(capped.iterations, 1)
+        XCTAssertFalse(capped.converged)
+        XCTAssertEqual(capped.stopReason, "iteration limit reached")
+        XCTAssertGreaterThan(capped.finalLoss, loose.finalLoss)
+    }
+
     func testLogisticRegressionConvergesAndIsThreadIndependent() {
         let (x, y) = randomProblem(rows: 1500, cols: 300, k: 4, seed: 11)
         let classes = ["a", "b", "c", "d"]

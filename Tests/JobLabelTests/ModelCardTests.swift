@@ -35,7 +35,7 @@ final class ModelCardTests: XCTestCase {
         let text = try CLI.run(["inspect", dir + "/model"])
         XCTAssertEqual(text.status, 0, text.stderr)
         for expected in ["data sha256: \(manifest.training.sha256)", "trained on: 9 postings from \(dir)/train.jsonl",
-                         "head 'seniority': 3 labels, 8 training rows", "L-BFGS:", "training lr: accuracy",
+                         "head 'seniority': 3 labels, 8 training rows", "trust-region Newton:", "training lr: accuracy",
                          "top 10 terms per label"] {
             XCTAssertTrue(text.stdout.contains(expected), "missing '\(expected)' in\n\(text.stdout)")
         }

@@ -35,8 +35,8 @@ final class ProgressTests: XCTestCase {
         XCTAssertEqual(r.written, "\rtrain reading; [##########----------] 500 B of 1.0 kB (50 %); 250 B/s, ETA 2.0 s; 2.0 s\u{1B}[K")
         meter.clearForMessage()
         XCTAssertTrue(r.written.hasSuffix("\r\u{1B}[K"))
-        meter.update { $0.phase = "seniority: logistic regression on all rows"; $0.detail = "L-BFGS iteration 3 (at most 200)"; $0.bytesDone = nil }
-        XCTAssertTrue(r.written.hasSuffix("\rtrain seniority: logistic regression on all rows, L-BFGS iteration 3 (at most 200); 2.0 s\u{1B}[K"), r.written)
+        meter.update { $0.phase = "seniority: logistic regression on all rows"; $0.detail = "Newton iteration 3 (at most 200)"; $0.bytesDone = nil }
+        XCTAssertTrue(r.written.hasSuffix("\rtrain seniority: logistic regression on all rows, Newton iteration 3 (at most 200); 2.0 s\u{1B}[K"), r.written)
         meter.finish()
         XCTAssertTrue(r.written.hasSuffix("\r\u{1B}[K"), "the line is cleared, no 'done' line")
         XCTAssertFalse(r.written.contains("\n"))

@@ -12,35 +12,32 @@ public enum ClassWeight: String, Sendable, Equatable, Codable, CaseIterable {
 public struct LogisticRegressionConfig: Sendable, Equatable, Codable {
     /// Inverse L2 strength, as scikit-learn's `C`.
     public var C: Double
-    /// L-BFGS iteration limit (scikit-learn's `max_iter`).
+    /// Newton iteration limit (scikit-learn's `max_iter`; each iteration is one trust-region step).
     public var maxIterations: Int
     /// Stop when the largest gradient component is at most this (scikit-learn's `tol` for lbfgs).
     public var tolerance: Double
     /// Row weighting.
     public var classWeight: ClassWeight
-    /// L-BFGS memory (scipy's default 10).
-    public var history: Int
 
     private enum CodingKeys: String, CodingKey {
-        case C = "c", maxIterations, tolerance, classWeight, history
+        case C = "c", maxIterations, tolerance, classWeight
     }
 
     /// Creates a configuration (scikit-learn's defaults).
-    public init(C: Double = 1.0, maxIterations: Int = 100, tolerance: Double = 1e-4,
-                classWeight: ClassWeight = .none, history: Int = 10) {
+    public init(C: Double = 1.0, maxIterations: Int = 100, tolerance: Double = 1e-4, classWeight: ClassWeight = .none) {
         self.C = C
         self.maxIterations = maxIterations
         self.tolerance = tolerance
         self.classWeight = classWeight
-        self.history = history
     }
 }
 
 /// How an optimisation ended.
 public struct OptimizationReport: Sendable, Equatable, Codable {
-    /// L-BFGS iterations done.
+    /// Newton (trust-region) iterations done: accepted steps.
     public var iterations: Int
-    /// Loss evaluations (including line-search steps).
+    /// Passes over the data: loss-and-gradient evaluations plus Hessian-vector products (one per conjugate
+    /// gradient step).
     public var evaluations: Int
     /// Final objective value (scaled, see `LogisticRegression`).
     public var finalLoss: Double
@@ -52,8 +49,8 @@ public struct OptimizationReport: Sendable, Equatable, Codable {
     public var stopReason: String
 }
 
-/// Multinomial (softmax) logistic regression with L2 penalty, as scikit-learn's
-/// `LogisticRegression(solver="lbfgs")`. For rows `x_i` (TF-IDF, `1 × V`) with labels `y_i` and row
+/// Multinomial (softmax) logistic regression with L2 penalty: the model of scikit-learn's
+/// `LogisticRegression(solver="lbfgs")`, fitted by another solver. For rows `x_i` (TF-IDF, `1 × V`) with labels `y_i` and row
 /// weights `s_i` (1, or balanced class weights), the weights `W` (`V × K`) and intercepts `b` (`1 × K`)
 /// minimise
 ///
@@ -61,17 +58,18 @@ public struct OptimizationReport: Sendable, Equatable, Codable {
 ///     CE_i = −log softmax(x_i W + b)_{y_i} = logsumexp(x_i W + b) − (x_i W + b)_{y_i},
 ///
 /// scikit-learn's objective `C Σ_i s_i CE_i + ½‖W‖²` divided by `C S` (same minimiser; the intercept is
-/// not penalised). `SoftmaxProblem` evaluates f and its gradient; `LBFGS` minimises it (memory
-/// `history`, strong-Wolfe line search). Training stops when `max |∂f/∂(W, b)| ≤ tolerance` (scipy's
-/// `gtol`), after `maxIterations`, or when the loss stops decreasing. The result does not depend on the
+/// not penalised). `SoftmaxProblem` evaluates f, its gradient and Hessian-vector products;
+/// `TrustRegionNewton` minimises it. Training stops when `max |∂f/∂(W, b)| ≤ tolerance` (the quantity
+/// scikit-learn's lbfgs compares with `tol`), after `maxIterations` Newton steps, or when the loss stops
+/// decreasing. The solver differs from scikit-learn's, the minimiser does not: at the same tolerance the
+/// final objective is at most scikit-learn's (docs/algorithms.md). The result does not depend on the
 /// thread count: rows and columns are processed in fixed blocks and reduced in a fixed order.
 public enum LogisticRegression {
     /// Fits on the rows of `x` whose label index is ≥ 0. `xT` must be `x.transposed()` (shared across heads),
     /// or may be empty when `needsTranspose` says the problem does not read it.
     /// `initial`, a model with the same classes and features (e.g. fitted on a subset of the rows), is the
-    /// starting point instead of zero weights; `onIteration` is called after each L-BFGS iteration with
-    /// its number (cheap: once per iteration, on the calling thread). `parallel` sets the worker threads
-    /// (the result does not depend on them).
+    /// starting point instead of zero weights; `onIteration` is called after each Newton iteration with its
+    /// number (on the calling thread). `parallel` sets the worker threads (the result does not depend on them).
     public static func fit(_ config: LogisticRegressionConfig, x: CSRMatrix, xT: CSRMatrix, y: [Int32],
                            classes: [String], initial: LinearModel? = nil, rowWeights: [Float]? = nil, parallel: Parallel = Parallel(),
                            onIteration: ((Int) -> Void)? = nil) -> (LinearModel, OptimizationReport) {
@@ -94,14 +92,13 @@ public enum LogisticRegression {
         }
         // The stopping norm is read once before the first iteration and once after each.
         var normReads = 0
-        let report = LBFGS.minimize(&theta, history: config.history, maxIterations: config.maxIterations,
-                                    gtol: config.tolerance, parallel: parallel, stoppingNorm: {
-                                        if normReads > 0 { onIteration?(normReads) }
-                                        normReads += 1
-                                        return problem.lastGradientMax
-                                    }) {
-            problem.lossAndGradient($0, gradient: $1)
+        let stoppingNorm: () -> Double = {
+            if normReads > 0 { onIteration?(normReads) }
+            normReads += 1
+            return problem.lastGradientMax
         }
+        let report = TrustRegionNewton.minimize(&theta, problem, maxIterations: config.maxIterations, gtol: config.tolerance,
+                                                parallel: parallel, stoppingNorm: stoppingNorm)
         let (weights, bias) = problem.weightsAndBias(theta)
         return (LinearModel(classes: classes, featureCount: v, weights: weights, bias: bias), report)
     }

@@ -1,4 +1,5 @@
-/// The objective of `LogisticRegression`, its gradient, and the diagonal preconditioner.
+/// The objective of `LogisticRegression`, its gradient, Hessian-vector products, and the diagonal
+/// preconditioner.
 ///
 /// **Objective.** With scores `z_i = x_i W + b`, probabilities `p_i = softmax(z_i)` and
 /// `S = Σ_i s_i`:
@@ -9,6 +10,12 @@
 ///
 ///     ∂f/∂W = (Xᵀ R) / S + W / (C S),   ∂f/∂b = (Σ_i R_i) / S
 ///
+/// **Hessian.** For a direction (V_W, V_b) with scores `z_i = x_i V_W + V_b`, the Hessian applied to it is
+/// the gradient's formula with the residual rows replaced by `D_i = s_i (p_i ⊙ z_i − p_i (p_i · z_i))` and
+/// the penalty term by `V_W / (C S)`: the same passes over the data, without exponentials, at the point whose
+/// softmax rows `p_i` were kept (`hessianTimes`). Its diagonal is `(1/S) Σ_i s_i x_ij² p_ic (1 − p_ic) + 1/(C S)`
+/// (`hessianDiagonal`).
+///
 /// **Preconditioner.** The optimiser works on scaled parameters θ = (u, v): `V × K` row-major `u` and `K`
 /// values `v`, with `W[j,:] = σ_j u[j,:]` and `b = σ_b v`, so `∂f/∂u[j,:] = σ_j ∂f/∂W[j,:]` and
 /// `∂f/∂v = σ_b ∂f/∂b`. The scales are the inverse square roots of the Hessian's diagonal at W = 0, where
@@ -17,7 +24,7 @@
 ///     σ_j = 1/√h_j,   h_j = (K−1)/K² · (1/S) Σ_i s_i x_ij² + 1/(C S),   σ_b = 1/√((K−1)/K²)
 ///
 /// (the unpenalised biases' curvature is otherwise hundreds of times the weights'). This change of
-/// variables leaves the objective and its minimiser unchanged but L-BFGS needs fewer iterations. The
+/// variables leaves the objective and its minimiser unchanged but the solver needs fewer iterations. The
 /// stopping test uses the gradient in W and b (`lastGradientMax`), as scikit-learn's does.
 ///
 /// **Evaluation.** One evaluation computes the scores, the residuals and `Xᵀ R` on `kp`-wide rows (`kp` =
@@ -54,10 +61,14 @@ final class SoftmaxProblem {
     let fused: Bool
     /// The fused pass and its partial gradients (nil unless `fused`).
     private let fusedPass: FusedRowPass?
+    /// With `secondOrder`: the softmax rows (`n × kp`) at the last point given to `lossAndGradient`, which the
+    /// Hessian products use (empty otherwise).
+    private let probabilities: PinnedBuffer<Float>
 
     /// `fusedPass` and `tileRows` force a strategy (nil: chosen by the problem's shape; tests compare them).
+    /// `secondOrder` keeps the softmax rows of the evaluated points for `hessianTimes` and `hessianDiagonal`.
     init(x: CSRMatrix, xT: CSRMatrix, y: [Int32], k: Int, C: Double, sampleWeights: [Float], parallel: Parallel = Parallel(),
-         precondition: Bool = true, fusedPass: Bool? = nil, tileRows forcedTileRows: Int? = nil) {
+         precondition: Bool = true, secondOrder: Bool = true, fusedPass: Bool? = nil, tileRows forcedTileRows: Int? = nil) {
         self.parallel = parallel
         self.x = x
         self.xT = xT
@@ -74,6 +85,7 @@ final class SoftmaxProblem {
         self.fusedPass = fused ? FusedRowPass() : nil
         self.residual = PinnedBuffer(repeating: 0, count: fused ? 0 : x.rowCount * kp)
         self.effective = PinnedBuffer(repeating: 0, count: v * kp + kp)
+        self.probabilities = PinnedBuffer(repeating: 0, count: secondOrder ? x.rowCount * kp : 0)
         self.tileRows = forcedTileRows ?? max(256, (768 * 1024 / 4 / kp) & ~255)
         self.tiles = !fused && (forcedTileRows != nil || v * kp * 4 > 2 << 20) ? ColumnTilePass.columnTiles(x, rows: tileRows, parallel: parallel) : []
         self.scales = PinnedBuffer(precondition ? SoftmaxProblem.preconditioner(x, k: k, C: C, sampleWeights: sampleWeights, weightSum: weightSum)
@@ -117,10 +129,60 @@ final class SoftmaxProblem {
         return (w, (0..<k).map { scales[v] * theta[v * k + $0] })
     }
 
-    /// Returns f(θ) and writes ∂f/∂θ into `gradient` (both of length `parameterCount`).
+    /// Returns f(θ) and writes ∂f/∂θ into `gradient` (both of length `parameterCount`). With `secondOrder`,
+    /// keeps the point's softmax rows for `hessianTimes` and `hessianDiagonal`.
     func lossAndGradient(_ theta: PinnedBuffer<Float>, gradient: PinnedBuffer<Float>) -> Double {
+        let kept = probabilities.count > 0 ? probabilities.base : nil
+        let sums = evaluate(theta, into: gradient, step: .gradient(probabilities: kept))
+        lastGradientMax = Double(sums.gradientMax)
+        return sums.dataLoss / weightSum + 0.5 / (C * weightSum) * sums.penalty
+    }
+
+    /// Writes `H d` into `out`, with H the Hessian of f in θ at the last evaluated point (`secondOrder` only): per
+    /// row, the softmax Hessian `diag(p_i) − p_i p_iᵀ` applied to the direction's scores `x_i (σ ⊙ d_u) +
+    /// σ_b d_v`, back through Xᵀ, plus the penalty's `d_u σ² / (C S)`, all scaled by σ (`SoftmaxBuffers.step`).
+    /// It reads the data as one evaluation does, without the exponentials. Returns `d · H d`.
+    func hessianTimes(_ d: PinnedBuffer<Float>, into out: PinnedBuffer<Float>) -> Double {
+        precondition(probabilities.count == x.rowCount * kp, "hessianTimes needs a second-order problem")
+        return evaluate(d, into: out, step: .hessian(probabilities: probabilities.base)).parameterDot
+    }
+
+    /// Writes the diagonal of the Hessian of f in θ at the last evaluated point (`secondOrder` only) into `m`:
+    /// `σ_j² ((1/S) Σ_i s_i x_ij² p_ic (1 − p_ic) + 1/(C S))` for weight (j, c), `σ_b² (1/S) Σ_i s_i p_ic (1 −
+    /// p_ic)` for bias c. One pass through xᵀ (or x, for the fused strategy) with squared values.
+    func hessianDiagonal(into m: PinnedBuffer<Float>) {
+        precondition(probabilities.count == x.rowCount * kp && m.count == parameterCount, "hessianDiagonal needs a second-order problem")
         let v = x.columnCount, k = self.k, kp = self.kp
-        precondition(theta.count == parameterCount && gradient.count == parameterCount)
+        let p = probabilities.base, sigma = scales.base, out = m.base
+        let biasSums: [Double] = Kernels.withSparseRows(x, xT) { xs, xts in
+            if let fusedPass { return fusedPass.curvature(self, x: xs, probabilities: p, sigma: sigma, into: out) }
+            let q = residual.base
+            let parts = parallel.mapRanges(count: x.rowCount, blockSize: SoftmaxProblem.rowBlock) { rows -> [Float] in
+                var biasSum = [Float](repeating: 0, count: kp)
+                biasSum.withUnsafeMutableBufferPointer { bs in
+                    Kernels.curvatureRows(q, rows: rows, firstRow: 0, k: k, kp: kp, probabilities: p, weights: sampleWeights,
+                                          biasSum: bs.baseAddress!)
+                }
+                return biasSum
+            }
+            let invS = Float(1 / weightSum), l2 = Float(1 / (C * weightSum))
+            _ = columnBlocks { cols, scratch in
+                Kernels.squaredSparseTimesDense(xts, rows: cols, dense: q, kp: kp, out: scratch, firstOutRow: cols.lowerBound)
+                Kernels.curvatureEpilogue(scratch, sigma, into: out, rows: cols, k: k, kp: kp, a: invS, b: l2)
+            }
+            var total = [Double](repeating: 0, count: kp)
+            for part in parts { for c in 0..<kp { total[c] += Double(part[c]) } }
+            return total
+        }
+        let sb = Double(scales[v])
+        for c in 0..<k { m[v * k + c] = Float(sb * sb * biasSums[c] / weightSum) }
+    }
+
+    /// One pass of the chosen strategy at `theta` (W = σ ⊙ u, b = σ_b v), its row step `step`, writing ∂/∂θ of
+    /// the result into `out`.
+    private func evaluate(_ theta: PinnedBuffer<Float>, into out: PinnedBuffer<Float>, step: RowStep) -> PassSums {
+        let v = x.columnCount, k = self.k, kp = self.kp
+        precondition(theta.count == parameterCount && out.count == parameterCount)
         let invS = 1 / weightSum
         let l2 = 1 / (C * weightSum)
         let u = theta.base, w = effective.base, sigma = scales.base
@@ -130,8 +192,8 @@ final class SoftmaxProblem {
         }
         var sums = PassSums(kp: kp)
         Kernels.withSparseRows(x, xT) { xs, xts in
-            let at = SoftmaxBuffers(x: xs, xT: xts, w: w, bias: effective.pointer(at: v * kp), sigma: sigma, g: gradient.base,
-                                    residual: residual.base, invS: invS, l2: l2)
+            let at = SoftmaxBuffers(x: xs, xT: xts, w: w, bias: effective.pointer(at: v * kp), sigma: sigma, g: out.base,
+                                    residual: residual.base, invS: invS, l2: l2, step: step)
             if let fusedPass {
                 fusedPass.evaluate(self, at, into: &sums)
             } else if !tiles.isEmpty {
@@ -140,14 +202,14 @@ final class SoftmaxProblem {
                 RowGatherPass().evaluate(self, at, into: &sums)
             }
         }
-        // ∂f/∂v = σ_b (Σ_i R_i) / S.
+        // ∂/∂v = σ_b (Σ_i R_i) / S.
         for c in 0..<k {
             let gb = Float(sums.biasGradient[c] * invS)
             sums.gradientMax = max(sums.gradientMax, abs(gb))
-            gradient[v * k + c] = scales[v] * gb
+            out[v * k + c] = scales[v] * gb
+            sums.parameterDot += Double(theta[v * k + c]) * Double(out[v * k + c])
         }
-        lastGradientMax = Double(sums.gradientMax)
-        return sums.dataLoss * invS + 0.5 * l2 * sums.penalty
+        return sums
     }
 
     /// `lossAndGradient` on arrays (resizes `gradient` when needed).
@@ -177,15 +239,28 @@ struct SoftmaxBuffers {
     let residual: UnsafeMutablePointer<Float>
     /// 1/S and 1/(C S).
     let invS: Double, l2: Double
+    /// What the score rows become.
+    let step: RowStep
+}
+
+/// The row step of a pass: what the score rows `x_i W + b` become before they go back through Xᵀ.
+enum RowStep {
+    /// Residuals `R_i` (the loss and gradient); the softmax rows also go to `probabilities` when given.
+    case gradient(probabilities: UnsafeMutablePointer<Float>?)
+    /// The softmax Hessian at the point whose softmax rows are `probabilities`, applied to the rows (the
+    /// scores of a direction): a Hessian-vector product.
+    case hessian(probabilities: UnsafePointer<Float>)
 }
 
 /// The sums an evaluation strategy produces: the data loss `Σ_i s_i CE_i`, the bias gradient `Σ_i R_i`
-/// (per class, `kp` wide), the penalty `‖W‖²` and `max |∂f/∂W|`.
+/// (per class, `kp` wide), the penalty `‖W‖²`, `max |∂f/∂W|` and `θ · out`.
 struct PassSums {
     var dataLoss = 0.0
     var biasGradient: [Double]
     var penalty = 0.0
     var gradientMax: Float = 0
+    /// `θ · out` (the parameters of the pass dotted with what it wrote).
+    var parameterDot = 0.0
 
     init(kp: Int) { biasGradient = [Double](repeating: 0, count: kp) }
 

@@ -2,7 +2,9 @@
 //   scores     Z = X W + b                          (`n × kp`, row by row)
 //   residuals  R_i = s_i (softmax(Z_i) − onehot(y_i)), the data loss Σ_i s_i CE_i and Σ_i R_i
 //   gradient   ∂f/∂u[j,:] = σ_j ((Xᵀ R)[j,:] / S + W[j,:] / (C S)), ‖W‖² and max |∂f/∂W|
-// They differ in how they reach X's entries, and give the same values up to rounding.
+// They differ in how they reach X's entries, and give the same values up to rounding. A Hessian-vector
+// product runs the same passes at W = σ ⊙ d, with the residual step replaced by the softmax Hessian's row
+// step (`SoftmaxBuffers.step`, `SoftmaxProblem.rowStep`).
 
 /// Scores by row gather: for each block of `SoftmaxProblem.rowBlock` rows, `Z_i = Σ_t x_it · W[col_t, :]`
 /// (`Kernels.sparseTimesDense`; W's rows are read in the rows' column order, at random, which is fast while
@@ -15,7 +17,7 @@ struct RowGatherPass {
             return p.residuals(at, rows: rows)
         }
         sums.addRowParts(rowParts)
-        (sums.penalty, sums.gradientMax) = p.gradientThroughTranspose(at)
+        (sums.penalty, sums.gradientMax, sums.parameterDot) = p.gradientThroughTranspose(at)
     }
 }
 
@@ -38,7 +40,7 @@ struct ColumnTilePass {
             }
         }
         sums.addRowParts(rowParts)
-        (sums.penalty, sums.gradientMax) = p.gradientThroughTranspose(at)
+        (sums.penalty, sums.gradientMax, sums.parameterDot) = p.gradientThroughTranspose(at)
     }
 
     /// `x` cut into tiles of `rows` rows, each stored by column (offsets per column; entries hold the row
@@ -87,9 +89,48 @@ final class FusedRowPass {
             return FusedRowPass.chunk(p, at, rows: min(n, c * chunk)..<min(n, (c + 1) * chunk), into: partials[(c * stride)..<((c + 1) * stride)])
         }
         sums.addRowParts(chunkResults)
-        (sums.penalty, sums.gradientMax) = p.gradientColumns(at) { cols, scratch in
+        (sums.penalty, sums.gradientMax, sums.parameterDot) = p.gradientColumns(at) { cols, scratch in
             Kernels.sumParts(partials.base, count: parts, stride: stride, (cols.lowerBound * kp)..<(cols.upperBound * kp), into: scratch)
         }
+    }
+
+    /// The Hessian's diagonal (see `SoftmaxProblem.hessianDiagonal`): per chunk, the curvature rows Q of each
+    /// block scattered through x² into the chunk's partial; the partials summed in chunk order and finished
+    /// into `m` per feature block. Returns Σ_i Q_i (`kp` wide).
+    func curvature(_ p: SoftmaxProblem, x: SparseRows, probabilities: UnsafePointer<Float>, sigma: UnsafePointer<Float>,
+                   into m: UnsafeMutablePointer<Float>) -> [Double] {
+        let n = p.x.rowCount, v = p.x.columnCount, kp = p.kp, k = p.k
+        let parts = FusedRowPass.parts, stride = v * kp
+        let partials = self.partials ?? PinnedBuffer(repeating: 0, count: parts * stride)
+        self.partials = partials
+        let chunk = (n + parts - 1) / parts
+        let sums = p.parallel.mapRanges(count: parts, blockSize: 1) { range -> [Float] in
+            let c = range.lowerBound
+            let rows = min(n, c * chunk)..<min(n, (c + 1) * chunk)
+            let partial = partials[(c * stride)..<((c + 1) * stride)]
+            partial.update(repeating: 0)
+            var biasSum = [Float](repeating: 0, count: kp)
+            var buffer = [Float](repeating: 0, count: SoftmaxProblem.rowBlock * kp)
+            withUnsafeMutablePointers(&buffer, &biasSum) { q, biasSum in
+                var lo = rows.lowerBound
+                while lo < rows.upperBound {
+                    let sub = lo..<min(rows.upperBound, lo + SoftmaxProblem.rowBlock)
+                    Kernels.curvatureRows(q, rows: sub, firstRow: lo, k: k, kp: kp, probabilities: probabilities,
+                                          weights: p.sampleWeights, biasSum: biasSum)
+                    Kernels.squaredScatterRows(x, rows: sub, dense: q, firstRow: lo, kp: kp, out: partial.baseAddress!)
+                    lo = sub.upperBound
+                }
+            }
+            return biasSum
+        }
+        let invS = Float(1 / p.weightSum), l2 = Float(1 / (p.C * p.weightSum))
+        _ = p.columnBlocks { cols, scratch in
+            Kernels.sumParts(partials.base, count: parts, stride: stride, (cols.lowerBound * kp)..<(cols.upperBound * kp), into: scratch)
+            Kernels.curvatureEpilogue(scratch, sigma, into: m, rows: cols, k: k, kp: kp, a: invS, b: l2)
+        }
+        var total = [Double](repeating: 0, count: kp)
+        for part in sums { for c in 0..<kp { total[c] += Double(part[c]) } }
+        return total
     }
 
     /// One chunk of rows: writes its `Xᵀ R` (`V × kp`) to `partial`; returns its loss and `Σ_i R_i`.
@@ -106,8 +147,7 @@ final class FusedRowPass {
             while lo < rows.upperBound {
                 let sub = lo..<min(rows.upperBound, lo + SoftmaxProblem.rowBlock)
                 Kernels.sparseTimesDense(at.x, rows: sub, dense: at.w, kp: kp, out: scores, firstOutRow: lo)
-                Kernels.softmaxResiduals(scores, rows: sub, firstRow: lo, k: p.k, kp: kp, labels: p.y, weights: p.sampleWeights,
-                                         bias: at.bias, loss: &loss, biasSum: biasSum)
+                p.rowStep(at, scores: scores, rows: sub, firstRow: lo, loss: &loss, biasSum: biasSum)
                 Kernels.scatterRows(at.x, rows: sub, dense: scores, firstRow: lo, kp: kp, out: out)
                 lo = sub.upperBound
             }
@@ -123,15 +163,29 @@ extension SoftmaxProblem {
         var loss = 0.0
         var biasSum = [Float](repeating: 0, count: kp)
         biasSum.withUnsafeMutableBufferPointer { bs in
-            Kernels.softmaxResiduals(at.residual, rows: rows, firstRow: 0, k: k, kp: kp, labels: y, weights: sampleWeights,
-                                     bias: at.bias, loss: &loss, biasSum: bs.baseAddress!)
+            rowStep(at, scores: at.residual, rows: rows, firstRow: 0, loss: &loss, biasSum: bs.baseAddress!)
         }
         return (loss, biasSum)
     }
 
+    /// The row step of `at.step` on the score rows `rows` (row `i` at `scores + (i − firstRow)·kp`): residuals
+    /// (adding to `loss`), or the Hessian applied to direction scores; either way the rows are added to `biasSum`.
+    @inline(__always)
+    func rowStep(_ at: SoftmaxBuffers, scores: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int, loss: inout Double,
+                 biasSum: UnsafeMutablePointer<Float>) {
+        switch at.step {
+        case .gradient(let probabilities):
+            Kernels.softmaxResiduals(scores, rows: rows, firstRow: firstRow, k: k, kp: kp, labels: y, weights: sampleWeights,
+                                     bias: at.bias, loss: &loss, biasSum: biasSum, probabilities: probabilities)
+        case .hessian(let probabilities):
+            Kernels.softmaxHessianRows(scores, rows: rows, firstRow: firstRow, k: k, kp: kp, probabilities: probabilities,
+                                       weights: sampleWeights, bias: at.bias, biasSum: biasSum)
+        }
+    }
+
     /// The gradient in u from the residuals through xᵀ: `(Xᵀ R)[cols, :]` by `Kernels.sparseTimesDense` on
-    /// xᵀ's rows, per block of features. Returns ‖W‖² and max |∂f/∂W|.
-    func gradientThroughTranspose(_ at: SoftmaxBuffers) -> (Double, Float) {
+    /// xᵀ's rows, per block of features. Returns ‖W‖², max |∂f/∂W| and u·∂f/∂u (see `gradientColumns`).
+    func gradientThroughTranspose(_ at: SoftmaxBuffers) -> (Double, Float, Double) {
         let kp = self.kp
         return gradientColumns(at) { cols, scratch in
             Kernels.sparseTimesDense(at.xT, rows: cols, dense: at.residual, kp: kp, out: scratch, firstOutRow: cols.lowerBound)
@@ -140,25 +194,32 @@ extension SoftmaxProblem {
 
     /// ∂f/∂u per fixed block of `columnBlock` features: `fill(cols, scratch)` writes (Xᵀ R)[cols, :]
     /// (`cols.count × kp`) to zeroed scratch, then `Kernels.gradientEpilogue` finishes the block into `g`:
-    /// `∂f/∂W = scratch / S + W / (C S)`, `∂f/∂u = σ ⊙ ∂f/∂W`. Returns ‖W‖² and max |∂f/∂W| over all blocks
-    /// (summed in block order).
-    func gradientColumns(_ at: SoftmaxBuffers, fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> (Double, Float) {
+    /// `∂f/∂W = scratch / S + W / (C S)`, `∂f/∂u = σ ⊙ ∂f/∂W`. Returns ‖W‖², max |∂f/∂W| and `u · ∂f/∂u` over
+    /// all blocks (summed in block order; the last is `d · H d` when the pass is a Hessian product with d).
+    func gradientColumns(_ at: SoftmaxBuffers, fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> (Double, Float, Double) {
         let k = self.k, kp = self.kp
-        let columnParts = parallel.mapRanges(count: x.columnCount, blockSize: SoftmaxProblem.columnBlock) { cols -> (Double, Float) in
-            var block = [Float](repeating: 0, count: cols.count * kp)
-            return block.withUnsafeMutableBufferPointer { bb in
-                let scratch = bb.baseAddress!
-                fill(cols, scratch)
-                return Kernels.gradientEpilogue(scratch, at.w, at.sigma, into: at.g, rows: cols, k: k, kp: kp,
-                                                a: Float(at.invS), b: Float(at.l2))
-            }
+        let columnParts = columnBlocks { cols, scratch -> (penalty: Double, max: Float, dot: Double) in
+            fill(cols, scratch)
+            return Kernels.gradientEpilogue(scratch, at.w, at.sigma, into: at.g, rows: cols, k: k, kp: kp,
+                                            a: Float(at.invS), b: Float(at.l2))
         }
-        var penalty = 0.0
+        var penalty = 0.0, dot = 0.0
         var gradientMax: Float = 0
-        for (p, m) in columnParts {
-            penalty += p
-            gradientMax = max(gradientMax, m)
+        for part in columnParts {
+            penalty += part.penalty
+            gradientMax = max(gradientMax, part.max)
+            dot += part.dot
         }
-        return (penalty, gradientMax)
+        return (penalty, gradientMax, dot)
+    }
+
+    /// Runs `body` on every fixed block of `columnBlock` features with a zeroed scratch block of `cols.count ×
+    /// kp` floats; returns the results in block order.
+    func columnBlocks<T>(_ body: (Range<Int>, UnsafeMutablePointer<Float>) -> T) -> [T] {
+        let kp = self.kp
+        return parallel.mapRanges(count: x.columnCount, blockSize: SoftmaxProblem.columnBlock) { cols -> T in
+            var block = [Float](repeating: 0, count: cols.count * kp)
+            return block.withUnsafeMutableBufferPointer { bb in body(cols, bb.baseAddress!) }
+        }
     }
 }

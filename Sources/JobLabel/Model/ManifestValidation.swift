@@ -137,7 +137,6 @@ package enum ManifestValidation {
         try require(c.C.isFinite && (1e-8...1e8).contains(c.C), path + ".c", "must be a number from 1e-8 to 1e8, got \(c.C)")
         try require(c.maxIterations >= 0, path + ".max_iterations", "must be at least 0, got \(c.maxIterations)")
         try require(c.tolerance.isFinite && (0...1).contains(c.tolerance), path + ".tolerance", "must be a number from 0 to 1, got \(c.tolerance)")
-        try require((1...1000).contains(c.history), path + ".history", "must be 1 to 1000, got \(c.history)")
     }
 
     /// Calibration settings (also checked before training).

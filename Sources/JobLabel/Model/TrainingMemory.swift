@@ -115,15 +115,15 @@ package enum TrainingMemory {
     /// The peak memory fitting allocates when training `config` on `postings`. Features as `sampleFeatures`
     /// estimates them (20 Newsgroups' 11,314 postings: 61,291 for 58,248), with as many per posting as in
     /// the sample. Per head, with `P = features × classes` parameters: Naive Bayes' counts (doubles) and
-    /// weights, 12 P bytes; logistic regression's parameters, its 5 L-BFGS vectors, the `history + 1` slots
-    /// of bfloat16 pairs (filled once the optimisation runs that many iterations), the weights it returns
+    /// weights, 12 P bytes; logistic regression's trust-region Newton vectors (parameters, gradient, trial
+    /// point and its gradient, step, residual, preconditioner: 7 P floats), the weights it returns
     /// and the Naive Bayes model kept meanwhile (4 P each; with calibration also the held-out NB and LR),
     /// plus the padded effective weights and per-row scores; the training-set scoring of all three
     /// algorithms (Float, 12 bytes per labeled row and class) beside the head's two models. Earlier heads'
     /// models (8 P each) stay in memory. Measured on 20 Newsgroups (11,314 postings, 58,248 features):
     /// with 566 classes estimated 3.26 GB, peak 2.5 GB resident; with 5,657 classes 28.2 GB and 11.4 GB;
-    /// with a class per posting 56.2 GB and 14.2 GB (357 s). Id-like heads stop optimising after a few
-    /// iterations, before the history fills, so they use less than estimated; 8,000 postings with a class
+    /// with a class per posting 56.2 GB and 14.2 GB (357 s). These figures were measured with the
+    /// earlier L-BFGS solver (its history made the estimate larger); 8,000 postings with a class
     /// each: 2.31 GB estimated, 1.29 GB resident, aborting under `ulimit -v` 1.4 GB.
     package static func estimate(_ config: TrainingConfig, postings: [Posting]) -> Estimate {
         estimate(config, shape: Shape(config, postings: postings), postings: postings)
@@ -144,7 +144,6 @@ package enum TrainingMemory {
         let matrix = UInt64(nnz.rounded(.up)) * 8 + (rows + 1) * 8   // CSR: column and value per entry, row offsets
         // The process, the postings, x and its transpose (or x's column tiles); vocabulary, idf and column weights.
         let base = processBytes + shape.postingBytes + 2 * matrix + v * 16
-        let history = UInt64(max(1, config.logisticRegression.history)) + 1
         let calibrating = config.calibration.method == .temperature
         var kept: UInt64 = 0
         var peak = base
@@ -156,7 +155,7 @@ package enum TrainingMemory {
             let naiveBayes = 12 * p
             let calibrated = calibrating && Double(head.labeledRows) * config.calibration.heldOutFraction >= Double(TemperatureScaling.minimumHeldOutRows)
                 && Double(head.classes) < Double(head.labeledRows) * config.calibration.heldOutFraction
-            let vectors = 7 + history + 1 + (calibrated ? 2 : 0)
+            let vectors: UInt64 = 7 + 2 + (calibrated ? 2 : 0)
             let logistic = 4 * p * vectors + 4 * v * kp + 4 * rows * kp
             let scoring = 8 * p + 12 * scores
             let (total, o1) = base.addingReportingOverflow(kept)

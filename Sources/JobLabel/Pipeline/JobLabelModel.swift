@@ -213,7 +213,7 @@ public enum TrainingStage: Sendable, Equatable {
     case experts(head: String, folds: Int)
     /// Fitting Naive Bayes for a head (`heldOut`: on the training part of the calibration split).
     case naiveBayes(head: String, heldOut: Bool)
-    /// Logistic regression for a head: L-BFGS iteration `iteration` of at most `maxIterations`.
+    /// Logistic regression for a head: Newton iteration `iteration` of at most `maxIterations`.
     case logisticRegression(head: String, heldOut: Bool, iteration: Int, maxIterations: Int)
     /// Fitting temperatures and thresholds of a head on its held-out rows.
     case calibrating(head: String, rows: Int)
@@ -291,7 +291,7 @@ public struct JobLabelModel: Sendable {
     /// Trains on `postings` (their `labels` aligned with `config.heads`) with `threads` worker threads (nil:
     /// every core; the result does not depend on it); `weights` (one per posting, nil: all 1) weigh each
     /// posting in both classifiers' fits (e.g. the shipped corpus added to a board's own postings);
-    /// `progress`, when given, is called on the calling thread at each step and L-BFGS iteration.
+    /// `progress`, when given, is called on the calling thread at each step and Newton iteration.
     public static func train(_ config: TrainingConfig, postings: [Posting], files: [String], weights: [Float]? = nil,
                              threads: Int? = nil, progress: ((TrainingStage) -> Void)? = nil) throws -> JobLabelModel {
         let rowWeights = weights.flatMap { w in w.count == postings.count && w.contains(where: { $0 != 1 }) ? w : nil }

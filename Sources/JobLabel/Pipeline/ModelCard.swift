@@ -133,7 +133,7 @@ public struct ModelCard: Sendable {
                 s += "  own settings (in place of the shared ones): \(parts.joined(separator: ", "))\n"
             }
             if let o = h.lrOptimization {
-                s += "  L-BFGS: \(o.iterations) iterations, \(o.evaluations) evaluations, final loss \(String(format: "%.6f", o.finalLoss)), max |gradient| \(String(format: "%.3g", o.gradientMax)), \(o.converged ? "converged" : "not converged"): \(o.stopReason)\n"
+                s += "  trust-region Newton: \(o.iterations) iterations, \(o.evaluations) passes over the data, final loss \(String(format: "%.6f", o.finalLoss)), max |gradient| \(String(format: "%.3g", o.gradientMax)), \(o.converged ? "converged" : "not converged"): \(o.stopReason)\n"
             }
             if let c = h.calibration {
                 func f(_ x: Double) -> String { String(format: "%.4f", x) }

@@ -120,6 +120,19 @@ protocol LaneKernel {
     func run<L: LaneBlock>(_: L.Type, offset: Int)
 }
 
+/// What a sparse kernel multiplies by: each stored value as it is, or squared (for the Hessian's diagonal).
+protocol ValueMap {
+    static func map(_ v: Float) -> Float
+}
+
+enum SameValue: ValueMap {
+    @inline(__always) static func map(_ v: Float) -> Float { v }
+}
+
+enum SquaredValue: ValueMap {
+    @inline(__always) static func map(_ v: Float) -> Float { v * v }
+}
+
 /// A compressed sparse row matrix's three arrays, borrowed for the duration of a kernel call.
 struct SparseRows {
     let offsets: UnsafePointer<Int64>
@@ -177,11 +190,17 @@ enum Kernels {
     /// Output row `i` goes to `out + (i − firstOutRow) * kp`.
     static func sparseTimesDense(_ x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
                                  out: UnsafeMutablePointer<Float>, firstOutRow: Int = 0) {
-        forEachLaneBlock(kp: kp, Gather(x: x, rows: rows, dense: dense, kp: kp, out: out - firstOutRow * kp))
+        forEachLaneBlock(kp: kp, Gather<SameValue>(x: x, rows: rows, dense: dense, kp: kp, out: out - firstOutRow * kp))
     }
 
-    /// The lanes `offset..<offset+L.width` of `sparseTimesDense`.
-    private struct Gather: LaneKernel {
+    /// `sparseTimesDense` with every stored value squared (`x²` times a dense matrix).
+    static func squaredSparseTimesDense(_ x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
+                                        out: UnsafeMutablePointer<Float>, firstOutRow: Int = 0) {
+        forEachLaneBlock(kp: kp, Gather<SquaredValue>(x: x, rows: rows, dense: dense, kp: kp, out: out - firstOutRow * kp))
+    }
+
+    /// The lanes `offset..<offset+L.width` of `sparseTimesDense`, each stored value mapped by `Map`.
+    private struct Gather<Map: ValueMap>: LaneKernel {
         let x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, kp: Int, out: UnsafeMutablePointer<Float>
 
         @inline(__always)
@@ -192,11 +211,11 @@ enum Kernels {
                 let end = Int(x.offsets[i + 1])
                 var a = L(), b = L()
                 while t + 2 <= end {
-                    a.addProduct(x.values[t], base + Int(x.columns[t]) * kp)
-                    b.addProduct(x.values[t + 1], base + Int(x.columns[t + 1]) * kp)
+                    a.addProduct(Map.map(x.values[t]), base + Int(x.columns[t]) * kp)
+                    b.addProduct(Map.map(x.values[t + 1]), base + Int(x.columns[t + 1]) * kp)
                     t += 2
                 }
-                if t < end { a.addProduct(x.values[t], base + Int(x.columns[t]) * kp) }
+                if t < end { a.addProduct(Map.map(x.values[t]), base + Int(x.columns[t]) * kp) }
                 a.add(b)
                 a.store(out + i * kp + offset)
             }
@@ -210,7 +229,7 @@ enum Kernels {
     /// Output row `r` of the block goes to `out + (firstOutRow + r) * kp`.
     static func scatterColumns(_ t: SparseRows, columns: Range<Int>, dense: UnsafePointer<Float>, kp: Int,
                                out: UnsafeMutablePointer<Float>, firstOutRow: Int = 0) {
-        forEachLaneBlock(kp: kp, Scatter(m: t, outer: columns, dense: dense, kp: kp, out: out + firstOutRow * kp))
+        forEachLaneBlock(kp: kp, Scatter<SameValue>(m: t, outer: columns, dense: dense, kp: kp, out: out + firstOutRow * kp))
     }
 
     /// Sets the rows `rows` of `m` (row length `kp`) to zero.
@@ -223,12 +242,18 @@ enum Kernels {
     /// same operation as `scatterColumns` with the roles of rows and columns exchanged.
     static func scatterRows(_ x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, firstRow: Int, kp: Int,
                             out: UnsafeMutablePointer<Float>) {
-        forEachLaneBlock(kp: kp, Scatter(m: x, outer: rows, dense: dense - firstRow * kp, kp: kp, out: out))
+        forEachLaneBlock(kp: kp, Scatter<SameValue>(m: x, outer: rows, dense: dense - firstRow * kp, kp: kp, out: out))
+    }
+
+    /// `scatterRows` with every stored value squared (`(x²)ᵀ · dense` accumulated row by row).
+    static func squaredScatterRows(_ x: SparseRows, rows: Range<Int>, dense: UnsafePointer<Float>, firstRow: Int, kp: Int,
+                                   out: UnsafeMutablePointer<Float>) {
+        forEachLaneBlock(kp: kp, Scatter<SquaredValue>(m: x, outer: rows, dense: dense - firstRow * kp, kp: kp, out: out))
     }
 
     /// The lanes `offset..<offset+L.width` of a scatter: for every outer index `o` of `m` in `outer`, dense row
     /// `o` is read once into registers and `m`'s value times it added to output row `inner` of each entry.
-    private struct Scatter: LaneKernel {
+    private struct Scatter<Map: ValueMap>: LaneKernel {
         let m: SparseRows, outer: Range<Int>, dense: UnsafePointer<Float>, kp: Int, out: UnsafeMutablePointer<Float>
 
         @inline(__always)
@@ -240,7 +265,7 @@ enum Kernels {
                 if e == end { continue }
                 let r = L(dense + o * kp + offset)
                 while e < end {
-                    r.addScaled(m.values[e], into: base + Int(m.columns[e]) * kp)
+                    r.addScaled(Map.map(m.values[e]), into: base + Int(m.columns[e]) * kp)
                     e += 1
                 }
             }
@@ -267,25 +292,29 @@ enum Kernels {
     /// Softmax cross-entropy epilogue for the score rows `rows` (row `i` at `scores + (i − firstRow)·kp`;
     /// classes `0..<k`, padding zero), row by row: a row with weight `w_i = weights[i]` of 0 becomes zero;
     /// any other gets `bias` added and becomes the weighted residual `w_i (softmax − onehot(labels[i]))`,
-    /// which is added to `biasSum`, and `w_i · CE_i = w_i (logsumexp − score_y)` is added to `loss`.
+    /// which is added to `biasSum`, and `w_i · CE_i = w_i (logsumexp − score_y)` is added to `loss`. With
+    /// `probabilities`, row `i`'s softmax goes to `probabilities + i·kp` (zero for a row of weight 0).
     static func softmaxResiduals(_ scores: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int, k: Int, kp: Int,
                                  labels: [Int32], weights: [Float], bias: UnsafePointer<Float>,
-                                 loss: inout Double, biasSum: UnsafeMutablePointer<Float>) {
+                                 loss: inout Double, biasSum: UnsafeMutablePointer<Float>,
+                                 probabilities: UnsafeMutablePointer<Float>? = nil) {
         for i in rows {
             let row = scores + (i - firstRow) * kp
             let w = weights[i]
             if w == 0 {
                 row.update(repeating: 0, count: kp)
+                probabilities?.advanced(by: i * kp).update(repeating: 0, count: kp)
                 continue
             }
-            loss += softmaxResidual(row, bias: bias, k: k, y: Int(labels[i]), weight: w, biasSum: biasSum)
+            loss += softmaxResidual(row, bias: bias, k: k, y: Int(labels[i]), weight: w, biasSum: biasSum,
+                                    probabilities: probabilities.map { $0 + i * kp })
         }
     }
 
     /// `softmaxResiduals` for one row `r[0..<kp]`; returns `w · (logsumexp − score_y)`.
     @inline(__always)
     private static func softmaxResidual(_ r: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, k: Int, y: Int, weight w: Float,
-                                biasSum: UnsafeMutablePointer<Float>) -> Double {
+                                        biasSum: UnsafeMutablePointer<Float>, probabilities p: UnsafeMutablePointer<Float>?) -> Double {
         var m = -Float.infinity
         for c in 0..<k {
             r[c] += bias[c]
@@ -298,6 +327,10 @@ enum Kernels {
             r[c] = e
             sum += e
         }
+        if let p {
+            let inverse = 1 / sum
+            for c in 0..<k { p[c] = r[c] * inverse }
+        }
         let scale = w / sum
         for c in 0..<k {
             let v = r[c] * scale - (c == y ? w : 0)
@@ -305,6 +338,63 @@ enum Kernels {
             biasSum[c] += v
         }
         return Double(w) * (Double(m) + Foundation.log(Double(sum)) - Double(sy))
+    }
+
+    /// The softmax Hessian applied to score rows, for the rows `rows` of `scores` (row `i` at `scores + (i −
+    /// firstRow)·kp`, holding `z_i = x_i V` for a direction V): with `p_i` the softmax at the current point
+    /// (`probabilities + i·kp`) and `w_i = weights[i]`, each row becomes `w_i (p_i ⊙ (z_i + bias) − p_i (p_i ·
+    /// (z_i + bias)))` (zero when `w_i` is 0), which is added to `biasSum`.
+    static func softmaxHessianRows(_ scores: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int, k: Int, kp: Int,
+                                   probabilities: UnsafePointer<Float>, weights: [Float], bias: UnsafePointer<Float>,
+                                   biasSum: UnsafeMutablePointer<Float>) {
+        for i in rows {
+            let row = scores + (i - firstRow) * kp
+            let w = weights[i]
+            if w == 0 {
+                row.update(repeating: 0, count: kp)
+                continue
+            }
+            let p = probabilities + i * kp
+            var mean: Float = 0
+            for c in 0..<k {
+                row[c] += bias[c]
+                mean += p[c] * row[c]
+            }
+            for c in 0..<k {
+                let v = w * p[c] * (row[c] - mean)
+                row[c] = v
+                biasSum[c] += v
+            }
+        }
+    }
+
+    /// The curvature rows of the Hessian's diagonal: for the rows `rows`, `out + (i − firstRow)·kp` gets
+    /// `w_i p_i ⊙ (1 − p_i)` (`p_i` at `probabilities + i·kp`; zero padding), which is added to `biasSum`.
+    static func curvatureRows(_ out: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int, k: Int, kp: Int,
+                              probabilities: UnsafePointer<Float>, weights: [Float], biasSum: UnsafeMutablePointer<Float>) {
+        for i in rows {
+            let row = out + (i - firstRow) * kp
+            row.update(repeating: 0, count: kp)
+            let w = weights[i]
+            if w == 0 { continue }
+            let p = probabilities + i * kp
+            for c in 0..<k {
+                let v = w * p[c] * (1 - p[c])
+                row[c] = v
+                biasSum[c] += v
+            }
+        }
+    }
+
+    /// Diagonal epilogue for rows `rows` whose `((x²)ᵀ Q)` rows are in `scratch` (row `j` at `(j −
+    /// rows.lowerBound)·kp`): `m[j*k ..< j*k+k] = σ_j² (scratch·a + b)` (compact).
+    static func curvatureEpilogue(_ scratch: UnsafePointer<Float>, _ sigma: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>,
+                                  rows: Range<Int>, k: Int, kp: Int, a: Float, b: Float) {
+        for j in rows {
+            let local = scratch + (j - rows.lowerBound) * kp, mj = m + j * k
+            let s2 = sigma[j] * sigma[j]
+            for c in 0..<k { mj[c] = s2 * (local[c] * a + b) }
+        }
     }
 
     /// Adds `bias[0..<k]` to each of the rows `rows` of `m` (row length `kp`).
@@ -341,14 +431,15 @@ enum Kernels {
 
     /// Gradient epilogue for rows `rows` whose (Xᵀ R) rows are in `scratch` (row `j` at `(j − rows.lowerBound)·kp`):
     /// `g_W = scratch·a + w·b` (the gradient in W, `w` padded), then `g[j*k ..< j*k+k] = σ_j · g_W` (compact).
-    /// Returns `Σ w²` over those rows (the penalty's share) and `max |g_W|`.
+    /// Returns `Σ w²` over those rows (the penalty's share), `max |g_W|` and `Σ w·g_W` (which is `u·g` for `w =
+    /// σ ⊙ u`).
     static func gradientEpilogue(_ scratch: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ sigma: UnsafePointer<Float>,
                                  into g: UnsafeMutablePointer<Float>, rows: Range<Int>, k: Int, kp: Int,
-                                 a: Float, b: Float) -> (Double, Float) {
+                                 a: Float, b: Float) -> (penalty: Double, max: Float, dot: Double) {
         let va = SIMD8<Float>(repeating: a), vb = SIMD8<Float>(repeating: b)
-        var acc = SIMD8<Float>()
+        var acc = SIMD8<Float>(), dot = SIMD8<Float>()
         var big = SIMD8<Float>()
-        var total = 0.0
+        var total = 0.0, dotTotal = 0.0
         let full = k & ~7
         for j in rows {
             let local = scratch + (j - rows.lowerBound) * kp, wj = w + j * kp, gj = g + j * k
@@ -359,6 +450,7 @@ enum Kernels {
                 let gw = load8(local + c) * va + wv * vb
                 big = big.replacing(with: gw, where: gw .> big).replacing(with: -gw, where: -gw .> big)
                 acc += wv * wv
+                dot += wv * gw
                 let scaled = s * gw
                 if c < full {
                     store8(scaled, gj + c)
@@ -367,9 +459,12 @@ enum Kernels {
                 }
                 c += 8
             }
-            if j & 255 == 255 { total += Double(acc.sum()); acc = SIMD8() }
+            if j & 255 == 255 {
+                total += Double(acc.sum()); acc = SIMD8()
+                dotTotal += Double(dot.sum()); dot = SIMD8()
+            }
         }
-        return (total + Double(acc.sum()), big.max())
+        return (total + Double(acc.sum()), big.max(), dotTotal + Double(dot.sum()))
     }
 
     // MARK: Naive Bayes

@@ -43,15 +43,6 @@ func withUnsafeMutablePointers<A, B, C, R>(_ a: inout [A], _ b: inout [B], _ c: 
     }
 }
 
-/// Runs `body` with two zeroed scratch blocks of `count` floats each, valid only inside `body`.
-func withScratchBlocks<R>(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-    try withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * count) { scratch in
-        scratch.initialize(repeating: 0)
-        return try body(UnsafeMutableBufferPointer(rebasing: scratch[0..<count]),
-                        UnsafeMutableBufferPointer(rebasing: scratch[count...]))
-    }
-}
-
 /// 64 zero bytes standing in for the storage of empty arrays.
 private let emptyPlaceholder: UnsafeMutableRawPointer = {
     let p = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
