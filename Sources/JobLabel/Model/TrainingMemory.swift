@@ -123,7 +123,7 @@ package enum TrainingMemory {
     /// models (8 P each) stay in memory. Measured on 20 Newsgroups (11,314 postings, 58,248 features):
     /// with 566 classes estimated 3.26 GB, peak 2.5 GB resident; with 5,657 classes 28.2 GB and 11.4 GB;
     /// with a class per posting 56.2 GB and 14.2 GB (357 s). These figures were measured with the
-    /// earlier L-BFGS solver (its history made the estimate larger); 8,000 postings with a class
+    /// earlier L-BFGS solver (its history made the estimate larger; a class per posting now estimates 28.4 GB); 8,000 postings with a class
     /// each: 2.31 GB estimated, 1.29 GB resident, aborting under `ulimit -v` 1.4 GB.
     package static func estimate(_ config: TrainingConfig, postings: [Posting]) -> Estimate {
         estimate(config, shape: Shape(config, postings: postings), postings: postings)
