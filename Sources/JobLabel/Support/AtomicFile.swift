@@ -7,7 +7,7 @@ import Darwin
 
 /// Writes a whole file atomically: a temporary file beside `path` is written and fsynced, then renamed over
 /// `path`, so readers see the old file or the new one, never a part. Errors are `JobLabelError.io` naming `path`.
-public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+package func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
     let url = URL(fileURLWithPath: path).standardizedFileURL
     let parent = url.deletingLastPathComponent().path
     try checkWritableFileTarget(path)
@@ -33,7 +33,7 @@ public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
 
 /// Throws unless a file may be written at `path`: its directory exists and `path` is not a directory.
 /// Commands call it before doing their work, so a bad output path fails at once.
-public func checkWritableFileTarget(_ path: String) throws {
+package func checkWritableFileTarget(_ path: String) throws {
     let url = URL(fileURLWithPath: path).standardizedFileURL
     let parent = url.deletingLastPathComponent().path
     var isDir: ObjCBool = false
@@ -48,7 +48,7 @@ public func checkWritableFileTarget(_ path: String) throws {
 /// Throws unless the directories missing above `path` can be created: the nearest existing ancestor of its
 /// parent is a directory this process may write in. Commands call it before their work when they will
 /// create the parents (`createParentDirectories`) only when they write.
-public func checkCreatableParent(_ path: String) throws {
+package func checkCreatableParent(_ path: String) throws {
     let fm = FileManager.default
     var dir = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
     var isDir: ObjCBool = false
@@ -69,7 +69,7 @@ public func checkCreatableParent(_ path: String) throws {
 }
 
 /// Creates the missing directories above `path` (as `mkdir -p` on its parent); `.io` when one cannot be.
-public func createParentDirectories(of path: String) throws {
+package func createParentDirectories(of path: String) throws {
     let parent = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
     var isDir: ObjCBool = false
     if FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue { return }
@@ -83,15 +83,15 @@ public func createParentDirectories(of path: String) throws {
 /// A file written in pieces and put in place atomically: bytes go to a temporary file beside `path`;
 /// `commit()` fsyncs it and renames it over `path`, so readers see the old file or the whole new one;
 /// `discard()` (or deinit without a commit) removes it. Errors are `JobLabelError.io` naming `path`.
-public final class AtomicFileWriter {
+package final class AtomicFileWriter {
     /// The file to replace.
-    public let path: String
+    package let path: String
     private let temp: String
     private var fd: Int32
     private var done = false
 
     /// Creates the temporary file (the parent directory must exist; `path` must not be a directory).
-    public init(path: String) throws {
+    package init(path: String) throws {
         try checkWritableFileTarget(path)
         let url = URL(fileURLWithPath: path).standardizedFileURL
         self.path = path
@@ -106,7 +106,7 @@ public final class AtomicFileWriter {
     deinit { discard() }
 
     /// Appends bytes.
-    public func write(_ bytes: [UInt8]) throws {
+    package func write(_ bytes: [UInt8]) throws {
         guard !done else { return }
         if let err = writeAll(fd, bytes) {
             throw JobLabelError.io(path: path, message: "write failed: \(String(cString: strerror(err)))")
@@ -114,7 +114,7 @@ public final class AtomicFileWriter {
     }
 
     /// Puts the file in place.
-    public func commit() throws {
+    package func commit() throws {
         guard !done else { return }
         done = true
         defer { if fd >= 0 { close(fd); fd = -1 } }
@@ -133,7 +133,7 @@ public final class AtomicFileWriter {
     }
 
     /// Removes the temporary file; `path` is left as it was.
-    public func discard() {
+    package func discard() {
         guard !done else { return }
         done = true
         if fd >= 0 { close(fd); fd = -1 }
@@ -142,7 +142,7 @@ public final class AtomicFileWriter {
 }
 
 /// True when `a` and `b` name the same existing file (same device and inode).
-public func isSameFile(_ a: String, _ b: String) -> Bool {
+package func isSameFile(_ a: String, _ b: String) -> Bool {
     var sa = stat(), sb = stat()
     guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
@@ -200,7 +200,7 @@ func containingIdentities(_ path: String) -> [FileIdentity] {
 /// input directory would read it next time), or lies inside `model`, the model being read. With
 /// `directory` (a model bundle, which replaces a whole directory), also when one of them lies inside it.
 /// "-" (standard input) is skipped.
-public func checkOutputSpares(_ output: String, inputs: [String], model: String? = nil, directory: Bool = false) throws {
+package func checkOutputSpares(_ output: String, inputs: [String], model: String? = nil, directory: Bool = false) throws {
     let outputID = FileIdentity(output)
     let around = containingIdentities(output)
     if let model, let modelID = FileIdentity(model), around.contains(modelID) {
@@ -277,7 +277,7 @@ func cannotCreateDirectory(in directory: String) -> String? {
 /// link's target). Refused: one of `inputs`, inside an input directory or the `model` read
 /// (`checkOutputSpares`), a directory, a FIFO, device or socket (it would be replaced by a regular file),
 /// a link to nothing; an error when the file cannot be created where it goes (tried, not guessed).
-public func checkOutputFile(_ path: String, inputs: [String], model: String? = nil) throws -> String {
+package func checkOutputFile(_ path: String, inputs: [String], model: String? = nil) throws -> String {
     let target = try resolvedOutputPath(path)
     var st = stat()
     if stat(target, &st) == 0 {
@@ -305,7 +305,7 @@ public func checkOutputFile(_ path: String, inputs: [String], model: String? = n
 
 /// True when the output paths `a` and `b` name the same file, existing or not: the same file, or the same
 /// name in the same directory however spelled.
-public func isSameOutput(_ a: String, _ b: String) -> Bool {
+package func isSameOutput(_ a: String, _ b: String) -> Bool {
     if a == b || isSameFile(a, b) { return true }
     guard inputBasename(a) == inputBasename(b), let pa = FileIdentity(parentPath(a)) else { return false }
     return pa == FileIdentity(parentPath(b))
@@ -323,7 +323,7 @@ func copyPermissions(of path: String, to fd: Int32) {
 // MARK: Model bundle outputs
 
 /// How a model bundle directory is written.
-public enum BundleWriteMode: Sendable, Equatable {
+package enum BundleWriteMode: Sendable, Equatable {
     /// A complete new directory beside it is renamed into its place (readers see the old bundle or the new).
     case replaceDirectory
     /// The directory cannot be replaced (a mount point, or its parent is not writable): its files are
@@ -333,13 +333,13 @@ public enum BundleWriteMode: Sendable, Equatable {
 }
 
 /// What `checkModelOutput` found: where the bundle goes, how, and whether a bundle is there now.
-public struct ModelOutputPlan: Sendable, Equatable {
+package struct ModelOutputPlan: Sendable, Equatable {
     /// The directory written (a symbolic link's target).
-    public var path: String
+    package var path: String
     /// How it is written.
-    public var mode: BundleWriteMode
+    package var mode: BundleWriteMode
     /// True when the directory holds a bundle now (which a failed write keeps).
-    public var replacesModel: Bool
+    package var replacesModel: Bool
 }
 
 /// The names of a bundle directory's files.
@@ -361,7 +361,7 @@ func isStaleBundleTemporary(_ name: String) -> Bool {
 /// only when `manifest.json` and `weights.bin` are both regular files (not links) of their formats (the
 /// manifest reads, the weights start with their magic number), beside at most a regular `README.md`:
 /// nothing else is ever deleted. An error, before any work, when nothing can be written there (tried).
-public func checkModelOutput(_ directory: String, inputs: [String]) throws -> ModelOutputPlan {
+package func checkModelOutput(_ directory: String, inputs: [String]) throws -> ModelOutputPlan {
     var target = try resolvedOutputPath(directory)
     // An existing directory by its real path ("." and ".." cannot be renamed, nor replaced by name).
     if let real = realpath(target, nil) {
