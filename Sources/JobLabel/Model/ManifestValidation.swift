@@ -104,7 +104,7 @@ package enum ManifestValidation {
             && !w.file.utf8.contains(UInt8(ascii: "/")) && !w.file.utf8.contains(0) && !hasControlCharacters(w.file)
         try require(plain, "weights.file", "must be a file name inside the bundle (no '/'), got \(quoted(w.file))")
         try require(w.bytes >= WeightsFile.minimumBytes, "weights.bytes", "must be at least \(WeightsFile.minimumBytes), got \(w.bytes)")
-        try require(isLowercaseHex(w.crc32, digits: 8), "weights.crc32", "must be 8 lowercase hex digits, got \(quoted(w.crc32))")
+        try require(isLowercaseHex(w.crc32c, digits: 8), "weights.crc32c", "must be 8 lowercase hex digits, got \(quoted(w.crc32c))")
     }
 
     /// Tokenizer and TF-IDF settings (also checked before training).
