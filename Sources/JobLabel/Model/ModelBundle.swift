@@ -308,7 +308,7 @@ public enum ModelBundle {
         let vocabBytes = UnsafeRawBufferPointer(rebasing: data[vocabBlock.offset..<(vocabBlock.offset + vocabBlock.count)])
         // The vocabulary is checked against the settings on another thread while its table is checked.
         let vectorizer = manifest.vectorizer
-        let vocabularyCheck = Pending { Result { try ManifestValidation.vocabulary(Array(vocabBytes), vectorizer) } }
+        let vocabularyCheck = Pending { Result { try ManifestValidation.vocabulary(vocabBytes, vectorizer) } }
         let vocabulary = Result {
             try TermTable.fromStored(vocabulary: vocabBytes,
                                      slots: UnsafeRawBufferPointer(rebasing: data[slotsBlock.offset..<(slotsBlock.offset + slotsBlock.byteCount)]))
