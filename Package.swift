@@ -15,7 +15,8 @@ let hostCPUSettings: [SwiftSetting] = {
           let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
     let flags = Set(flagsLine.split(separator: " ").map(String.init))
     guard ["avx", "avx2", "fma", "bmi1", "bmi2", "movbe", "f16c"].allSatisfy(flags.contains) else { return [] }
-    return [.unsafeFlags(["-target-cpu", "haswell"])]
+    // JOBLABEL_SSE42: the CRC-32C of model files uses the crc32 instruction (Support/CRC32C.swift).
+    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("JOBLABEL_SSE42")]
     #else
     return []
     #endif

@@ -69,7 +69,7 @@ final class BundleValidationEndToEndTests: XCTestCase {
     func testEditedBundlesWithRecomputedChecksumsAreRefused() throws {
         func post(_ m: String) -> String { "exec \"$JOBLABEL\" classify --quiet --model \(m) post.jsonl" }
         // Version 1 switched the manifest checksum off.
-        var m = try bundle("v1", BundleFixture.editedManifest([("\"format_version\" : 2", "\"format_version\" : 1")]))
+        var m = try bundle("v1", BundleFixture.editedManifest([("\"format_version\" : 3", "\"format_version\" : 1")]))
         assertRefused(try sh(post(m)), field: "format_version", mentions: "retrain", "format version 1")
         // NaN weights gave every posting the same label with exit 0.
         let (nm, nw) = BundleFixture.reweighed(BundleFixture.blocks(setting: "role/lr/bias", index: 0, to: .nan))

@@ -50,7 +50,7 @@ enum BundleFixture {
     /// The weights' blocks in file order.
     static func blocks() -> [WeightsFile.Block] {
         let decoded = try! WeightsFile.decode(bundle.weights, path: "w").blocks
-        var names = ["vocabulary", "idf"]
+        var names = ["vocabulary", "vocabulary/slots", "idf"]
         for head in ["role", "seniority"] { for a in ["nb", "lr"] { names += ["\(head)/\(a)/weights", "\(head)/\(a)/bias"] } }
         return names.map { decoded[$0]! }
     }
@@ -61,8 +61,8 @@ enum BundleFixture {
         let weights = WeightsFile.encode(trainingID: id, blocks: blocks)
         var text = bundle.manifest
         text = text.replacingOccurrences(of: "\"bytes\" : \(bundle.weights.count)", with: "\"bytes\" : \(weights.count)")
-        let oldCRC = String(format: "%08x", CRC32.checksum(bundle.weights))
-        text = text.replacingOccurrences(of: "\"crc32\" : \"\(oldCRC)\"", with: "\"crc32\" : \"\(String(format: "%08x", CRC32.checksum(weights)))\"")
+        let oldCRC = String(format: "%08x", WeightsFile.storedChecksum(bundle.weights)!)
+        text = text.replacingOccurrences(of: "\"crc32c\" : \"\(oldCRC)\"", with: "\"crc32c\" : \"\(String(format: "%08x", WeightsFile.storedChecksum(weights)!))\"")
         for (old, new) in manifestEdits { text = text.replacingOccurrences(of: old, with: new) }
         return (restamp(text), weights)
     }
@@ -133,13 +133,86 @@ final class ManifestValidationTests: XCTestCase {
     }
 
     func testFormatVersion1IsRefusedNotUnverified() {
-        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 2", "\"format_version\" : 1")]),
+        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 3", "\"format_version\" : 1")]),
                       field: "format_version", mentions: "no manifest checksum", "version 1")
         // Without a checksum any edit would load: the loader refuses version 1 whatever its checksum field says.
-        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 2", "\"format_version\" : 1"), ("\"ngrams\" : 1", "\"ngrams\" : 2")]),
+        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 3", "\"format_version\" : 1"), ("\"ngrams\" : 1", "\"ngrams\" : 2")]),
                       field: "format_version", "version 1 edited")
-        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 2", "\"format_version\" : 0")]), field: "format_version", "version 0")
-        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 2", "\"format_version\" : -7")]), field: "format_version", "version -7")
+        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 3", "\"format_version\" : 0")]), field: "format_version", "version 0")
+        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 3", "\"format_version\" : -7")]), field: "format_version", "version -7")
+    }
+
+    func testFormatVersion2IsRefusedWithAMessageToRetrain() {
+        assertRefused(BundleFixture.editedManifest([("\"format_version\" : 3", "\"format_version\" : 2")]),
+                      field: "format_version", mentions: "retrain the model", "version 2")
+    }
+
+    /// The stored vocabulary table is checked, not trusted: each damage below (weights re-encoded, checksums
+    /// recomputed) is refused with a message naming the block.
+    func testTheStoredVocabularyTableIsChecked() throws {
+        guard case .words(_, let shape, let slots)? = BundleFixture.blocks().first(where: { $0.name == "vocabulary/slots" }) else {
+            return XCTFail("no slots block")
+        }
+        func withSlots(_ edit: (inout [UInt64]) -> Void) -> (manifest: [UInt8], weights: [UInt8]) {
+            var s = slots
+            edit(&s)
+            return BundleFixture.reweighed(BundleFixture.blocks().map { block in
+                guard case .words("vocabulary/slots", let shape, _) = block else { return block }
+                return .words(name: "vocabulary/slots", shape: shape, values: s)
+            })
+        }
+        let filled = (0..<(slots.count / 2)).filter { slots[2 * $0] != 0 }
+        let empty = (0..<(slots.count / 2)).filter { slots[2 * $0] == 0 }
+        let cases: [(String, (inout [UInt64]) -> Void)] = [
+            ("two far slots swapped", { s in
+                let far = filled[filled.count / 2]
+                s.swapAt(2 * filled[0], 2 * far); s.swapAt(2 * filled[0] + 1, 2 * far + 1) }),
+            ("a term moved to an empty slot", { s in
+                s[2 * empty[0]] = s[2 * filled[0]]; s[2 * empty[0] + 1] = s[2 * filled[0] + 1]; s[2 * filled[0]] = 0; s[2 * filled[0] + 1] = 0 }),
+            ("a term's prefix changed", { s in s[2 * filled[2] + 1] ^= 1 }),
+            ("a term number out of range", { s in s[2 * filled[3]] = s[2 * filled[3]] & ~0xFFFF_FFFF | 0xFFFF_FFF0 }),
+            ("a term twice", { s in s[2 * empty[0]] = s[2 * filled[0]]; s[2 * empty[0] + 1] = s[2 * filled[0] + 1] }),
+            ("every slot filled", { s in for i in empty { s[2 * i] = s[2 * filled[0]]; s[2 * i + 1] = s[2 * filled[0] + 1] } }),
+        ]
+        for (what, edit) in cases {
+            let (m, w) = withSlots(edit)
+            assertRefused(m, w, file: "b/weights.bin", field: nil, mentions: "vocabulary/slots", what)
+        }
+        // A table of another size.
+        let (m, w) = BundleFixture.reweighed(BundleFixture.blocks().map { block in
+            guard case .words("vocabulary/slots", _, let s) = block else { return block }
+            return .words(name: "vocabulary/slots", shape: [shape[0] * 2, 2], values: s + s)
+        })
+        assertRefused(m, w, file: "b/weights.bin", field: nil, mentions: "vocabulary/slots", "a table of twice the size")
+    }
+
+    /// Terms are stored sorted, so distinct: two terms swapped (with the table rebuilt for them) are refused.
+    func testAnUnsortedVocabularyIsRefused() throws {
+        let blocks = BundleFixture.blocks()
+        guard case .bytes(_, let bytes)? = blocks.first(where: { $0.name == "vocabulary" }) else { return XCTFail("no vocabulary") }
+        var terms = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+        terms.swapAt(3, 4)
+        let swapped = Array(terms.joined(separator: [0x0A]))
+        let slots = TermTable.fromNewlineSeparated(swapped).storedSlots
+        let (m, w) = BundleFixture.reweighed(blocks.map { block in
+            switch block {
+            case .bytes("vocabulary", _): return .bytes(name: "vocabulary", values: swapped)
+            case .words("vocabulary/slots", let shape, _): return .words(name: "vocabulary/slots", shape: shape, values: slots)
+            default: return block
+            }
+        })
+        assertRefused(m, w, file: "b/weights.bin", field: nil, mentions: "byte order", "terms 3 and 4 swapped")
+    }
+
+    /// Every chunk's checksum is checked: a changed byte anywhere in a float block, a checksum table that
+    /// does not match the manifest's value.
+    func testChunkChecksumsAreChecked() {
+        var w = BundleFixture.bundle.weights
+        w[w.count / 2] ^= 0x01
+        assertRefused(Array(BundleFixture.bundle.manifest.utf8), w, file: "b/weights.bin", field: nil, mentions: "checksum mismatch in bytes", "a flipped bit")
+        var t = BundleFixture.bundle.weights
+        t[t.count - 12] ^= 0x01  // the last chunk's checksum
+        assertRefused(Array(BundleFixture.bundle.manifest.utf8), t, file: "b/weights.bin", field: nil, mentions: "checksum", "a damaged table")
     }
 
     /// Every rule of the manifest's sections, as (edit, field named).
@@ -290,10 +363,10 @@ final class ManifestValidationTests: XCTestCase {
     }
 
     func testChecksumFieldsAreExactlyAsWritten() throws {
-        let crc = String(format: "%08x", CRC32.checksum(BundleFixture.bundle.weights))
+        let crc = String(format: "%08x", WeightsFile.storedChecksum(BundleFixture.bundle.weights)!)
         // The weights' CRC in upper case was accepted (compared case-insensitively).
-        assertRefused(BundleFixture.editedManifest([("\"crc32\" : \"\(crc)\"", "\"crc32\" : \"\(crc.uppercased())\"")]),
-                      field: "weights.crc32", "upper-case CRC")
+        assertRefused(BundleFixture.editedManifest([("\"crc32c\" : \"\(crc)\"", "\"crc32c\" : \"\(crc.uppercased())\"")]),
+                      field: "weights.crc32c", "upper-case CRC")
     }
 
     func testSizesAreBoundedByTheWeightsFile() throws {
@@ -343,7 +416,7 @@ final class ManifestValidationTests: XCTestCase {
         var (m, w) = BundleFixture.reweighed(extra)
         assertRefused(m, w, file: "b/weights.bin", field: nil, mentions: "role/lr/extra", "extra block")
         var repeated = BundleFixture.blocks()
-        repeated.append(repeated[2])
+        repeated.append(repeated[3])
         (m, w) = BundleFixture.reweighed(repeated)
         assertRefused(m, w, file: "b/weights.bin", field: nil, mentions: "appears twice", "repeated block")
         let transposed = BundleFixture.blocks().map { block -> WeightsFile.Block in

@@ -138,6 +138,31 @@ final class HashingTests: XCTestCase {
         }
     }
 
+    // MARK: CRC-32C
+
+    func testCRC32CKnownVectors() {
+        XCTAssertEqual(CRC32C.checksum([UInt8]()), 0)
+        XCTAssertEqual(CRC32C.checksum(Array("123456789".utf8)), 0xE306_9283)
+        XCTAssertEqual(CRC32C.checksum(Array("The quick brown fox jumps over the lazy dog".utf8)), 0x2262_0404)
+        XCTAssertEqual(CRC32C.checksumBySoftware(Array("123456789".utf8)), 0xE306_9283)
+    }
+
+    /// The instruction path (in builds for the host's CPU) agrees with the table, alone and three at a time.
+    func testCRC32CPathsAgree() {
+        for count in [1, 7, 8, 9, 63, 64, 65, 1000, 4097, 65_536 + 3] {
+            let bytes = lcgBytes(count, seed: UInt64(count))
+            let expected = CRC32C.checksumBySoftware(bytes)
+            XCTAssertEqual(CRC32C.checksum(bytes), expected, "count \(count)")
+            let other = lcgBytes(count, seed: 99), third = lcgBytes(count, seed: 98)
+            bytes.withUnsafeBytes { a in other.withUnsafeBytes { b in third.withUnsafeBytes { c in
+                let (x, y, z) = CRC32C.update3(0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF, a.baseAddress!, b.baseAddress!, c.baseAddress!, count: count)
+                XCTAssertEqual(x ^ 0xFFFF_FFFF, expected, "count \(count)")
+                XCTAssertEqual(y ^ 0xFFFF_FFFF, CRC32C.checksumBySoftware(other), "count \(count)")
+                XCTAssertEqual(z ^ 0xFFFF_FFFF, CRC32C.checksumBySoftware(third), "count \(count)")
+            } } }
+        }
+    }
+
     func testCRC32IncrementalMatchesOneShot() {
         let data = lcgBytes(300, seed: 11)
         for size in 0...130 {

@@ -90,7 +90,7 @@ final class ModelBundleTests: XCTestCase {
         try ModelBundle.save(model, to: dir + "/m")
         let manifestPath = dir + "/m/manifest.json"
         let text = try String(contentsOfFile: manifestPath, encoding: .utf8)
-        try text.replacingOccurrences(of: "\"format_version\" : 2", with: "\"format_version\" : 9")
+        try text.replacingOccurrences(of: "\"format_version\" : 3", with: "\"format_version\" : 9")
             .write(toFile: manifestPath, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try ModelBundle.load(dir + "/m")) { error in
             XCTAssertTrue("\(error)".contains("newer than this joblabel supports"), "\(error)")

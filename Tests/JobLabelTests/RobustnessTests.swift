@@ -278,9 +278,9 @@ final class RobustnessModelTests: XCTestCase {
             XCTAssertEqual("\($0)", "\(dir)/file: is a file, not a model directory; pass the directory that holds manifest.json")
         }
         // A newer format version.
-        let newer = String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"format_version\" : 2", with: "\"format_version\" : 3")
+        let newer = String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"format_version\" : 3", with: "\"format_version\" : 4")
         XCTAssertEqual(loadError(manifest: Array(newer.utf8), weights: weights, "newer")?.description,
-                       "\(dir)/probe/manifest.json: field 'format_version': model format version 3 is newer than this joblabel supports (2); upgrade joblabel")
+                       "\(dir)/probe/manifest.json: field 'format_version': model format version 4 is newer than this joblabel supports (3); upgrade joblabel")
         // Manifest and weights from different trainings.
         var other = tinyConfig()
         other.naiveBayes.alpha = 0.5

@@ -111,12 +111,12 @@ extension JobLabelModel {
 
 /// The test's own arithmetic: `x · W + b` of a linear model, computed densely in Double, row-major.
 func referenceScores(_ m: LinearModel, _ x: CSRMatrix) -> [Double] {
-    let k = m.classCount
+    let k = m.classCount, weights = m.weights
     var out = [Double](repeating: 0, count: x.rowCount * k)
     for i in 0..<x.rowCount {
         for c in 0..<k { out[i * k + c] = Double(m.bias[c]) }
         for (j, v) in x.entries(ofRow: i) {
-            for c in 0..<k { out[i * k + c] += Double(v) * Double(m.weights[j * k + c]) }
+            for c in 0..<k { out[i * k + c] += Double(v) * Double(weights[j * k + c]) }
         }
     }
     return out

@@ -8,22 +8,67 @@ public struct LinearModel: Sendable, Equatable {
     public let classes: [String]
     /// Number of features (rows of `weights`).
     public let featureCount: Int
-    /// Row-major `featureCount × classes.count` weights: row `j` holds feature `j`'s weight for every class.
-    public let weights: [Float]
+    /// The weights when they are an array (empty when they are used in place in a model file).
+    private let stored: [Float]
+    /// The weights when they are used in place in a loaded model file's bytes (nil: `stored`).
+    private let mapped: MappedFloats?
     /// One bias per class.
     public let bias: [Float]
+
+    /// Row-major `featureCount × classes.count` weights: row `j` holds feature `j`'s weight for every class.
+    /// A loaded model's weights stay in the model file's memory; this copies them (`withWeights` does not).
+    public var weights: [Float] {
+        guard let mapped else { return stored }
+        return Array(mapped.buffer)
+    }
 
     /// Creates a model; shapes must agree.
     public init(classes: [String], featureCount: Int, weights: [Float], bias: [Float]) {
         precondition(weights.count == featureCount * classes.count && bias.count == classes.count)
         self.classes = classes
         self.featureCount = featureCount
-        self.weights = weights
+        self.stored = weights
+        self.mapped = nil
         self.bias = bias
+    }
+
+    /// A model whose weights are `count` floats of a weights file's bytes (verified, aligned, kept alive by
+    /// `owner`), used in place.
+    init(classes: [String], featureCount: Int, weightsIn owner: WeightsBytes, offset: Int, bias: [Float]) {
+        let count = featureCount * classes.count
+        precondition(bias.count == classes.count && offset % 4 == 0 && offset + 4 * count <= owner.bytes.count)
+        self.classes = classes
+        self.featureCount = featureCount
+        self.stored = []
+        self.mapped = MappedFloats(owner: owner, offset: offset, count: count)
+        self.bias = bias
+    }
+
+    /// Calls `body` with the weights (row-major, as `weights`) without copying them.
+    @inline(__always)
+    func withWeights<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        if let mapped { return try body(mapped.buffer) }
+        return try stored.withUnsafeBufferPointer(body)
     }
 
     /// Number of classes.
     public var classCount: Int { classes.count }
+
+    public static func == (a: LinearModel, b: LinearModel) -> Bool {
+        a.classes == b.classes && a.featureCount == b.featureCount && a.bias == b.bias
+            && a.withWeights { x in b.withWeights { y in x.elementsEqual(y) } }
+    }
+}
+
+/// Floats of a weights file's bytes (4-byte aligned, little-endian as the host), kept alive by their owner.
+struct MappedFloats: @unchecked Sendable {
+    let owner: WeightsBytes
+    let offset: Int
+    let count: Int
+
+    var buffer: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: (owner.bytes.baseAddress! + offset).assumingMemoryBound(to: Float.self), count: count)
+    }
 }
 
 /// Sorted distinct labels (byte order, as numpy's `unique` on Python strings) and each row's class index

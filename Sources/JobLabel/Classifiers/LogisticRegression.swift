@@ -87,7 +87,8 @@ public enum LogisticRegression {
         var theta = [Float](repeating: 0, count: problem.parameterCount)
         if let initial, initial.classCount == k, initial.featureCount == v {
             // θ holds scaled parameters (W = σ ⊙ u, b = σ_b v; see SoftmaxProblem), so divide by the scales.
-            for j in 0..<v { for c in 0..<k { theta[j * k + c] = initial.weights[j * k + c] / problem.scales[j] } }
+            let w0 = initial.weights
+            for j in 0..<v { for c in 0..<k { theta[j * k + c] = w0[j * k + c] / problem.scales[j] } }
             for c in 0..<k { theta[v * k + c] = initial.bias[c] / problem.scales[v] }
         }
         // The stopping norm is read once before the first iteration and once after each.

@@ -308,6 +308,23 @@ public struct TermTable: Sendable {
         return deduped
     }
 
+    /// The slot array as stored in a model file (`storedSlots` and `init(arena:offsets:hashes:slots:)`: the
+    /// table is saved with the model, not rebuilt on load; Model/StoredVocabulary.swift).
+    var storedSlots: [UInt64] { slots }
+
+    /// A slot's `meta` word for term `id` of `length` bytes with full hash `hash`.
+    static func slotMeta(hash: UInt64, length: Int, id: Int) -> UInt64 { metaKey(hash, length) | UInt64(id + 1) }
+
+    /// A table from its parts as `storedSlots` gave them; the caller has verified that they agree
+    /// (`TermTable.fromStored`).
+    init(arena: [UInt8], offsets: [Int], hashes: [UInt64], slots: [UInt64]) {
+        self.arena = arena
+        self.offsets = offsets
+        self.hashes = hashes
+        self.slots = slots
+        self.mask = slots.count / 2 - 1
+    }
+
     /// Terms joined by newlines (inverse of `fromNewlineSeparated`).
     public func newlineSeparated() -> [UInt8] {
         var out = [UInt8]()

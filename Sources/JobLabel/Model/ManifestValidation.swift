@@ -104,7 +104,7 @@ package enum ManifestValidation {
             && !w.file.utf8.contains(UInt8(ascii: "/")) && !w.file.utf8.contains(0) && !hasControlCharacters(w.file)
         try require(plain, "weights.file", "must be a file name inside the bundle (no '/'), got \(quoted(w.file))")
         try require(w.bytes >= WeightsFile.minimumBytes, "weights.bytes", "must be at least \(WeightsFile.minimumBytes), got \(w.bytes)")
-        try require(isLowercaseHex(w.crc32, digits: 8), "weights.crc32", "must be 8 lowercase hex digits, got \(quoted(w.crc32))")
+        try require(isLowercaseHex(w.crc32c, digits: 8), "weights.crc32c", "must be 8 lowercase hex digits, got \(quoted(w.crc32c))")
     }
 
     /// Tokenizer and TF-IDF settings (also checked before training).
@@ -362,6 +362,11 @@ package enum ManifestValidation {
     /// `ngrams` 2, no ASCII capitals when lowercasing, every word at least `min_token_length` scalars long,
     /// no empty term. One pass over the bytes.
     static func vocabulary(_ bytes: [UInt8], _ v: VectorizerConfig) throws {
+        try bytes.withUnsafeBytes { try vocabulary($0, v) }
+    }
+
+    /// `vocabulary` of bytes in place (a mapped weights file).
+    static func vocabulary(_ bytes: UnsafeRawBufferPointer, _ v: VectorizerConfig) throws {
         // Unigram vocabularies (the default) are checked 8 bytes at a time; whatever looks wrong there, and
         // every other vocabulary, goes through the byte-by-byte check, which names the term.
         if v.ngrams == 1 && quickVocabularyCheck(bytes, v) { return }
@@ -372,6 +377,10 @@ package enum ManifestValidation {
     /// Words of 8 bytes are scanned for capitals and spaces (bit tricks: "Bit Twiddling Hacks", hasbetween
     /// and an exact zero-byte mask), and the terms split at the newlines the words hold.
     static func quickVocabularyCheck(_ bytes: [UInt8], _ v: VectorizerConfig) -> Bool {
+        bytes.withUnsafeBytes { quickVocabularyCheck($0, v) }
+    }
+
+    static func quickVocabularyCheck(_ raw: UnsafeRawBufferPointer, _ v: VectorizerConfig) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101, low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
         @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { ~(((x & low7) &+ low7) | x | low7) }
         @inline(__always) func hasBetween(_ x: UInt64, _ m: UInt64, _ n: UInt64) -> Bool {
@@ -381,7 +390,7 @@ package enum ManifestValidation {
         let groups: [(prefix: [UInt8], group: CueGroup)] = [
             (Array("years".utf8), .years), (Array("title=".utf8), .titleLevel), (Array("text=".utf8), .textLevel), (Array("degree=".utf8), .degree),
         ]
-        return bytes.withUnsafeBytes { raw -> Bool in
+        return { () -> Bool in
             let n = raw.count
             guard n > 0, let base = raw.baseAddress else { return false }
             @inline(__always) func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
@@ -427,17 +436,22 @@ package enum ManifestValidation {
                 at += 8
             }
             return start < n && termOK(start, n)
-        }
+        }()
     }
 
     static func vocabularyByBytes(_ bytes: [UInt8], _ v: VectorizerConfig) throws {
+        try bytes.withUnsafeBytes { try vocabularyByBytes($0, v) }
+    }
+
+    static func vocabularyByBytes(_ raw: UnsafeRawBufferPointer, _ v: VectorizerConfig) throws {
         let groups: [(prefix: [UInt8], group: CueGroup)] = [
             (Array("cue:years".utf8), .years), (Array("cue:title=".utf8), .titleLevel),
             (Array("cue:text=".utf8), .textLevel), (Array("cue:degree=".utf8), .degree),
         ]
         let titlePrefix = Array("title:".utf8)
         let minLength = v.tokenizer.minTokenLength, lowercase = v.tokenizer.lowercase, namespace = v.titleMode == .namespace
-        try bytes.withUnsafeBufferPointer { b in
+        let b = raw.bindMemory(to: UInt8.self)
+        try { () throws -> Void in
             let n = b.count
             func term(_ start: Int) -> String { String(decoding: b[start..<min(n, start + 60)].prefix { $0 != 0x0A }, as: UTF8.self) }
             func has(_ prefix: [UInt8], at start: Int) -> Bool {
@@ -498,7 +512,7 @@ package enum ManifestValidation {
                 start = at + 1
                 index += 1
             }
-        }
+        }()
     }
 
     // MARK: Shared rules

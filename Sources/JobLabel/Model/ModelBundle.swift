@@ -37,7 +37,7 @@ public struct Manifest: Codable, Sendable {
     public var autotune: AutotuneReport?
     /// Training data, time and training-set metrics.
     public var training: TrainingInfo
-    /// Name, size and CRC-32 of the weights file.
+    /// Name, size and checksum of the weights file.
     public var weights: WeightsInfo
     /// CRC-32 (8 hex digits) of manifest.json as written with this value set to "00000000"; from format
     /// version 2 on (version 1 bundles have none).
@@ -69,16 +69,18 @@ public struct Manifest: Codable, Sendable {
         public var file: String
         /// Size in bytes.
         public var bytes: Int
-        /// CRC-32 as 8 hex digits.
-        public var crc32: String
+        /// The weights file's checksum (the CRC-32C of its chunk checksums, its last 4 bytes) as 8 hex digits.
+        public var crc32c: String
     }
 }
 
 /// Reads and writes model bundles: a directory with `manifest.json` and `weights.bin`.
 public enum ModelBundle {
-    /// Bundle format version written and read by this build (2: the manifest carries its own CRC-32).
-    /// Version 1 bundles, without it, are refused: nothing shows that their manifest is the one written.
-    public static let formatVersion = 2
+    /// Bundle format version written and read by this build (3: weights file version 2, with CRC-32C chunk
+    /// checksums, 64-byte aligned blocks used in place, and the vocabulary's hash table). Older bundles are
+    /// refused with a message to retrain: version 1 has no manifest checksum, version 2 a weights file that
+    /// must be copied and its vocabulary table rebuilt.
+    public static let formatVersion = 3
     /// The manifest's checksum field as it appears in the file, up to its value.
     static let manifestChecksumKey = Array("\"manifest_crc32\" : \"".utf8)
     /// joblabel's version.
@@ -124,8 +126,12 @@ public enum ModelBundle {
 
     /// Serialises a model into manifest JSON and weights bytes.
     package static func encode(_ model: JobLabelModel) throws -> (manifest: [UInt8], weights: [UInt8]) {
+        let vocabulary = model.vectorizer.vocabulary.newlineSeparated()
+        // The hash table a load uses as it is (the one built from the stored terms, in their order).
+        let slots = TermTable.fromNewlineSeparated(vocabulary).storedSlots
         var blocks: [WeightsFile.Block] = [
-            .bytes(name: "vocabulary", values: model.vectorizer.vocabulary.newlineSeparated()),
+            .bytes(name: "vocabulary", values: vocabulary),
+            .words(name: "vocabulary/slots", shape: [slots.count / 2, 2], values: slots),
             .floats(name: "idf", shape: [model.vectorizer.featureCount], values: model.vectorizer.idf),
         ]
         for head in model.heads {
@@ -151,7 +157,7 @@ public enum ModelBundle {
             ordinalDecision: model.config.ordinalDecision == .mostProbable ? nil : model.config.ordinalDecision, autotune: model.autotune,
             training: model.info,
             weights: Manifest.WeightsInfo(file: weightsName, bytes: weights.count,
-                                          crc32: String(format: "%08x", CRC32.checksum(weights))),
+                                          crc32c: String(hexCRC: WeightsFile.storedChecksum(weights) ?? 0)),
             manifestCrc32: "00000000")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -198,6 +204,8 @@ public enum ModelBundle {
         guard version == formatVersion else {
             throw JobLabelError.modelDamaged(file: path, field: "format_version", problem: version == 1
                 ? "format version 1 bundles carry no manifest checksum, so their content cannot be verified; retrain the model with this joblabel"
+                : version == 2
+                ? "format version 2 bundles are no longer read (this joblabel reads version \(formatVersion): weights used in place, a stored vocabulary table, CRC-32C); retrain the model with this joblabel"
                 : "must be \(formatVersion), got \(version); retrain the model")
         }
         let offsets = manifestChecksumOffsets(data)
@@ -226,8 +234,9 @@ public enum ModelBundle {
     public static func load(_ directory: String) throws -> JobLabelModel {
         let manifest = try loadManifest(directory)
         let weightsPath = directory + "/" + manifest.weights.file
-        // The weights are copied into memory: a file larger than the memory this process may use cannot load
-        // (asked only for files over 256 MiB: finding the limit reads system files).
+        // The floats are used in place, but classifying copies them into its own layout: a file larger than
+        // the memory this process may use cannot be used (asked only for files over 256 MiB: finding the limit
+        // reads system files).
         if manifest.weights.bytes > 256 << 20 {
             let available = TrainingMemory.available()
             guard UInt64(manifest.weights.bytes) <= available else {
@@ -235,72 +244,87 @@ public enum ModelBundle {
             }
         }
         // The file's size is compared with the manifest's before anything is read or mapped.
-        return try withFileBytes(weightsPath, expectedSize: manifest.weights.bytes) {
-            try decode(manifest: manifest, weights: $0, weightsPath: weightsPath)
-        }
+        let weights = try mapFile(weightsPath, expectedSize: manifest.weights.bytes)
+        return try decode(manifest: manifest, weights: weights, weightsPath: weightsPath)
     }
 
     /// Builds a model from a verified manifest and the weights file's bytes (`weightsPath` is for messages).
     package static func decode(manifest: Manifest, weights data: [UInt8], weightsPath: String) throws -> JobLabelModel {
-        try data.withUnsafeBytes { try decode(manifest: manifest, weights: $0, weightsPath: weightsPath) }
+        try decode(manifest: manifest, weights: WeightsBytes(copying: data), weightsPath: weightsPath)
     }
 
-    /// `decode` of weights bytes that are not in an array (a mapped file).
-    static func decode(manifest: Manifest, weights data: UnsafeRawBufferPointer, weightsPath: String) throws -> JobLabelModel {
+    /// `decode` of a weights file's bytes that the model keeps and uses in place (a mapped file).
+    static func decode(manifest: Manifest, weights file: WeightsBytes, weightsPath: String) throws -> JobLabelModel {
         func bad(_ message: String) -> JobLabelError {
             .modelDamaged(file: weightsPath, field: nil, problem: message)
         }
+        let data = file.bytes
         guard data.count == manifest.weights.bytes else { throw sizeMismatch(data.count, manifest: manifest, weightsPath: weightsPath) }
-        // The weights file's checksum runs alongside parsing and building; the training id is checked first,
-        // then the file against the manifest, then whatever building found.
-        let (model, fileCRC) = try WeightsFile.decodeWithChecksum(data, path: weightsPath) { id, blocks -> Result<JobLabelModel, Error> in
-            guard hex(id) == manifest.trainingId else {
-                throw bad("weights belong to a different training than manifest.json (training id \(hex(id)) vs \(manifest.trainingId)); keep the bundle's files together or retrain")
-            }
-            return Result { try build(manifest: manifest, id: id, blocks: blocks, weightsPath: weightsPath) }
+        // Header and checksum table first (a few bytes): the training id, then the file against the manifest;
+        // then every chunk's checksum and every float's range in one parallel pass, then the blocks.
+        let head = try WeightsFile.header(data, path: weightsPath)
+        guard hex(head.trainingID) == manifest.trainingId else {
+            throw bad("weights belong to a different training than manifest.json (training id \(hex(head.trainingID)) vs \(manifest.trainingId)); keep the bundle's files together or retrain")
         }
-        guard String(hexCRC: fileCRC) == manifest.weights.crc32 else {
-            throw bad("weights file does not match manifest.json (its CRC-32 is \(String(hexCRC: fileCRC)), manifest says \(manifest.weights.crc32)); keep the bundle's files together or retrain")
+        guard String(hexCRC: head.checksum) == manifest.weights.crc32c else {
+            throw bad("weights file does not match manifest.json (its checksum is \(String(hexCRC: head.checksum)), manifest says \(manifest.weights.crc32c)); keep the bundle's files together or retrain")
         }
-        return try model.get()
+        let blocks = try WeightsFile.verifiedBlocks(data, head, path: weightsPath)
+        return try build(manifest: manifest, id: head.trainingID, blocks: blocks, file: file, weightsPath: weightsPath)
     }
 
     static func sizeMismatch(_ size: Int, manifest: Manifest, weightsPath: String) -> JobLabelError {
         .modelDamaged(file: weightsPath, field: nil, problem: "weights file does not match manifest.json (size \(size) bytes, manifest says \(manifest.weights.bytes)); keep the bundle's files together or retrain")
     }
 
-    /// The model from a weights file's blocks: exactly the blocks the manifest describes, each of its type
-    /// and shape; the idf values in the range training gives them (the manifest itself is already validated).
-    private static func build(manifest: Manifest, id: [UInt8], blocks: [String: WeightsFile.Block], weightsPath: String) throws -> JobLabelModel {
+    /// The model from a weights file's verified blocks: exactly the blocks the manifest describes, each of its
+    /// type and shape; the idf values in the range training gives them (the manifest itself is already
+    /// validated). The weight matrices stay in `file` (little-endian hosts).
+    private static func build(manifest: Manifest, id: [UInt8], blocks: [String: WeightsFile.StoredBlock], file: WeightsBytes,
+                              weightsPath: String) throws -> JobLabelModel {
         func bad(_ message: String) -> JobLabelError {
             .modelDamaged(file: weightsPath, field: nil, problem: message)
         }
+        let data = file.bytes
         let v = manifest.vocabularySize
-        var described: Set<String> = ["vocabulary", "idf"]
-        func floats(_ name: String, shape: [Int]) throws -> [Float] {
+        var described: Set<String> = ["vocabulary", "vocabulary/slots", "idf"]
+        func block(_ name: String, type: UInt8, shape: [Int]?) throws -> WeightsFile.StoredBlock {
             described.insert(name)
-            guard case .floats(_, let stored, let values)? = blocks[name] else {
-                throw bad("weights file lacks the float block '\(name)'; retrain the model")
+            let kind = type == 1 ? "float" : type == 2 ? "byte" : "uint64"
+            guard let b = blocks[name], b.type == type else {
+                throw bad("weights file lacks the \(kind) block '\(name)'; retrain the model")
             }
-            guard stored == shape else {
-                throw bad("block '\(name)' has shape \(stored), manifest.json says \(shape); retrain the model")
+            if let shape, b.shape != shape {
+                throw bad("block '\(name)' has shape \(b.shape), manifest.json says \(shape); retrain the model")
             }
-            return values
+            return b
         }
-        guard case .bytes(_, let vocabBytes)? = blocks["vocabulary"] else {
-            throw bad("weights file lacks the vocabulary block; retrain the model")
+        func floats(_ b: WeightsFile.StoredBlock) -> [Float] {
+            (0..<b.count).map { Float(bitPattern: WeightsFile.le32(data, b.offset + 4 * $0)) }
         }
-        let idf = try floats("idf", shape: [v])
-        // The vocabulary is checked against the settings on another thread while its table is built.
+        let vocabBlock = try block("vocabulary", type: 2, shape: nil)
+        let slotsBlock = try block("vocabulary/slots", type: 3, shape: nil)
+        let idf = floats(try block("idf", type: 1, shape: [v]))
+        let vocabBytes = UnsafeRawBufferPointer(rebasing: data[vocabBlock.offset..<(vocabBlock.offset + vocabBlock.count)])
+        // The vocabulary is checked against the settings on another thread while its table is checked.
         let vectorizer = manifest.vectorizer
         let vocabularyCheck = Pending { Result { try ManifestValidation.vocabulary(vocabBytes, vectorizer) } }
-        let vocabulary = TermTable.fromNewlineSeparated(vocabBytes)
+        let vocabulary = Result {
+            try TermTable.fromStored(vocabulary: vocabBytes,
+                                     slots: UnsafeRawBufferPointer(rebasing: data[slotsBlock.offset..<(slotsBlock.offset + slotsBlock.byteCount)]))
+        }
         if case .failure(let violation as ManifestValidation.Violation) = vocabularyCheck.wait() {
             throw JobLabelError.modelDamaged(file: (weightsPath as NSString).deletingLastPathComponent + "/" + manifestName,
                                              field: violation.field, problem: violation.problem + "; manifest.json and weights.bin disagree, retrain the model")
         }
-        guard vocabulary.count == v else {
-            throw bad("vocabulary has \(vocabulary.count) distinct terms, manifest says \(v); retrain the model")
+        let terms: TermTable
+        do {
+            terms = try vocabulary.get()
+        } catch let e as StoredVocabularyProblem {
+            throw bad(e.message + "; retrain the model")
+        }
+        guard terms.count == v else {
+            throw bad("vocabulary has \(terms.count) terms, manifest says \(v); retrain the model")
         }
         // idf = ln((1 + n) / (1 + df)) + 1 with 1 ≤ df ≤ n documents.
         let largestIDF = log(Double(manifest.training.documents) + 1) + 1 + 1e-3
@@ -313,9 +337,13 @@ public enum ModelBundle {
             var models: [Algorithm: LinearModel] = [:]
             for algorithm in Algorithm.classifiers {
                 let prefix = "\(h.name)/\(algorithm.rawValue)/"
-                let w = try floats(prefix + "weights", shape: [v, k])
-                let b = try floats(prefix + "bias", shape: [k])
-                models[algorithm] = LinearModel(classes: h.labels, featureCount: v, weights: w, bias: b)
+                let w = try block(prefix + "weights", type: 1, shape: [v, k])
+                let b = floats(try block(prefix + "bias", type: 1, shape: [k]))
+                #if _endian(little)
+                models[algorithm] = LinearModel(classes: h.labels, featureCount: v, weightsIn: file, offset: w.offset, bias: b)
+                #else
+                models[algorithm] = LinearModel(classes: h.labels, featureCount: v, weights: floats(w), bias: b)
+                #endif
             }
             guard let nb = models[.nb], let lr = models[.lr] else {
                 throw bad("weights for head '\(h.name)' are missing; retrain the model")
@@ -335,7 +363,7 @@ public enum ModelBundle {
         let headSettings = manifest.heads.compactMap { h in h.settings.map { (h.name, $0) } }
         if !headSettings.isEmpty { config.headSettings = Dictionary(headSettings, uniquingKeysWith: { first, _ in first }) }
         var model = JobLabelModel(config: config,
-                                  vectorizer: TfidfVectorizer(config: manifest.vectorizer, vocabulary: vocabulary, idf: idf),
+                                  vectorizer: TfidfVectorizer(config: manifest.vectorizer, vocabulary: terms, idf: idf),
                                   heads: heads, info: manifest.training, trainingID: id)
         model.autotune = manifest.autotune
         return model
@@ -483,13 +511,12 @@ private func readAll(_ fd: Int32, size: Int, path: String) throws -> [UInt8] {
     return out
 }
 
-/// Runs `body` on the bytes of a whole regular file mapped read-only: no copy and no fresh memory, the page
-/// cache backs them (a 28.6 MB weights file: ~15 ms less than reading it). Falls back to reading when the
-/// file cannot be mapped. A file truncated by another process while it is mapped raises SIGBUS (the
-/// `joblabel` executable turns that into an I/O error, exit 74); `joblabel train` never does that, it
-/// replaces files by renaming.
+/// The bytes of a whole regular file mapped read-only: no copy and no fresh memory, the page cache backs
+/// them, and the model uses its floats in place. Falls back to reading when the file cannot be mapped. A
+/// file truncated by another process while it is mapped raises SIGBUS (the `joblabel` executable turns that
+/// into an I/O error, exit 74); `joblabel train` never does that, it replaces files by renaming.
 /// `expectedSize`, when given, is compared with the file's size before anything is mapped or read.
-func withFileBytes<R>(_ path: String, expectedSize: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+func mapFile(_ path: String, expectedSize: Int? = nil) throws -> WeightsBytes {
     let (fd, size) = try openForReading(path)
     defer { close(fd) }
     if let expectedSize, size != expectedSize {
@@ -502,11 +529,10 @@ func withFileBytes<R>(_ path: String, expectedSize: Int? = nil, _ body: (UnsafeR
         let flags = MAP_PRIVATE
         #endif
         if let p = mmap(nil, size, PROT_READ, flags, fd, 0), p != MAP_FAILED {
-            defer { munmap(p, size) }
-            return try body(UnsafeRawBufferPointer(start: p, count: size))
+            return WeightsBytes(mapping: p, count: size)
         }
     }
-    return try readAll(fd, size: max(0, size), path: path).withUnsafeBytes(body)
+    return WeightsBytes(copying: try readAll(fd, size: max(0, size), path: path))
 }
 
 /// Writes all of `bytes` to a file descriptor, retrying short writes and EINTR; returns errno on failure.
@@ -555,3 +581,4 @@ extension String {
         self = String(repeating: "0", count: 8 - digits.count) + digits
     }
 }
+

@@ -116,8 +116,9 @@ enum Experts {
         let k = title.classCount
         var w = [Float](repeating: 0, count: v * k)
         for (part, model, scale) in [(split.titleColumns, title, weights.title), (split.bodyColumns, body, weights.body)] {
+            let modelWeights = model.weights
             for (local, column) in part.enumerated() where local < model.featureCount {
-                for c in 0..<k { w[column * k + c] = Float(scale * Double(model.weights[local * k + c])) }
+                for c in 0..<k { w[column * k + c] = Float(scale * Double(modelWeights[local * k + c])) }
             }
         }
         let b = (0..<k).map { Float(weights.title * Double(title.bias[$0]) + weights.body * Double(body.bias[$0])) }

@@ -41,7 +41,7 @@ public struct ModelCard: Sendable {
         guard k > 0, count > 0 else { return [[TermWeight]](repeating: [], count: k) }
         // Per class a small sorted list (best first) of (score, feature); one pass over the weights.
         var best = [[(score: Double, feature: Int)]](repeating: [], count: k)
-        model.weights.withUnsafeBufferPointer { w in
+        model.withWeights { w in
             for j in 0..<v {
                 let row = j * k
                 var mean = 0.0
@@ -73,7 +73,7 @@ public struct ModelCard: Sendable {
         s += "features: \(m.vocabularySize) terms; tokenizer min length \(v.tokenizer.minTokenLength), lowercase \(v.tokenizer.lowercase); ngrams 1-\(v.ngrams); title \(v.titleMode.rawValue)\(v.titleMode == .namespace ? (m.experts != nil ? " (its own expert)" : " (weight \(v.titleWeight))") : ""); min-df \(v.minDF), max-df \(v.maxDF), max-features \(v.maxFeatures.map(String.init) ?? "all"), sublinear tf \(v.sublinearTF); cues \(v.cues.isEmpty ? "none" : v.cues.map(\.rawValue).joined(separator: ",") + " (weight \(v.cueWeight))")\n"
         s += "naive bayes: alpha \(m.naiveBayes.alpha), \(m.naiveBayes.fitPrior ? "learned" : "uniform") priors\n"
         s += "logistic regression: C \(m.logisticRegression.C), max-iter \(m.logisticRegression.maxIterations), tol \(m.logisticRegression.tolerance), class weight \(m.logisticRegression.classWeight.rawValue)\n"
-        s += "seed: \(m.seed); weights: \(m.weights.file), \(m.weights.bytes) bytes, crc32 \(m.weights.crc32)\n"
+        s += "seed: \(m.seed); weights: \(m.weights.file), \(m.weights.bytes) bytes, crc32c \(m.weights.crc32c)\n"
         if let d = m.ordinalDecision, d != .mostProbable {
             s += "decision: seniority-like heads take the median level of their probabilities (\(d.rawValue)); others the most probable label\n"
         }

@@ -90,7 +90,7 @@ public final class Predictor: @unchecked Sendable {
                     for (h, head) in heads.enumerated() {
                         let lm = head.model(component), k = lm.classCount, o = offsets[m][h]
                         let rows = range.clamped(to: 0..<min(v, lm.featureCount))
-                        lm.weights.withUnsafeBufferPointer { src in
+                        lm.withWeights { src in
                             guard let from = src.baseAddress, let to = out.baseAddress else { return }
                             for j in rows { (to + j * width + o).update(from: from + j * k, count: k) }
                         }
@@ -260,13 +260,15 @@ public final class Predictor: @unchecked Sendable {
         }
         var out: [[FeatureContribution]] = []
         out.reserveCapacity(x.rowCount)
+        // The weights without copying them (a loaded model's stay in the model file's memory).
+        withEachWeights(parts.map(\.model)) { partWeights in
         for i in 0..<x.rowCount {
             let c = best[i]
             var items: [(weight: Double, feature: Int)] = []
             for (j, value) in x.entries(ofRow: i) {
                 var total = 0.0
-                for part in parts where j < part.model.featureCount {
-                    let w = part.model.weights, base = j * k
+                for (p, part) in parts.enumerated() where j < part.model.featureCount {
+                    let w = partWeights[p], base = j * k
                     var weight = Double(w[base + c])
                     if part.relative {
                         var mean = 0.0
@@ -279,6 +281,7 @@ public final class Predictor: @unchecked Sendable {
             }
             items.sort { $0.weight != $1.weight ? $0.weight > $1.weight : $0.feature < $1.feature }
             out.append(items.prefix(count).map { FeatureContribution(feature: vocabulary.string($0.feature), weight: $0.weight) })
+        }
         }
         return out
     }
@@ -333,4 +336,10 @@ public struct FeatureContribution: Sendable, Equatable {
         self.feature = feature
         self.weight = weight
     }
+}
+
+/// Calls `body` with the weights of every model in `models`, in order, without copying them.
+func withEachWeights<R>(_ models: [LinearModel], _ done: [UnsafeBufferPointer<Float>] = [], _ body: ([UnsafeBufferPointer<Float>]) -> R) -> R {
+    guard done.count < models.count else { return body(done) }
+    return models[done.count].withWeights { w in withEachWeights(models, done + [w], body) }
 }
