@@ -103,4 +103,32 @@ final class TfidfTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(x.row(0).count, ngrams == 1 ? 1500 + 11 + 2 : 3000)
         }
     }
+
+    func testHotTermsGiveTheVocabularyColumns() {
+        // Terms of 1 to 40 bytes (slot-only and with tails), half of them in the hot table; the table gives
+        // each kept term its column and -1 for every other term.
+        var vocabulary = TermTable()
+        let terms = (0..<3000).map { i in String(repeating: "k", count: i % 40) + "\(i)" }
+        for term in terms { _ = vocabulary.intern(term) }
+        let kept = Array(stride(from: 0, to: terms.count, by: 2))
+        let hot = HotTerms(vocabulary, ids: kept)
+        XCTAssertEqual(hot.count, kept.count)
+        for (id, term) in terms.enumerated() {
+            var bytes = Array(term.utf8)
+            let n = bytes.count
+            bytes += [UInt8](repeating: 0, count: 8)  // the padding lookups may read
+            let column = bytes.withUnsafeBufferPointer { b -> Int32 in
+                let (h, prefix) = TermTable.hashAndPrefixPadded(b.baseAddress!, n)
+                return hot.column(b.baseAddress!, n, hash: h, prefix: prefix)
+            }
+            XCTAssertEqual(column, id % 2 == 0 ? Int32(id) : -1, term)
+            XCTAssertEqual(vocabulary.lookup(term), Int32(id))
+        }
+        let absent = Array("notthere".utf8) + [UInt8](repeating: 0, count: 8)
+        absent.withUnsafeBufferPointer { b in
+            let (h, prefix) = TermTable.hashAndPrefixPadded(b.baseAddress!, 8)
+            XCTAssertEqual(hot.column(b.baseAddress!, 8, hash: h, prefix: prefix), -1)
+            XCTAssertEqual(TermTable.hashShort(prefix, 8), h)
+        }
+    }
 }
