@@ -151,8 +151,8 @@ public final class Predictor: @unchecked Sendable {
             // Compared as Float, the probability's own precision: a printed 0.7000 reaches a threshold of 0.7.
             var known = true
             if let thresholds, h < thresholds.count, c < thresholds[h].count, !(probability >= Float(thresholds[h][c])) { known = false }
-            let order = (0..<k).sorted { p[i * k + $0] != p[i * k + $1] ? p[i * k + $0] > p[i * k + $1] : $0 < $1 }
-            let top = order.prefix(max(1, options.top)).map { LabelProbability(label: head.classes[$0], probability: Double(p[i * k + $0])) }
+            let top = topClasses(p, row: i, classes: k, count: max(1, options.top))
+                .map { LabelProbability(label: head.classes[$0], probability: Double(p[i * k + $0])) }
             return LabelDecision(head: head.name, label: known ? head.classes[c] : LabelDecision.unknown, best: head.classes[c],
                                  probability: Double(probability), isKnown: known, top: top,
                                  explanation: explanations.isEmpty ? [] : explanations[i])
@@ -303,6 +303,29 @@ func calibratedSoftmax(_ logits: [Double], classes k: Int, inverseTemperature be
         for c in 0..<k { p[i * k + c] = exp(row[c] - lse) }
     }
     return p
+}
+
+/// The `count` classes of row `i` (row-major `rows × classes`) with the highest probabilities, highest
+/// first, ties by class index: the first `count` of the classes sorted that way, found by insertion into a
+/// list of `count` (a row's top labels are few; sorting all its classes cost more than the rest of a decision).
+func topClasses(_ p: [Float], row i: Int, classes k: Int, count: Int) -> [Int] {
+    let t = min(count, k)
+    var top: [Int] = []
+    top.reserveCapacity(t)
+    guard t > 0 else { return top }
+    p.withUnsafeBufferPointer { buffer in
+        let row = buffer.baseAddress! + i * k
+        for c in 0..<k {
+            let v = row[c]
+            // Position after every kept class that comes first: higher, or equal (lower index, seen earlier).
+            var at = top.count
+            while at > 0 && v > row[top[at - 1]] { at -= 1 }
+            if at >= t { continue }
+            if top.count == t { top.removeLast() }
+            top.insert(c, at: at)
+        }
+    }
+    return top
 }
 
 /// The ensemble's probabilities: the mean of its components' (one component: itself).
