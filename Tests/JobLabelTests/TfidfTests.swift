@@ -131,4 +131,41 @@ final class TfidfTests: XCTestCase {
             XCTAssertEqual(TermTable.hashShort(prefix, 8), h)
         }
     }
+
+    func testCuesOfALongPostingAreThoseOfItsWholeText() throws {
+        // A text of several tokenizer segments, each cue phrase cut by a segment boundary (16384 bytes in):
+        // the cue features come out as the cue rules give them on the whole text's tokens, whether cues read
+        // the main tokens (namespace mode, length 1) or tokens of their own (concatenated, scikit-learn's).
+        func phraseAcross(_ boundary: Int, _ phrase: String, from text: inout String) {
+            text += String(repeating: "ab ", count: (boundary - 12 - text.utf8.count) / 3)
+            text += phrase + " "
+        }
+        var text = ""
+        phraseAcross(Tokenizer.segmentBytes, "minimum 5 years of experience", from: &text)
+        phraseAcross(2 * Tokenizer.segmentBytes, "senior level role", from: &text)
+        phraseAcross(3 * Tokenizer.segmentBytes, "bachelor degree required", from: &text)
+        phraseAcross(4 * Tokenizer.segmentBytes, "reporting to the ceo", from: &text)
+        text += String(repeating: "cd ", count: 3000) + "phd"  // and one in the last segment
+        let docs = [posting(text, title: "Senior Analyst"), posting("ab cd other words", title: "Junior Analyst")]
+        let one = TokenizerConfig(lowercase: true, minTokenLength: 1)
+        for (tokenizer, mode) in [(one, TitleMode.namespace), (TokenizerConfig.sklearn, TitleMode.concatenate)] {
+            var config = VectorizerConfig.sklearn
+            config.tokenizer = tokenizer
+            config.titleMode = mode
+            config.cues = [.years, .titleLevel, .textLevel, .degree]
+            let (v, x) = try TfidfVectorizer.fitTransform(config, docs)
+            var t = Tokenizer(one)
+            var title = TokenList(), body = TokenList()
+            t.tokenize(Array("Senior Analyst".utf8), into: &title)
+            t.tokenize(Array(text.utf8), into: &body)
+            let expected = CueExtractor(config.cues).cues(title: title, text: body)
+            XCTAssertTrue(expected.contains("cue:years>=5") && expected.contains("cue:text=senior-level")
+                          && expected.contains("cue:degree=bachelor") && expected.contains("cue:text=reports-to-executive")
+                          && expected.contains("cue:degree=doctorate"), "\(expected)")
+            for row in [x, v.transform(docs)] {
+                let cues = row.columns[row.row(0)].map { v.vocabulary.string(Int($0)) }.filter { $0.hasPrefix("cue:") }
+                XCTAssertEqual(Set(cues), Set(expected), "\(mode)")
+            }
+        }
+    }
 }

@@ -176,6 +176,8 @@ struct TermWalker {
     /// Cues read lowercased tokens of any length; the main tokens serve when they are the same.
     private var cueTokenizer: Tokenizer?
     private var cueText = TokenList(), cueTitle = TokenList()
+    /// The words cues read from the text (kept between postings for their capacity).
+    private var cueWords = CueWords()
     /// Terms built from tokens (title terms, n-grams, cues) of the current posting.
     private var built = TokenList()
     /// Prefix of title features in namespace mode ("title:" cannot occur in a token).
@@ -202,15 +204,16 @@ struct TermWalker {
         tokens.removeAll()
         built.removeAll()
         // The text's words are handed over a segment at a time, unless the whole list is needed afterwards
-        // (n-grams, or cues read from the same tokens).
-        let stream = config.ngrams <= 1 && (cueExtractor == nil || cueTokenizer != nil)
+        // (n-grams); cues read from the same tokens gather their words (3 bytes a token) as they pass.
+        let stream = config.ngrams <= 1
+        var words: CueWords? = cueExtractor != nil && cueTokenizer == nil ? takeWords() : nil
         switch config.titleMode {
         case .concatenate:
             tokenizer.tokenize(posting.title, into: &tokens)
-            tokenizeText(posting.text, stream: stream, body)
+            tokenizeText(posting.text, stream: stream, words: &words, body)
             emit(tokens, prefix: [], body)
         case .namespace:
-            tokenizeText(posting.text, stream: stream, body)
+            tokenizeText(posting.text, stream: stream, words: &words, body)
             emit(tokens, prefix: [], body)
             if !posting.title.isEmpty {
                 tokenizer.tokenize(posting.title, into: &titleTokens)
@@ -219,25 +222,43 @@ struct TermWalker {
         }
         if let cueExtractor {
             let names: [String]
-            if cueTokenizer != nil {
+            if var textWords = words {
+                textWords.append(tokens)  // the tokens not streamed
+                names = cueExtractor.cues(title: titleTokens, textWords: textWords)
+                cueWords = textWords
+            } else {
+                var textWords = takeWords()
                 cueText.removeAll()
                 cueTitle.removeAll()
-                cueTokenizer?.tokenize(posting.text, into: &cueText)
+                posting.text.withUnsafeBufferPointer { text in
+                    cueTokenizer?.tokenize(text, into: &cueText, stream: true) { textWords.append($0) }
+                }
+                textWords.append(cueText)
                 cueTokenizer?.tokenize(posting.title, into: &cueTitle)
-                names = cueExtractor.cues(title: cueTitle, text: cueText)
-            } else {
-                names = cueExtractor.cues(title: titleTokens, text: tokens)
+                names = cueExtractor.cues(title: cueTitle, textWords: textWords)
+                cueWords = textWords
             }
             for name in names { built.appendTerm(prefix: [], name.utf8) }
         }
         TermWalker.run(built, body)
     }
 
+    /// The cue words' buffers, emptied (they are handed back to `cueWords` when done, to keep their capacity).
+    private mutating func takeWords() -> CueWords {
+        var w = cueWords
+        cueWords = CueWords()
+        w.removeAll()
+        return w
+    }
+
     /// Appends the tokens of `text` to `tokens`; with `stream`, the tokens found so far are handed to `body`
-    /// (as a run) and removed after each segment of the text.
-    private mutating func tokenizeText(_ text: [UInt8], stream: Bool, _ body: TermRunBody) {
+    /// (as a run), and their words to `words`, and removed after each segment of the text.
+    private mutating func tokenizeText(_ text: [UInt8], stream: Bool, words: inout CueWords?, _ body: TermRunBody) {
         text.withUnsafeBufferPointer { text in
-            tokenizer.tokenize(text, into: &tokens, stream: stream) { TermWalker.run($0, body) }
+            tokenizer.tokenize(text, into: &tokens, stream: stream) { list in
+                words?.append(list)
+                TermWalker.run(list, body)
+            }
         }
     }
 

@@ -414,7 +414,10 @@ struct JSONLineParser {
         let c = try peek("a value")
         switch c {
         case UInt8(ascii: "\""):
+            // Sized once: the decoded bytes are at most the literal's (but for ill-formed UTF-8, which grows
+            // to U+FFFD), so the array is neither regrown while decoding nor left with slack.
             var out: [UInt8] = []
+            out.reserveCapacity(literalLength())
             try decodeString(into: &out)
             return .string(out)
         case UInt8(ascii: "n"):
@@ -444,6 +447,28 @@ struct JSONLineParser {
             let c = p[i]
             if c == 0x22 || c == 0x5C || (stopAtNonASCII && c >= 0x80) { break }
             i += 1
+        }
+    }
+
+    /// Bytes between the opening quote at `i` and the closing one (escapes included, undecoded), or the rest
+    /// of the input when the string is not terminated. `i` does not move.
+    func literalLength() -> Int {
+        var j = i + 1
+        while true {
+            if j + 8 <= n {
+                // The lowest quote or backslash of 8 bytes (the SWAR zero-byte test is exact for the lowest
+                // match; only bytes above it can be false positives).
+                let v = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+                let q = v ^ 0x2222_2222_2222_2222, b = v ^ 0x5C5C_5C5C_5C5C_5C5C
+                let m = ((q &- inputOnes) & ~q | (b &- inputOnes) & ~b) & inputHighs
+                if m == 0 { j += 8; continue }
+                j += m.trailingZeroBitCount >> 3
+            } else {
+                if j >= n { return n - i - 1 }
+                if p[j] != 0x22 && p[j] != 0x5C { j += 1; continue }
+            }
+            if p[j] == 0x22 { return j - i - 1 }
+            j += 2  // a backslash and the byte it escapes
         }
     }
 
