@@ -522,6 +522,10 @@ struct ShortTermCounts {
 /// `ShortTermCounts` (one vocabulary lookup per distinct term, at the end), longer ones looked up as they
 /// come, a batch at a time, and counted in a `SparseCounter`.
 struct PostingTermCounts {
+    /// The vectorizer's tables, held here so that counting a run copies nothing (passing the vectorizer to
+    /// every run retained each of its arrays).
+    private let hot: HotTerms
+    private let vocabulary: TermTable
     private var short = ShortTermCounts()
     private var long = SparseCounter()
     /// Scratch for a batch of long terms: their token numbers, hashes, prefixes and columns.
@@ -533,9 +537,14 @@ struct PostingTermCounts {
     /// Terms per batch: bounds the per-posting table's growth for one run, and the scratch.
     static let batch = 256
 
+    /// Counts for the terms of `vectorizer`.
+    init(_ vectorizer: TfidfVectorizer) {
+        hot = vectorizer.hotTerms
+        vocabulary = vectorizer.vocabulary
+    }
+
     /// Counts the terms of one run (see `TermWalker.forEachTermRun`).
-    mutating func add(_ base: UnsafePointer<UInt8>, _ starts: UnsafePointer<Int>, _ ends: UnsafePointer<Int>, _ count: Int,
-                      _ vectorizer: TfidfVectorizer) {
+    mutating func add(_ base: UnsafePointer<UInt8>, _ starts: UnsafePointer<Int>, _ ends: UnsafePointer<Int>, _ count: Int) {
         var lo = 0
         while lo < count {
             let hi = min(count, lo + PostingTermCounts.batch)
@@ -557,15 +566,14 @@ struct PostingTermCounts {
                     }
                 }
             }
-            if longCount > 0 { addLong(base, starts, ends, longCount, vectorizer) }
+            if longCount > 0 { addLong(base, starts, ends, longCount) }
             lo = hi
         }
     }
 
     /// Looks up the batch's `count` long terms (hashes, then the hot table, then the vocabulary for the rest,
     /// each in a loop of its own so that their cache misses overlap) and counts the known ones, in order.
-    private mutating func addLong(_ base: UnsafePointer<UInt8>, _ starts: UnsafePointer<Int>, _ ends: UnsafePointer<Int>, _ count: Int,
-                                  _ vectorizer: TfidfVectorizer) {
+    private mutating func addLong(_ base: UnsafePointer<UInt8>, _ starts: UnsafePointer<Int>, _ ends: UnsafePointer<Int>, _ count: Int) {
         withUnsafeMutablePointers(&longHashes, &longPrefixes, &longColumns) { hashes, prefixes, columns in
             longTokens.withUnsafeBufferPointer { tokensBuffer in
                 let tokens = tokensBuffer.baseAddress!
@@ -576,13 +584,13 @@ struct PostingTermCounts {
                 var missing = false
                 for k in 0..<count {
                     let t = Int(tokens[k])
-                    columns[k] = vectorizer.hotTerms.column(base + starts[t], ends[t] - starts[t], hash: hashes[k], prefix: prefixes[k])
+                    columns[k] = hot.column(base + starts[t], ends[t] - starts[t], hash: hashes[k], prefix: prefixes[k])
                     if columns[k] < 0 { missing = true }
                 }
                 if missing {
                     for k in 0..<count where columns[k] < 0 {
                         let t = Int(tokens[k])
-                        columns[k] = vectorizer.vocabulary.lookup(base + starts[t], ends[t] - starts[t], hash: hashes[k], prefix: prefixes[k])
+                        columns[k] = vocabulary.lookup(base + starts[t], ends[t] - starts[t], hash: hashes[k], prefix: prefixes[k])
                     }
                 }
                 for k in 0..<count where columns[k] >= 0 { long.add(columns[k]) }
@@ -592,8 +600,8 @@ struct PostingTermCounts {
 
     /// Calls `body(column, count)` for the posting's known terms — terms of up to 8 bytes, then longer ones,
     /// each in first-seen order — and resets for the next posting.
-    mutating func drain(_ vectorizer: TfidfVectorizer, _ body: (Int32, Int32) -> Void) {
-        short.resolve(hot: vectorizer.hotTerms, vocabulary: vectorizer.vocabulary)
+    mutating func drain(_ body: (Int32, Int32) -> Void) {
+        short.resolve(hot: hot, vocabulary: vocabulary)
         short.drain(body)
         long.drain(body)
     }
@@ -737,16 +745,16 @@ public struct TfidfVectorizer: Sendable {
     /// TF-IDF rows of `postings[range]`, on the calling thread.
     func transform(_ postings: [Posting], _ range: Range<Int>) -> CSRMatrix {
         var walker = TermWalker(config)
-        var counts = PostingTermCounts()
+        var counts = PostingTermCounts(self)
         var part = CSRMatrix(columnCount: featureCount)
         part.reserveRows(range.count)
         var row: [UInt64] = []
         for i in range {
             walker.forEachTermRun(postings[i]) { base, starts, ends, count in
-                counts.add(base, starts, ends, count, self)
+                counts.add(base, starts, ends, count)
             }
             row.removeAll(keepingCapacity: true)
-            counts.drain(self) { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(bitPattern: count))) }
+            counts.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(bitPattern: count))) }
             appendWeighted(row, to: &part)
         }
         return part
