@@ -416,10 +416,7 @@ struct JSONLineParser {
         case UInt8(ascii: "\""):
             // Sized once: the decoded bytes are at most the literal's (but for ill-formed UTF-8, which grows
             // to U+FFFD), so the array is neither regrown while decoding nor left with slack.
-            var out: [UInt8] = []
-            out.reserveCapacity(literalLength())
-            try decodeString(into: &out)
-            return .string(out)
+            return .string(try decodeStringSized())
         case UInt8(ascii: "n"):
             try skipLiteral("null")
             return .null
@@ -478,6 +475,69 @@ struct JSONLineParser {
     mutating func decodeString(into out: inout [UInt8]) throws {
         let open = i
         i += 1
+        try decodeStringRest(into: &out, open: open)
+    }
+
+    /// `decodeString` into a new array sized from the literal (`literalLength`): plain runs, simple escapes
+    /// and well-formed UTF-8 are written straight into it; at a `\u` escape or ill-formed UTF-8 (which may
+    /// grow) the rest is decoded by appending, as `decodeString` does.
+    mutating func decodeStringSized() throws -> [UInt8] {
+        let open = i
+        let capacity = literalLength()
+        i += 1
+        var rest = false
+        var out = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            guard let dst = buffer.baseAddress else { rest = true; return }  // an empty literal
+            var w = 0
+            var run = i
+            // Writes stay within the literal's length: runs are copied as they are, an escape of two bytes
+            // writes one, and the scan stops at the closing quote, before which the literal ends.
+            while true {
+                skipPlainStringBytes(stopAtNonASCII: true)
+                if i >= n { throw fail("unterminated string", at: open) }
+                let c = p[i]
+                let len = c >= 0x80 ? utf8SequenceCheck(p + i, n - i) : 0
+                if len > 0 {
+                    i += len  // well-formed: part of the run
+                    continue
+                }
+                if i > run { (dst + w).initialize(from: p + run, count: i - run); w += i - run }
+                run = i
+                if c == 0x22 {
+                    i += 1
+                    break
+                }
+                if c == 0x5C, i + 1 < n, let b = Self.simpleEscape(p[i + 1]) {
+                    dst[w] = b
+                    w += 1
+                    i += 2
+                    run = i
+                    continue
+                }
+                rest = true
+                break
+            }
+            initialized = w
+        }
+        if rest { try decodeStringRest(into: &out, open: open) }
+        return out
+    }
+
+    /// The byte a two-byte escape stands for (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`), or nil.
+    @inline(__always) static func simpleEscape(_ e: UInt8) -> UInt8? {
+        switch e {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return e
+        case UInt8(ascii: "b"): return 0x08
+        case UInt8(ascii: "f"): return 0x0C
+        case UInt8(ascii: "n"): return 0x0A
+        case UInt8(ascii: "r"): return 0x0D
+        case UInt8(ascii: "t"): return 0x09
+        default: return nil
+        }
+    }
+
+    /// The body of `decodeString` from `i` (just after the opening quote at `open`) to the closing quote.
+    mutating func decodeStringRest(into out: inout [UInt8], open: Int) throws {
         var run = i
         while true {
             skipPlainStringBytes(stopAtNonASCII: true)

@@ -85,14 +85,22 @@ public final class Predictor: @unchecked Sendable {
             adviseHugePages(base, bytes: v * width * 4)
             let out = dst
             parallel.forEachRange(count: v, blockSize: 16384) { range in
-                (base + range.lowerBound * width).initialize(repeating: 0, count: range.count * width)
+                // Each head's columns written once: its weights, then zeros for its padding (and for rows past
+                // its features), so the new memory is written in one pass rather than zeroed and then copied.
                 for (m, component) in components.enumerated() {
                     for (h, head) in heads.enumerated() {
-                        let lm = head.model(component), k = lm.classCount, o = offsets[m][h]
+                        let padded = paddedWidth(head.classes.count), lm = head.model(component), k = min(lm.classCount, padded), o = offsets[m][h]
                         let rows = range.clamped(to: 0..<min(v, lm.featureCount))
                         lm.weights.withUnsafeBufferPointer { src in
-                            guard let from = src.baseAddress, let to = out.baseAddress else { return }
-                            for j in rows { (to + j * width + o).update(from: from + j * k, count: k) }
+                            for j in range {
+                                let to = base + j * width + o
+                                var written = 0
+                                if rows.contains(j), let from = src.baseAddress {
+                                    to.initialize(from: from + j * k, count: k)
+                                    written = k
+                                }
+                                (to + written).initialize(repeating: 0, count: padded - written)
+                            }
                         }
                     }
                 }
