@@ -168,4 +168,30 @@ final class TfidfTests: XCTestCase {
             }
         }
     }
+
+    func testNgramsOfALongTextStreamAsTheWholeText() {
+        // A text of several tokenizer segments: the walker hands over its n-grams a segment at a time, with the
+        // last tokens carried over; the terms, in order, are those built from the whole text's tokens.
+        let words = (0..<12000).map { "w\($0 % 97)" + ($0 % 5 == 0 ? "x" : "") }
+        let text = words.joined(separator: " ")
+        XCTAssertGreaterThan(text.utf8.count, 3 * Tokenizer.segmentBytes)
+        for ngrams in [2, 3] {
+            var config = VectorizerConfig.sklearn
+            config.ngrams = ngrams
+            var walker = TermWalker(config)
+            var terms: [String] = []
+            var runs = 0
+            walker.forEachTermRun(posting(text, title: "Lead Engineer")) { base, starts, ends, count in
+                runs += 1
+                for t in 0..<count { terms.append(String(decoding: UnsafeBufferPointer(start: base + starts[t], count: ends[t] - starts[t]), as: UTF8.self)) }
+            }
+            let tokens = ["lead", "engineer"] + words
+            var expected: [String] = []
+            for i in tokens.indices {
+                for g in 1...ngrams where i + g <= tokens.count { expected.append(tokens[i..<(i + g)].joined(separator: " ")) }
+            }
+            XCTAssertGreaterThan(runs, 3, "streamed in runs")
+            XCTAssertTrue(terms == expected, "n-grams differ, ngrams \(ngrams): \(terms.count) vs \(expected.count)")
+        }
+    }
 }

@@ -203,18 +203,15 @@ struct TermWalker {
         titleTokens.removeAll()
         tokens.removeAll()
         built.removeAll()
-        // The text's words are handed over a segment at a time, unless the whole list is needed afterwards
-        // (n-grams); cues read from the same tokens gather their words (3 bytes a token) as they pass.
-        let stream = config.ngrams <= 1
+        // The text's terms are handed over a segment at a time; cues read from the same tokens gather their
+        // words (3 bytes a token) as they pass.
         var words: CueWords? = cueExtractor != nil && cueTokenizer == nil ? takeWords() : nil
         switch config.titleMode {
         case .concatenate:
             tokenizer.tokenize(posting.title, into: &tokens)
-            tokenizeText(posting.text, stream: stream, words: &words, body)
-            emit(tokens, prefix: [], body)
+            tokenizeText(posting.text, words: &words, body)
         case .namespace:
-            tokenizeText(posting.text, stream: stream, words: &words, body)
-            emit(tokens, prefix: [], body)
+            tokenizeText(posting.text, words: &words, body)
             if !posting.title.isEmpty {
                 tokenizer.tokenize(posting.title, into: &titleTokens)
                 emit(titleTokens, prefix: TermWalker.titlePrefix, body)
@@ -251,15 +248,39 @@ struct TermWalker {
         return w
     }
 
-    /// Appends the tokens of `text` to `tokens`; with `stream`, the tokens found so far are handed to `body`
-    /// (as a run), and their words to `words`, and removed after each segment of the text.
-    private mutating func tokenizeText(_ text: [UInt8], stream: Bool, words: inout CueWords?, _ body: TermRunBody) {
+    /// Tokenizes `text` after the tokens already in `tokens` and hands their terms to `body`, a segment of the
+    /// text at a time (so a long text never has all its tokens, or n-grams, in memory): the words, or with
+    /// n-grams the n-grams completed so far (the last tokens carried over to the next segment). Words go to
+    /// `words` too. The tokens left at the end stay in `tokens` (for cues).
+    private mutating func tokenizeText(_ text: [UInt8], words: inout CueWords?, _ body: TermRunBody) {
+        let ngrams = config.ngrams
+        // Moved out of `self` while the tokenizer writes `tokens`.
+        var carry = TokenList(), grams = built, scratch = self.scratch
+        built = TokenList()
         text.withUnsafeBufferPointer { text in
-            tokenizer.tokenize(text, into: &tokens, stream: stream) { list in
+            tokenizer.tokenize(text, into: &tokens, stream: true) { list in
                 words?.append(list)
-                TermWalker.run(list, body)
+                if ngrams <= 1 {
+                    TermWalker.run(list, body)
+                    return
+                }
+                grams.removeAll()
+                TermWalker.appendGrams(carry, list, ngrams: ngrams, prefix: [], final: false, scratch: &scratch, into: &grams)
+                TermWalker.run(grams, body)
+                let previous = carry
+                TermWalker.keepLast(ngrams - 1, of: previous, list, into: &carry)
             }
         }
+        if ngrams <= 1 {
+            TermWalker.run(tokens, body)
+        } else {
+            grams.removeAll()
+            TermWalker.appendGrams(carry, tokens, ngrams: ngrams, prefix: [], final: true, scratch: &scratch, into: &grams)
+            TermWalker.run(grams, body)
+            grams.removeAll()
+        }
+        built = grams
+        self.scratch = scratch
     }
 
     /// Calls `body` with the terms of `list` as one run (nothing when it is empty).
@@ -271,23 +292,41 @@ struct TermWalker {
     /// The terms of `tokens`: with unigrams and no prefix the tokens themselves (one run, no copy); otherwise
     /// each term (prefix, then up to `ngrams` tokens joined by spaces) is built into `built`.
     private mutating func emit(_ tokens: TokenList, prefix: [UInt8], _ body: TermRunBody) {
-        let n = tokens.count
-        if n == 0 { return }
+        if tokens.count == 0 { return }
         if config.ngrams <= 1 && prefix.isEmpty {
             TermWalker.run(tokens, body)
             return
         }
-        let maxN = max(1, config.ngrams)
-        for i in 0..<n {
+        TermWalker.appendGrams(TokenList(), tokens, ngrams: config.ngrams, prefix: prefix, final: true, scratch: &scratch, into: &built)
+    }
+
+    /// Appends to `out` the terms (`prefix`, then 1 to `ngrams` tokens joined by spaces) that start in the
+    /// token sequence `a` then `b`, by start and then length: all of them when `final`, else those whose every
+    /// term ends within the sequence (the last `ngrams - 1` starts wait for the tokens that follow).
+    static func appendGrams(_ a: TokenList, _ b: TokenList, ngrams: Int, prefix: [UInt8], final: Bool,
+                            scratch: inout [UInt8], into out: inout TokenList) {
+        let maxN = max(1, ngrams), n = a.count + b.count
+        let starts = final ? n : max(0, n - (maxN - 1))
+        for i in 0..<starts {
             for g in 1...maxN where i + g <= n {
                 scratch.removeAll(keepingCapacity: true)
                 for t in i..<(i + g) {
                     if t > i { scratch.append(0x20) }
-                    scratch.append(contentsOf: tokens.bytes[tokens.range(t)])
+                    if t < a.count { scratch.append(contentsOf: a.bytes[a.range(t)]) } else { scratch.append(contentsOf: b.bytes[b.range(t - a.count)]) }
                 }
-                built.appendTerm(prefix: prefix, scratch)
+                out.appendTerm(prefix: prefix, scratch)
             }
         }
+    }
+
+    /// The last `count` tokens of the sequence `a` then `b`, copied into `out` (emptied first).
+    static func keepLast(_ count: Int, of a: TokenList, _ b: TokenList, into out: inout TokenList) {
+        var kept = TokenList()
+        let n = a.count + b.count
+        for t in max(0, n - count)..<n {
+            if t < a.count { kept.appendTerm(prefix: [], a.bytes[a.range(t)]) } else { kept.appendTerm(prefix: [], b.bytes[b.range(t - a.count)]) }
+        }
+        out = kept
     }
 }
 
