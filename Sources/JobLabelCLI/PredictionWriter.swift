@@ -71,58 +71,58 @@ struct PredictionWriter {
     }
 
     private func appendJSON(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
-        out += Array("{\"id\": ".utf8)
-        if p.idIsNumber { out += Array(p.id.utf8) } else { JSONText.appendString(p.id, to: &out) }
+        out.append(literal: "{\"id\": ")
+        if p.idIsNumber { out.append(contentsOf: p.id.utf8) } else { JSONText.appendString(p.id, to: &out) }
         if !keep.isEmpty {
             for (k, key) in keepKeys.enumerated() {
-                out += Array(", ".utf8)
+                out.append(literal: ", ")
                 out += key
-                out += Array(": ".utf8)
+                out.append(literal: ": ")
                 switch k < p.kept.count ? p.kept[k] : .null {
-                case .null: out += Array("null".utf8)
+                case .null: out.append(literal: "null")
                 case .string(let s): JSONText.appendString(s, to: &out)
-                case .json(let raw): out += Array(raw.utf8)
+                case .json(let raw): out.append(contentsOf: raw.utf8)
                 }
             }
         }
         for d in decisions {
-            out += Array(", ".utf8)
+            out.append(literal: ", ")
             JSONText.appendString(d.head, to: &out)
-            out += Array(": {\"label\": ".utf8)
+            out.append(literal: ": {\"label\": ")
             JSONText.appendString(d.label, to: &out)
-            out += Array(", \"probability\": ".utf8)
+            out.append(literal: ", \"probability\": ")
             JSONText.appendProbability(Float(d.probability), to: &out)
             if !d.isKnown {
-                out += Array(", \"best\": ".utf8)
+                out.append(literal: ", \"best\": ")
                 JSONText.appendString(d.best, to: &out)
             }
             if top > 0 {
-                out += Array(", \"top\": [".utf8)
+                out.append(literal: ", \"top\": [")
                 for (r, entry) in d.top.prefix(top).enumerated() {
-                    if r > 0 { out += Array(", ".utf8) }
-                    out += Array("{\"label\": ".utf8)
+                    if r > 0 { out.append(literal: ", ") }
+                    out.append(literal: "{\"label\": ")
                     JSONText.appendString(entry.label, to: &out)
-                    out += Array(", \"probability\": ".utf8)
+                    out.append(literal: ", \"probability\": ")
                     JSONText.appendProbability(Float(entry.probability), to: &out)
                     out.append(UInt8(ascii: "}"))
                 }
                 out.append(UInt8(ascii: "]"))
             }
             if explain > 0 {
-                out += Array(", \"explain\": [".utf8)
+                out.append(literal: ", \"explain\": [")
                 for (r, item) in d.explanation.enumerated() {
-                    if r > 0 { out += Array(", ".utf8) }
-                    out += Array("{\"feature\": ".utf8)
+                    if r > 0 { out.append(literal: ", ") }
+                    out.append(literal: "{\"feature\": ")
                     JSONText.appendString(item.feature, to: &out)
-                    out += Array(", \"weight\": ".utf8)
-                    out += Array(weightString(item.weight).utf8)
+                    out.append(literal: ", \"weight\": ")
+                    out.append(contentsOf: weightString(item.weight).utf8)
                     out.append(UInt8(ascii: "}"))
                 }
                 out.append(UInt8(ascii: "]"))
             }
             out.append(UInt8(ascii: "}"))
         }
-        out += Array("}\n".utf8)
+        out.append(literal: "}\n")
     }
 
     private func appendCSV(_ p: Posting, _ decisions: [LabelDecision], _ out: inout [UInt8]) {
@@ -217,4 +217,12 @@ func isPlainNumber(_ s: String) -> Bool {
         guard digits() > 0 else { return false }
     }
     return bytes.isEmpty
+}
+
+extension Array where Element == UInt8 {
+    /// Appends the UTF-8 bytes of a string literal (no intermediate array).
+    @inline(__always)
+    mutating func append(literal s: StaticString) {
+        s.withUTF8Buffer { append(contentsOf: $0) }
+    }
 }

@@ -233,4 +233,20 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(classes, ["Entry", "entry", "sales"])
         XCTAssertEqual(y, [2, -1, 0, 1, 2])
     }
+
+    func testTopClassesAreTheFirstOfTheSortedClasses() {
+        // Rows with ties (values from a small set), every count from 1 past the class count: the same classes,
+        // in the same order, as sorting by probability (highest first) then class index.
+        var generator = SystemRandomNumberGenerator()
+        for k in [1, 2, 7, 20] {
+            let rows = 50
+            let p = (0..<(rows * k)).map { _ in Float(Int.random(in: 0..<5, using: &generator)) / 4 }
+            for i in 0..<rows {
+                let sorted = (0..<k).sorted { p[i * k + $0] != p[i * k + $1] ? p[i * k + $0] > p[i * k + $1] : $0 < $1 }
+                for count in 1...(k + 1) {
+                    XCTAssertEqual(topClasses(p, row: i, classes: k, count: count), Array(sorted.prefix(count)))
+                }
+            }
+        }
+    }
 }

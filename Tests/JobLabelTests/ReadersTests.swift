@@ -489,4 +489,32 @@ final class ReadersTests: XCTestCase {
     private func readAllPostingsFromBytes(_ bytes: [UInt8]) throws -> [Posting] {
         try PostingReader(bytes: bytes, spec: InputSpec(path: "b.jsonl", format: .jsonl), heads: []).readAll()
     }
+
+    func testSizedStringDecodingEqualsAppendingDecoding() throws {
+        // Literals for every path of the sized decoder: empty, plain, simple escapes at both ends, \u escapes
+        // (surrogate pairs, lone surrogates), well-formed and ill-formed UTF-8 (which grows to U+FFFD), and
+        // the fallback part-way through; each decodes as the appending decoder does, and ends at the same place.
+        let literals: [[UInt8]] = [
+            Array(#""""#.utf8), Array(#""plain text""#.utf8), Array(#""\n\tedge\\""#.utf8),
+            Array(#""a\"b\/c\bd\fe\rf""#.utf8), Array(#""caf\u00e9 \ud83d\ude00 \ud800 x \udc00""#.utf8),
+            Array("\"naïve ünïcödé 日本\"".utf8), [0x22, 0x61, 0xFF, 0x62, 0xC3, 0x22], [0x22, 0xE2, 0x82, 0x5C, 0x6E, 0xF0, 0x9F, 0x22],
+            Array(#""before\n\u0041 after \t tail""#.utf8) + [0x22] + Array(#", "next": 1"#.utf8),
+        ]
+        for literal in literals {
+            try literal.withUnsafeBufferPointer { b in
+                var sized = JSONLineParser(p: b.baseAddress!, n: b.count)
+                var appending = sized
+                var expected: [UInt8] = []
+                try appending.decodeString(into: &expected)
+                XCTAssertEqual(try sized.decodeStringSized(), expected, "\(literal)")
+                XCTAssertEqual(sized.i, appending.i)
+            }
+        }
+        for bad in [Array(#""unterminated"#.utf8), Array(#""bad \q escape""#.utf8), Array(#""\u12""#.utf8)] {
+            try bad.withUnsafeBufferPointer { b in
+                var parser = JSONLineParser(p: b.baseAddress!, n: b.count)
+                XCTAssertThrowsError(try parser.decodeStringSized())
+            }
+        }
+    }
 }

@@ -103,4 +103,95 @@ final class TfidfTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(x.row(0).count, ngrams == 1 ? 1500 + 11 + 2 : 3000)
         }
     }
+
+    func testHotTermsGiveTheVocabularyColumns() {
+        // Terms of 1 to 40 bytes (slot-only and with tails), half of them in the hot table; the table gives
+        // each kept term its column and -1 for every other term.
+        var vocabulary = TermTable()
+        let terms = (0..<3000).map { i in String(repeating: "k", count: i % 40) + "\(i)" }
+        for term in terms { _ = vocabulary.intern(term) }
+        let kept = Array(stride(from: 0, to: terms.count, by: 2))
+        let hot = HotTerms(vocabulary, ids: kept)
+        XCTAssertEqual(hot.count, kept.count)
+        for (id, term) in terms.enumerated() {
+            var bytes = Array(term.utf8)
+            let n = bytes.count
+            bytes += [UInt8](repeating: 0, count: 8)  // the padding lookups may read
+            let column = bytes.withUnsafeBufferPointer { b -> Int32 in
+                let (h, prefix) = TermTable.hashAndPrefixPadded(b.baseAddress!, n)
+                return hot.column(b.baseAddress!, n, hash: h, prefix: prefix)
+            }
+            XCTAssertEqual(column, id % 2 == 0 ? Int32(id) : -1, term)
+            XCTAssertEqual(vocabulary.lookup(term), Int32(id))
+        }
+        let absent = Array("notthere".utf8) + [UInt8](repeating: 0, count: 8)
+        absent.withUnsafeBufferPointer { b in
+            let (h, prefix) = TermTable.hashAndPrefixPadded(b.baseAddress!, 8)
+            XCTAssertEqual(hot.column(b.baseAddress!, 8, hash: h, prefix: prefix), -1)
+            XCTAssertEqual(TermTable.hashShort(prefix, 8), h)
+        }
+    }
+
+    func testCuesOfALongPostingAreThoseOfItsWholeText() throws {
+        // A text of several tokenizer segments, each cue phrase cut by a segment boundary (16384 bytes in):
+        // the cue features come out as the cue rules give them on the whole text's tokens, whether cues read
+        // the main tokens (namespace mode, length 1) or tokens of their own (concatenated, scikit-learn's).
+        func phraseAcross(_ boundary: Int, _ phrase: String, from text: inout String) {
+            text += String(repeating: "ab ", count: (boundary - 12 - text.utf8.count) / 3)
+            text += phrase + " "
+        }
+        var text = ""
+        phraseAcross(Tokenizer.segmentBytes, "minimum 5 years of experience", from: &text)
+        phraseAcross(2 * Tokenizer.segmentBytes, "senior level role", from: &text)
+        phraseAcross(3 * Tokenizer.segmentBytes, "bachelor degree required", from: &text)
+        phraseAcross(4 * Tokenizer.segmentBytes, "reporting to the ceo", from: &text)
+        text += String(repeating: "cd ", count: 3000) + "phd"  // and one in the last segment
+        let docs = [posting(text, title: "Senior Analyst"), posting("ab cd other words", title: "Junior Analyst")]
+        let one = TokenizerConfig(lowercase: true, minTokenLength: 1)
+        for (tokenizer, mode) in [(one, TitleMode.namespace), (TokenizerConfig.sklearn, TitleMode.concatenate)] {
+            var config = VectorizerConfig.sklearn
+            config.tokenizer = tokenizer
+            config.titleMode = mode
+            config.cues = [.years, .titleLevel, .textLevel, .degree]
+            let (v, x) = try TfidfVectorizer.fitTransform(config, docs)
+            var t = Tokenizer(one)
+            var title = TokenList(), body = TokenList()
+            t.tokenize(Array("Senior Analyst".utf8), into: &title)
+            t.tokenize(Array(text.utf8), into: &body)
+            let expected = CueExtractor(config.cues).cues(title: title, text: body)
+            XCTAssertTrue(expected.contains("cue:years>=5") && expected.contains("cue:text=senior-level")
+                          && expected.contains("cue:degree=bachelor") && expected.contains("cue:text=reports-to-executive")
+                          && expected.contains("cue:degree=doctorate"), "\(expected)")
+            for row in [x, v.transform(docs)] {
+                let cues = row.columns[row.row(0)].map { v.vocabulary.string(Int($0)) }.filter { $0.hasPrefix("cue:") }
+                XCTAssertEqual(Set(cues), Set(expected), "\(mode)")
+            }
+        }
+    }
+
+    func testNgramsOfALongTextStreamAsTheWholeText() {
+        // A text of several tokenizer segments: the walker hands over its n-grams a segment at a time, with the
+        // last tokens carried over; the terms, in order, are those built from the whole text's tokens.
+        let words = (0..<12000).map { "w\($0 % 97)" + ($0 % 5 == 0 ? "x" : "") }
+        let text = words.joined(separator: " ")
+        XCTAssertGreaterThan(text.utf8.count, 3 * Tokenizer.segmentBytes)
+        for ngrams in [2, 3] {
+            var config = VectorizerConfig.sklearn
+            config.ngrams = ngrams
+            var walker = TermWalker(config)
+            var terms: [String] = []
+            var runs = 0
+            walker.forEachTermRun(posting(text, title: "Lead Engineer")) { base, starts, ends, count in
+                runs += 1
+                for t in 0..<count { terms.append(String(decoding: UnsafeBufferPointer(start: base + starts[t], count: ends[t] - starts[t]), as: UTF8.self)) }
+            }
+            let tokens = ["lead", "engineer"] + words
+            var expected: [String] = []
+            for i in tokens.indices {
+                for g in 1...ngrams where i + g <= tokens.count { expected.append(tokens[i..<(i + g)].joined(separator: " ")) }
+            }
+            XCTAssertGreaterThan(runs, 3, "streamed in runs")
+            XCTAssertTrue(terms == expected, "n-grams differ, ngrams \(ngrams): \(terms.count) vs \(expected.count)")
+        }
+    }
 }

@@ -48,4 +48,34 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(t.tokens(""), [])
         XCTAssertEqual(t.tokens("  ,.;  "), [])
     }
+
+    func testStreamedTokensEqualWholeTextTokens() {
+        // Tokens cross the segment boundaries (ASCII and non-ASCII words of every length), one token is
+        // longer than a segment, and the text ends inside a token: streamed, the same tokens come in the
+        // same order, and the list never holds much more than one segment's tokens.
+        var words: [String] = []
+        for i in 0..<9000 { words.append(i % 13 == 0 ? "Ünïcödé\(i)" : String(repeating: "ab", count: 1 + i % 9) + "\(i)") }
+        words.insert(String(repeating: "x", count: 3 * Tokenizer.segmentBytes), at: 4000)
+        let text = Array((words.joined(separator: " ") + " ΟΔΟΣ end").utf8)
+        var t = Tokenizer(.sklearn)
+        var whole = TokenList()
+        t.tokenize(text, into: &whole)
+        let expected = (0..<whole.count).map { whole.string($0) }
+        XCTAssertGreaterThan(text.count, 8 * Tokenizer.segmentBytes)
+        var streamed: [String] = []
+        var flushes = 0
+        var largest = 0
+        var list = TokenList()
+        text.withUnsafeBufferPointer { buffer in
+            t.tokenize(buffer, into: &list, stream: true) { part in
+                flushes += 1
+                largest = max(largest, part.count)
+                streamed += (0..<part.count).map { part.string($0) }
+            }
+        }
+        streamed += (0..<list.count).map { list.string($0) }
+        XCTAssertGreaterThan(flushes, 4)
+        XCTAssertLessThanOrEqual(largest, Tokenizer.segmentBytes / 4 + 16)  // words of 3 bytes or more, and a space
+        XCTAssertTrue(streamed == expected, "streamed tokens differ: \(streamed.count) vs \(expected.count)")
+    }
 }

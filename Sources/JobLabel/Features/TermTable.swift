@@ -79,6 +79,23 @@ public struct TermTable: Sendable {
         return (h, prefix)
     }
 
+    /// The hash of a term of at most 8 bytes given by its zero-padded bytes (`hashAndPrefix(p, n).hash`).
+    @inline(__always)
+    static func hashShort(_ prefix: UInt64, _ n: Int) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
+        var last = prefix
+        if n == 8 {
+            h = (h ^ prefix) &* 0xFF51_AFD7_ED55_8CCD
+            h = (h << 29) | (h >> 35)
+            last = 0
+        }
+        h = (h ^ last) &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 32
+        h = h &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        return h
+    }
+
     /// The first 8 bytes of a byte string, zero-padded.
     @inline(__always)
     static func prefix(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
@@ -118,6 +135,12 @@ public struct TermTable: Sendable {
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, prefix: UInt64) -> Int32 {
         probe(p, n, hash: h, prefix: prefix).id
+    }
+
+    /// The id of a term of at most 8 bytes given by its zero-padded bytes and hash, or -1 when absent.
+    @inline(__always)
+    func lookupShort(_ prefix: UInt64, _ n: Int, hash h: UInt64) -> Int32 {
+        probe(emptyBytePointer, n, hash: h, prefix: prefix).id  // up to 8 bytes: the slot holds them all
     }
 
     /// The term's id, or -1 and the empty slot where it would go.

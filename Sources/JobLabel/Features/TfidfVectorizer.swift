@@ -176,6 +176,8 @@ struct TermWalker {
     /// Cues read lowercased tokens of any length; the main tokens serve when they are the same.
     private var cueTokenizer: Tokenizer?
     private var cueText = TokenList(), cueTitle = TokenList()
+    /// The words cues read from the text (kept between postings for their capacity).
+    private var cueWords = CueWords()
     /// Terms built from tokens (title terms, n-grams, cues) of the current posting.
     private var built = TokenList()
     /// Prefix of title features in namespace mode ("title:" cannot occur in a token).
@@ -192,22 +194,24 @@ struct TermWalker {
         self.cueTokenizer = config.cues.isEmpty || reuse ? nil : Tokenizer(cueConfig)
     }
 
-    /// Terms of `posting` in runs: `body(base, starts, ends, count)` is called once per run (the text's
-    /// words, then the terms built from them: title terms, n-grams, cues) and term `i` of a run is
-    /// `base[starts[i]..<ends[i]]`. Every term has at least 8 readable bytes after it
-    /// (`TermTable.hashAndPrefixPadded` may read them). The caller's loop over a run is not a call per term.
+    /// Terms of `posting` in runs: `body(base, starts, ends, count)` is called once or more per group (the
+    /// text's words, then the terms built from them: title terms, n-grams, cues) and term `i` of a run is
+    /// `base[starts[i]..<ends[i]]`, valid only during the call. Every term has at least 8 readable bytes
+    /// after it (`TermTable.hashAndPrefixPadded` may read them). The caller's loop over a run is not a call
+    /// per term. The terms come in the same order however they are cut into runs.
     mutating func forEachTermRun(_ posting: Posting, _ body: TermRunBody) {
         titleTokens.removeAll()
         tokens.removeAll()
         built.removeAll()
+        // The text's terms are handed over a segment at a time; cues read from the same tokens gather their
+        // words (3 bytes a token) as they pass.
+        var words: CueWords? = cueExtractor != nil && cueTokenizer == nil ? takeWords() : nil
         switch config.titleMode {
         case .concatenate:
             tokenizer.tokenize(posting.title, into: &tokens)
-            tokenizer.tokenize(posting.text, into: &tokens)
-            emit(tokens, prefix: [], body)
+            tokenizeText(posting.text, words: &words, body)
         case .namespace:
-            tokenizer.tokenize(posting.text, into: &tokens)
-            emit(tokens, prefix: [], body)
+            tokenizeText(posting.text, words: &words, body)
             if !posting.title.isEmpty {
                 tokenizer.tokenize(posting.title, into: &titleTokens)
                 emit(titleTokens, prefix: TermWalker.titlePrefix, body)
@@ -215,18 +219,68 @@ struct TermWalker {
         }
         if let cueExtractor {
             let names: [String]
-            if cueTokenizer != nil {
+            if var textWords = words {
+                textWords.append(tokens)  // the tokens not streamed
+                names = cueExtractor.cues(title: titleTokens, textWords: textWords)
+                cueWords = textWords
+            } else {
+                var textWords = takeWords()
                 cueText.removeAll()
                 cueTitle.removeAll()
-                cueTokenizer?.tokenize(posting.text, into: &cueText)
+                posting.text.withUnsafeBufferPointer { text in
+                    cueTokenizer?.tokenize(text, into: &cueText, stream: true) { textWords.append($0) }
+                }
+                textWords.append(cueText)
                 cueTokenizer?.tokenize(posting.title, into: &cueTitle)
-                names = cueExtractor.cues(title: cueTitle, text: cueText)
-            } else {
-                names = cueExtractor.cues(title: titleTokens, text: tokens)
+                names = cueExtractor.cues(title: cueTitle, textWords: textWords)
+                cueWords = textWords
             }
             for name in names { built.appendTerm(prefix: [], name.utf8) }
         }
         TermWalker.run(built, body)
+    }
+
+    /// The cue words' buffers, emptied (they are handed back to `cueWords` when done, to keep their capacity).
+    private mutating func takeWords() -> CueWords {
+        var w = cueWords
+        cueWords = CueWords()
+        w.removeAll()
+        return w
+    }
+
+    /// Tokenizes `text` after the tokens already in `tokens` and hands their terms to `body`, a segment of the
+    /// text at a time (so a long text never has all its tokens, or n-grams, in memory): the words, or with
+    /// n-grams the n-grams completed so far (the last tokens carried over to the next segment). Words go to
+    /// `words` too. The tokens left at the end stay in `tokens` (for cues).
+    private mutating func tokenizeText(_ text: [UInt8], words: inout CueWords?, _ body: TermRunBody) {
+        let ngrams = config.ngrams
+        // Moved out of `self` while the tokenizer writes `tokens`.
+        var carry = TokenList(), grams = built, scratch = self.scratch
+        built = TokenList()
+        text.withUnsafeBufferPointer { text in
+            tokenizer.tokenize(text, into: &tokens, stream: true) { list in
+                words?.append(list)
+                if ngrams <= 1 {
+                    TermWalker.run(list, body)
+                    return
+                }
+                grams.removeAll()
+                TermWalker.appendGrams(carry, list, ngrams: ngrams, prefix: [], final: false, scratch: &scratch, into: &grams)
+                TermWalker.run(grams, body)
+                let previous = carry
+                TermWalker.keepLast(ngrams - 1, of: previous, list, into: &carry)
+            }
+        }
+        if ngrams <= 1 {
+            TermWalker.run(tokens, body)
+        } else {
+            grams.removeAll()
+            TermWalker.appendGrams(carry, tokens, ngrams: ngrams, prefix: [], final: true, scratch: &scratch, into: &grams)
+            TermWalker.run(grams, body)
+            grams.removeAll()
+        }
+        built = grams
+        self.scratch = scratch
     }
 
     /// Calls `body` with the terms of `list` as one run (nothing when it is empty).
@@ -238,23 +292,41 @@ struct TermWalker {
     /// The terms of `tokens`: with unigrams and no prefix the tokens themselves (one run, no copy); otherwise
     /// each term (prefix, then up to `ngrams` tokens joined by spaces) is built into `built`.
     private mutating func emit(_ tokens: TokenList, prefix: [UInt8], _ body: TermRunBody) {
-        let n = tokens.count
-        if n == 0 { return }
+        if tokens.count == 0 { return }
         if config.ngrams <= 1 && prefix.isEmpty {
             TermWalker.run(tokens, body)
             return
         }
-        let maxN = max(1, config.ngrams)
-        for i in 0..<n {
+        TermWalker.appendGrams(TokenList(), tokens, ngrams: config.ngrams, prefix: prefix, final: true, scratch: &scratch, into: &built)
+    }
+
+    /// Appends to `out` the terms (`prefix`, then 1 to `ngrams` tokens joined by spaces) that start in the
+    /// token sequence `a` then `b`, by start and then length: all of them when `final`, else those whose every
+    /// term ends within the sequence (the last `ngrams - 1` starts wait for the tokens that follow).
+    static func appendGrams(_ a: TokenList, _ b: TokenList, ngrams: Int, prefix: [UInt8], final: Bool,
+                            scratch: inout [UInt8], into out: inout TokenList) {
+        let maxN = max(1, ngrams), n = a.count + b.count
+        let starts = final ? n : max(0, n - (maxN - 1))
+        for i in 0..<starts {
             for g in 1...maxN where i + g <= n {
                 scratch.removeAll(keepingCapacity: true)
                 for t in i..<(i + g) {
                     if t > i { scratch.append(0x20) }
-                    scratch.append(contentsOf: tokens.bytes[tokens.range(t)])
+                    if t < a.count { scratch.append(contentsOf: a.bytes[a.range(t)]) } else { scratch.append(contentsOf: b.bytes[b.range(t - a.count)]) }
                 }
-                built.appendTerm(prefix: prefix, scratch)
+                out.appendTerm(prefix: prefix, scratch)
             }
         }
+    }
+
+    /// The last `count` tokens of the sequence `a` then `b`, copied into `out` (emptied first).
+    static func keepLast(_ count: Int, of a: TokenList, _ b: TokenList, into out: inout TokenList) {
+        var kept = TokenList()
+        let n = a.count + b.count
+        for t in max(0, n - count)..<n {
+            if t < a.count { kept.appendTerm(prefix: [], a.bytes[a.range(t)]) } else { kept.appendTerm(prefix: [], b.bytes[b.range(t - a.count)]) }
+        }
+        out = kept
     }
 }
 
@@ -358,15 +430,24 @@ struct SparseCounter {
 }
 
 /// Per-document counts keyed by the term itself for terms of up to 8 bytes (its zero-padded bytes and
-/// length), remembering each term's column: a term that occurs again in the same posting costs one probe
-/// of this small (cache-resident) map instead of a vocabulary lookup. Unknown terms are remembered too.
+/// length): a term that occurs again in the same posting costs one probe of this small (cache-resident) map
+/// instead of a vocabulary lookup. Each distinct term's column is looked up once, by `resolve`, for all the
+/// terms first seen since the last call together (independent lookups overlap their cache misses); unknown
+/// terms are remembered too.
 struct ShortTermCounts {
-    /// Per slot: the term's first 8 bytes, and `length << 56 | count << 32 | (column + 1)` (0 = empty).
+    /// Per slot: the term's first 8 bytes, and `length << 56 | (column + 1)` (0 = empty; the column part
+    /// is 0 until resolved, and for a term not in the vocabulary).
     private var keys = [UInt64](repeating: 0, count: 1024)
     private var info = [UInt64](repeating: 0, count: 1024)
-    /// Slots in first-seen order: `used[0..<usedCount]`.
+    /// Per slot: the term's count.
+    private var counts = [UInt32](repeating: 0, count: 1024)
+    /// Slots in first-seen order: `used[0..<usedCount]`; those from `resolvedCount` on have no column yet.
     private var used = [Int32](repeating: 0, count: 512)
     private var usedCount = 0
+    private var resolvedCount = 0
+    /// Scratch for `resolve`: hashes, and the terms the hot table does not hold.
+    private var hashes: [UInt64] = []
+    private var misses: [Int32] = []
 
     /// Makes room for `more` new terms (the table stays at most half full).
     mutating func reserve(more: Int) {
@@ -376,62 +457,192 @@ struct ShortTermCounts {
         }
     }
 
-    /// Gives `body` an adder for at most the reserved number of new terms: `add(prefix, n, column)` counts one
-    /// occurrence of the term (`n` ≤ 8 bytes, `prefix` its zero-padded bytes); `column()` finds its column
-    /// (or -1) the first time the term occurs in the posting.
+    /// Gives `body` an adder for at most the reserved number of new terms: `add(prefix, n)` counts one
+    /// occurrence of the term (`n` ≤ 8 bytes, `prefix` its zero-padded bytes).
     @inline(__always)
-    mutating func withAdder(_ body: ((UInt64, Int, () -> Int32) -> Void) -> Void) {
+    mutating func withAdder(_ body: ((UInt64, Int) -> Void) -> Void) {
         var seen = usedCount
         let mask = keys.count - 1
         withUnsafeMutablePointers(&keys, &info, &used) { keys, info, used in
-            body { prefix, n, column in
-                let tag = UInt64(truncatingIfNeeded: n) &<< 56
-                var s = Int(truncatingIfNeeded: ((prefix ^ tag) &* 0x9E37_79B9_7F4A_7C15) &>> 40) & mask
-                while true {
-                    let v = info[s]
-                    if v == 0 {
-                        keys[s] = prefix
-                        info[s] = tag | 1 << 32 | UInt64(UInt32(bitPattern: column() &+ 1))
-                        used[seen] = Int32(truncatingIfNeeded: s)
-                        seen += 1
-                        return
+            counts.withUnsafeMutableBufferPointer { countsBuffer in
+                let counts = countsBuffer.baseAddress!
+                body { prefix, n in
+                    let tag = UInt64(truncatingIfNeeded: n) &<< 56
+                    var s = Int(truncatingIfNeeded: ((prefix ^ tag) &* 0x9E37_79B9_7F4A_7C15) &>> 40) & mask
+                    while true {
+                        let v = info[s]
+                        if v == 0 {
+                            keys[s] = prefix
+                            info[s] = tag
+                            counts[s] = 1
+                            used[seen] = Int32(truncatingIfNeeded: s)
+                            seen += 1
+                            return
+                        }
+                        if v & 0xFF00_0000_0000_0000 == tag && keys[s] == prefix {
+                            counts[s] &+= 1
+                            return
+                        }
+                        s = (s &+ 1) & mask
                     }
-                    if v & 0xFF00_0000_0000_0000 == tag && keys[s] == prefix {
-                        info[s] = v &+ (1 << 32)
-                        return
-                    }
-                    s = (s &+ 1) & mask
                 }
             }
         }
         usedCount = seen
     }
 
+    /// Finds the columns of the terms first seen since the last call: in `hot`, else in `vocabulary`.
+    mutating func resolve(hot: HotTerms, vocabulary: TermTable) {
+        let from = resolvedCount, m = usedCount - from
+        if m <= 0 { return }
+        resolvedCount = usedCount
+        if hashes.count < m { growUninitialized(&hashes, to: m, keep: 0) }
+        if misses.count < m { growUninitialized(&misses, to: m, keep: 0) }
+        withUnsafeMutablePointers(&info, &hashes, &misses) { info, hashes, misses in
+            withUnsafePointers(keys, used) { keys, used in
+                // Separate loops, each of independent lookups: the processor runs ahead through the next
+                // iterations while a slot is fetched, so the cache misses overlap instead of adding up.
+                for k in 0..<m {
+                    let s = Int(used[from + k])
+                    hashes[k] = TermTable.hashShort(keys[s], Int(info[s] >> 56))
+                }
+                var missCount = 0
+                for k in 0..<m {
+                    let s = Int(used[from + k]), n = Int(info[s] >> 56)
+                    let column = hot.column(emptyBytePointer, n, hash: hashes[k], prefix: keys[s])
+                    if column >= 0 {
+                        info[s] |= UInt64(UInt32(bitPattern: column &+ 1))
+                    } else {
+                        misses[missCount] = Int32(truncatingIfNeeded: k)
+                        missCount += 1
+                    }
+                }
+                for j in 0..<missCount {
+                    let k = Int(misses[j]), s = Int(used[from + k]), n = Int(info[s] >> 56)
+                    let column = vocabulary.lookupShort(keys[s], n, hash: hashes[k])
+                    info[s] |= UInt64(UInt32(bitPattern: column &+ 1))
+                }
+            }
+        }
+    }
+
     private mutating func grow() {
-        let entries = used[0..<usedCount].map { (keys[Int($0)], info[Int($0)]) }
+        let entries = used[0..<usedCount].map { (keys[Int($0)], info[Int($0)], counts[Int($0)]) }
         let size = keys.count * 2
         keys = [UInt64](repeating: 0, count: size)
         info = [UInt64](repeating: 0, count: size)
+        counts = [UInt32](repeating: 0, count: size)
         let mask = size - 1
-        for (e, (k, v)) in entries.enumerated() {
+        for (e, (k, v, c)) in entries.enumerated() {
             var s = Int(truncatingIfNeeded: ((k ^ (v & 0xFF00_0000_0000_0000)) &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask
             while info[s] != 0 { s = (s + 1) & mask }
             keys[s] = k
             info[s] = v
+            counts[s] = c
             used[e] = Int32(s)
         }
     }
 
-    /// Calls `body(column, count)` for the known terms counted since the last drain (first-seen order) and resets.
+    /// Calls `body(column, count)` for the known terms counted since the last drain (first-seen order) and
+    /// resets; `resolve` must have run since the last `add`.
     mutating func drain(_ body: (Int32, Int32) -> Void) {
         for k in 0..<usedCount {
             let s = Int(used[k])
-            let v = info[s]
-            let column = Int32(bitPattern: UInt32(truncatingIfNeeded: v)) &- 1
-            if column >= 0 { body(column, Int32(truncatingIfNeeded: (v >> 32) & 0xFF_FFFF)) }
+            let column = Int32(bitPattern: UInt32(truncatingIfNeeded: info[s])) &- 1
+            if column >= 0 { body(column, Int32(bitPattern: counts[s])) }
             info[s] = 0
         }
         usedCount = 0
+        resolvedCount = 0
+    }
+}
+
+/// The counts of one posting's terms, by column, as the transform finds them: terms of up to 8 bytes in a
+/// `ShortTermCounts` (one vocabulary lookup per distinct term, at the end), longer ones looked up as they
+/// come, a batch at a time, and counted in a `SparseCounter`.
+struct PostingTermCounts {
+    /// The vectorizer's tables, held here so that counting a run copies nothing (passing the vectorizer to
+    /// every run retained each of its arrays).
+    private let hot: HotTerms
+    private let vocabulary: TermTable
+    private var short = ShortTermCounts()
+    private var long = SparseCounter()
+    /// Scratch for a batch of long terms: their token numbers, hashes, prefixes and columns.
+    private var longTokens = [Int32](repeating: 0, count: PostingTermCounts.batch)
+    private var longHashes = [UInt64](repeating: 0, count: PostingTermCounts.batch)
+    private var longPrefixes = [UInt64](repeating: 0, count: PostingTermCounts.batch)
+    private var longColumns = [Int32](repeating: 0, count: PostingTermCounts.batch)
+
+    /// Terms per batch: bounds the per-posting table's growth for one run, and the scratch.
+    static let batch = 256
+
+    /// Counts for the terms of `vectorizer`.
+    init(_ vectorizer: TfidfVectorizer) {
+        hot = vectorizer.hotTerms
+        vocabulary = vectorizer.vocabulary
+    }
+
+    /// Counts the terms of one run (see `TermWalker.forEachTermRun`).
+    mutating func add(_ base: UnsafePointer<UInt8>, _ starts: UnsafePointer<Int>, _ ends: UnsafePointer<Int>, _ count: Int) {
+        var lo = 0
+        while lo < count {
+            let hi = min(count, lo + PostingTermCounts.batch)
+            short.reserve(more: hi - lo)
+            var longCount = 0
+            longTokens.withUnsafeMutableBufferPointer { longTokensBuffer in
+                let longTokens = longTokensBuffer.baseAddress!
+                short.withAdder { add in
+                    for t in lo..<hi {
+                        let p = base + starts[t], n = ends[t] - starts[t]
+                        if n <= 8 {
+                            // The masked 8-byte load is the term's zero-padded bytes (the walker pads every term).
+                            let prefix = n == 0 ? 0 : UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) & (~UInt64(0) &>> UInt64(truncatingIfNeeded: 64 &- 8 &* n))
+                            add(prefix, n)
+                        } else {
+                            longTokens[longCount] = Int32(truncatingIfNeeded: t)
+                            longCount += 1
+                        }
+                    }
+                }
+            }
+            if longCount > 0 { addLong(base, starts, ends, longCount) }
+            lo = hi
+        }
+    }
+
+    /// Looks up the batch's `count` long terms (hashes, then the hot table, then the vocabulary for the rest,
+    /// each in a loop of its own so that their cache misses overlap) and counts the known ones, in order.
+    private mutating func addLong(_ base: UnsafePointer<UInt8>, _ starts: UnsafePointer<Int>, _ ends: UnsafePointer<Int>, _ count: Int) {
+        withUnsafeMutablePointers(&longHashes, &longPrefixes, &longColumns) { hashes, prefixes, columns in
+            longTokens.withUnsafeBufferPointer { tokensBuffer in
+                let tokens = tokensBuffer.baseAddress!
+                for k in 0..<count {
+                    let t = Int(tokens[k])
+                    (hashes[k], prefixes[k]) = TermTable.hashAndPrefixPadded(base + starts[t], ends[t] - starts[t])
+                }
+                var missing = false
+                for k in 0..<count {
+                    let t = Int(tokens[k])
+                    columns[k] = hot.column(base + starts[t], ends[t] - starts[t], hash: hashes[k], prefix: prefixes[k])
+                    if columns[k] < 0 { missing = true }
+                }
+                if missing {
+                    for k in 0..<count where columns[k] < 0 {
+                        let t = Int(tokens[k])
+                        columns[k] = vocabulary.lookup(base + starts[t], ends[t] - starts[t], hash: hashes[k], prefix: prefixes[k])
+                    }
+                }
+                for k in 0..<count where columns[k] >= 0 { long.add(columns[k]) }
+            }
+        }
+    }
+
+    /// Calls `body(column, count)` for the posting's known terms — terms of up to 8 bytes, then longer ones,
+    /// each in first-seen order — and resets for the next posting.
+    mutating func drain(_ body: (Int32, Int32) -> Void) {
+        short.resolve(hot: hot, vocabulary: vocabulary)
+        short.drain(body)
+        long.drain(body)
     }
 }
 
@@ -456,8 +667,7 @@ public struct TfidfVectorizer: Sendable {
     let normGroup: [UInt8]?
     /// The most frequent terms (lowest idf) in a small table that stays in cache, with their columns: a
     /// lookup tries it first.
-    let hotTerms: TermTable
-    let hotColumns: [Int32]
+    let hotTerms: HotTerms
     /// Terms in `hotTerms`.
     static let hotCount = 16384
 
@@ -531,8 +741,7 @@ public struct TfidfVectorizer: Sendable {
         // bit patterns), found by selection rather than a full sort.
         var keys = (0..<min(vocabulary.count, idf.count)).map { UInt64(idf[$0].bitPattern) << 32 | UInt64($0) }
         let hot = smallest(&keys, TfidfVectorizer.hotCount).map { Int($0 & 0xFFFF_FFFF) }.sorted()
-        self.hotTerms = vocabulary.subset(hot)
-        self.hotColumns = hot.map { Int32($0) }
+        self.hotTerms = HotTerms(vocabulary, ids: hot)
     }
 
     /// The column of a term followed by at least 7 readable bytes, or -1 when it is not in the vocabulary.
@@ -544,8 +753,8 @@ public struct TfidfVectorizer: Sendable {
 
     @inline(__always)
     func column(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, prefix: UInt64) -> Int32 {
-        let hot = hotTerms.lookup(p, n, hash: h, prefix: prefix)
-        if hot >= 0 { return hotColumns[Int(hot)] }
+        let hot = hotTerms.column(p, n, hash: h, prefix: prefix)
+        if hot >= 0 { return hot }
         return vocabulary.lookup(p, n, hash: h, prefix: prefix)
     }
 
@@ -575,37 +784,16 @@ public struct TfidfVectorizer: Sendable {
     /// TF-IDF rows of `postings[range]`, on the calling thread.
     func transform(_ postings: [Posting], _ range: Range<Int>) -> CSRMatrix {
         var walker = TermWalker(config)
-        var short = ShortTermCounts()
-        var long = SparseCounter()
+        var counts = PostingTermCounts(self)
         var part = CSRMatrix(columnCount: featureCount)
         part.reserveRows(range.count)
         var row: [UInt64] = []
         for i in range {
             walker.forEachTermRun(postings[i]) { base, starts, ends, count in
-                // Chunks of at most 256 terms, so a long posting does not inflate the per-posting table.
-                var lo = 0
-                while lo < count {
-                    let hi = min(count, lo + 256)
-                    short.reserve(more: hi - lo)
-                    short.withAdder { add in
-                        for t in lo..<hi {
-                            let p = base + starts[t], n = ends[t] - starts[t]
-                            if n <= 8 {
-                                // The masked 8-byte load is the term's zero-padded bytes (the walker pads every term).
-                                let prefix = n == 0 ? 0 : UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) & (~UInt64(0) &>> UInt64(truncatingIfNeeded: 64 &- 8 &* n))
-                                add(prefix, n) { column(p, n) }
-                            } else {
-                                let id = column(p, n)
-                                if id >= 0 { long.add(id) }
-                            }
-                        }
-                    }
-                    lo = hi
-                }
+                counts.add(base, starts, ends, count)
             }
             row.removeAll(keepingCapacity: true)
-            short.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(count))) }
-            long.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(count))) }
+            counts.drain { id, count in row.append(UInt64(id) << 32 | UInt64(UInt32(bitPattern: count))) }
             appendWeighted(row, to: &part)
         }
         return part

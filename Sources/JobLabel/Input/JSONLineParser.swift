@@ -414,9 +414,9 @@ struct JSONLineParser {
         let c = try peek("a value")
         switch c {
         case UInt8(ascii: "\""):
-            var out: [UInt8] = []
-            try decodeString(into: &out)
-            return .string(out)
+            // Sized once: the decoded bytes are at most the literal's (but for ill-formed UTF-8, which grows
+            // to U+FFFD), so the array is neither regrown while decoding nor left with slack.
+            return .string(try decodeStringSized())
         case UInt8(ascii: "n"):
             try skipLiteral("null")
             return .null
@@ -447,12 +447,97 @@ struct JSONLineParser {
         }
     }
 
+    /// Bytes between the opening quote at `i` and the closing one (escapes included, undecoded), or the rest
+    /// of the input when the string is not terminated. `i` does not move.
+    func literalLength() -> Int {
+        var j = i + 1
+        while true {
+            if j + 8 <= n {
+                // The lowest quote or backslash of 8 bytes (the SWAR zero-byte test is exact for the lowest
+                // match; only bytes above it can be false positives).
+                let v = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+                let q = v ^ 0x2222_2222_2222_2222, b = v ^ 0x5C5C_5C5C_5C5C_5C5C
+                let m = ((q &- inputOnes) & ~q | (b &- inputOnes) & ~b) & inputHighs
+                if m == 0 { j += 8; continue }
+                j += m.trailingZeroBitCount >> 3
+            } else {
+                if j >= n { return n - i - 1 }
+                if p[j] != 0x22 && p[j] != 0x5C { j += 1; continue }
+            }
+            if p[j] == 0x22 { return j - i - 1 }
+            j += 2  // a backslash and the byte it escapes
+        }
+    }
+
     /// Decodes the string starting at the opening quote at `i`, appending its UTF-8 to `out`.
     /// Escapes are resolved; ill-formed UTF-8 and lone surrogates become U+FFFD; raw control characters
     /// are kept as they are (leniently).
     mutating func decodeString(into out: inout [UInt8]) throws {
         let open = i
         i += 1
+        try decodeStringRest(into: &out, open: open)
+    }
+
+    /// `decodeString` into a new array sized from the literal (`literalLength`): plain runs, simple escapes
+    /// and well-formed UTF-8 are written straight into it; at a `\u` escape or ill-formed UTF-8 (which may
+    /// grow) the rest is decoded by appending, as `decodeString` does.
+    mutating func decodeStringSized() throws -> [UInt8] {
+        let open = i
+        let capacity = literalLength()
+        i += 1
+        var rest = false
+        var out = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            guard let dst = buffer.baseAddress else { rest = true; return }  // an empty literal
+            var w = 0
+            var run = i
+            // Writes stay within the literal's length: runs are copied as they are, an escape of two bytes
+            // writes one, and the scan stops at the closing quote, before which the literal ends.
+            while true {
+                skipPlainStringBytes(stopAtNonASCII: true)
+                if i >= n { throw fail("unterminated string", at: open) }
+                let c = p[i]
+                let len = c >= 0x80 ? utf8SequenceCheck(p + i, n - i) : 0
+                if len > 0 {
+                    i += len  // well-formed: part of the run
+                    continue
+                }
+                if i > run { (dst + w).initialize(from: p + run, count: i - run); w += i - run }
+                run = i
+                if c == 0x22 {
+                    i += 1
+                    break
+                }
+                if c == 0x5C, i + 1 < n, let b = Self.simpleEscape(p[i + 1]) {
+                    dst[w] = b
+                    w += 1
+                    i += 2
+                    run = i
+                    continue
+                }
+                rest = true
+                break
+            }
+            initialized = w
+        }
+        if rest { try decodeStringRest(into: &out, open: open) }
+        return out
+    }
+
+    /// The byte a two-byte escape stands for (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`), or nil.
+    @inline(__always) static func simpleEscape(_ e: UInt8) -> UInt8? {
+        switch e {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return e
+        case UInt8(ascii: "b"): return 0x08
+        case UInt8(ascii: "f"): return 0x0C
+        case UInt8(ascii: "n"): return 0x0A
+        case UInt8(ascii: "r"): return 0x0D
+        case UInt8(ascii: "t"): return 0x09
+        default: return nil
+        }
+    }
+
+    /// The body of `decodeString` from `i` (just after the opening quote at `open`) to the closing quote.
+    mutating func decodeStringRest(into out: inout [UInt8], open: Int) throws {
         var run = i
         while true {
             skipPlainStringBytes(stopAtNonASCII: true)

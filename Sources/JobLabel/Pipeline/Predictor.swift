@@ -83,16 +83,23 @@ public final class Predictor: @unchecked Sendable {
         let weights = [Float](unsafeUninitializedCapacity: v * width) { dst, initialized in
             guard let base = dst.baseAddress, v * width > 0 else { return }
             adviseHugePages(base, bytes: v * width * 4)
-            let out = dst
             parallel.forEachRange(count: v, blockSize: 16384) { range in
-                (base + range.lowerBound * width).initialize(repeating: 0, count: range.count * width)
+                // Each head's columns written once: its weights, then zeros for its padding (and for rows past
+                // its features), so the new memory is written in one pass rather than zeroed and then copied.
                 for (m, component) in components.enumerated() {
                     for (h, head) in heads.enumerated() {
-                        let lm = head.model(component), k = lm.classCount, o = offsets[m][h]
+                        let padded = paddedWidth(head.classes.count), lm = head.model(component), k = min(lm.classCount, padded), o = offsets[m][h]
                         let rows = range.clamped(to: 0..<min(v, lm.featureCount))
                         lm.withWeights { src in
-                            guard let from = src.baseAddress, let to = out.baseAddress else { return }
-                            for j in rows { (to + j * width + o).update(from: from + j * k, count: k) }
+                            for j in range {
+                                let to = base + j * width + o
+                                var written = 0
+                                if rows.contains(j), let from = src.baseAddress {
+                                    to.initialize(from: from + j * k, count: k)
+                                    written = k
+                                }
+                                (to + written).initialize(repeating: 0, count: padded - written)
+                            }
                         }
                     }
                 }
@@ -151,8 +158,8 @@ public final class Predictor: @unchecked Sendable {
             // Compared as Float, the probability's own precision: a printed 0.7000 reaches a threshold of 0.7.
             var known = true
             if let thresholds, h < thresholds.count, c < thresholds[h].count, !(probability >= Float(thresholds[h][c])) { known = false }
-            let order = (0..<k).sorted { p[i * k + $0] != p[i * k + $1] ? p[i * k + $0] > p[i * k + $1] : $0 < $1 }
-            let top = order.prefix(max(1, options.top)).map { LabelProbability(label: head.classes[$0], probability: Double(p[i * k + $0])) }
+            let top = topClasses(p, row: i, classes: k, count: max(1, options.top))
+                .map { LabelProbability(label: head.classes[$0], probability: Double(p[i * k + $0])) }
             return LabelDecision(head: head.name, label: known ? head.classes[c] : LabelDecision.unknown, best: head.classes[c],
                                  probability: Double(probability), isKnown: known, top: top,
                                  explanation: explanations.isEmpty ? [] : explanations[i])
@@ -306,6 +313,29 @@ func calibratedSoftmax(_ logits: [Double], classes k: Int, inverseTemperature be
         for c in 0..<k { p[i * k + c] = exp(row[c] - lse) }
     }
     return p
+}
+
+/// The `count` classes of row `i` (row-major `rows × classes`) with the highest probabilities, highest
+/// first, ties by class index: the first `count` of the classes sorted that way, found by insertion into a
+/// list of `count` (a row's top labels are few; sorting all its classes cost more than the rest of a decision).
+func topClasses(_ p: [Float], row i: Int, classes k: Int, count: Int) -> [Int] {
+    let t = min(count, k)
+    var top: [Int] = []
+    top.reserveCapacity(t)
+    guard t > 0 else { return top }
+    p.withUnsafeBufferPointer { buffer in
+        let row = buffer.baseAddress! + i * k
+        for c in 0..<k {
+            let v = row[c]
+            // Position after every kept class that comes first: higher, or equal (lower index, seen earlier).
+            var at = top.count
+            while at > 0 && v > row[top[at - 1]] { at -= 1 }
+            if at >= t { continue }
+            if top.count == t { top.removeLast() }
+            top.insert(c, at: at)
+        }
+    }
+    return top
 }
 
 /// The ensemble's probabilities: the mean of its components' (one component: itself).

@@ -4,11 +4,29 @@ import Foundation
 public enum JSONText {
     /// Appends `s` as a JSON string literal (quotes included).
     public static func appendString(_ s: String, to out: inout [UInt8]) {
-        appendString(bytes: Array(s.utf8), to: &out)
+        var s = s
+        s.withUTF8 { appendString(bytes: $0, to: &out) }  // native strings: no copy
+    }
+
+    /// Appends UTF-8 `bytes` as a JSON string literal, escaping quotes, backslashes and control characters.
+    public static func appendString(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        // Most strings (labels, ids, feature names) need no escape: one scan, then one copy.
+        if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(0x22)
+            out.append(contentsOf: bytes)
+            out.append(0x22)
+            return
+        }
+        appendEscaped(bytes, to: &out)
     }
 
     /// Appends UTF-8 `bytes` as a JSON string literal, escaping quotes, backslashes and control characters.
     public static func appendString<C: Collection>(bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
+        if let done: Void = bytes.withContiguousStorageIfAvailable({ appendString(bytes: $0, to: &out) }) { return done }
+        appendEscaped(bytes, to: &out)
+    }
+
+    private static func appendEscaped<C: Collection>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
         out.append(0x22)
         for b in bytes {
             switch b {

@@ -118,3 +118,20 @@ final class PinnedBuffer<Element>: @unchecked Sendable {
     /// The elements as an array.
     var array: [Element] { Array(UnsafeBufferPointer(start: base, count: count)) }
 }
+
+/// Grows `array` to at least `count` elements (at least doubling it), keeping its first `keep` elements; the
+/// other elements are left as the allocator returned them, so memory is touched (and counted in the
+/// resident set) only when it is written. For buffers whose callers write every element before reading it
+/// (or read unwritten ones only to mask them away, like the 8-byte loads past a term's end).
+@inline(never)
+func growUninitialized<T: BitwiseCopyable>(_ array: inout [T], to count: Int, keep: Int) {
+    let old = array
+    let size = max(count, 2 * old.count)
+    let kept = min(keep, old.count)
+    array = [T](unsafeUninitializedCapacity: size) { buffer, initialized in
+        old.withUnsafeBufferPointer { source in
+            if kept > 0, let from = source.baseAddress, let to = buffer.baseAddress { to.initialize(from: from, count: kept) }
+        }
+        initialized = size
+    }
+}

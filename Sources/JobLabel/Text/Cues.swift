@@ -58,10 +58,14 @@ public struct CueExtractor: Sendable {
 
     /// Cue feature names (ASCII, without duplicates) for a posting with these title and text tokens.
     public func cues(title: TokenList, text: TokenList) -> [String] {
+        cues(title: title, textWords: CueWords(text))
+    }
+
+    /// Cue feature names for a posting with these title tokens and text words (see `CueWords`).
+    func cues(title: TokenList, textWords t: CueWords) -> [String] {
         var out = [String]()
-        let t = Words(text)
         if years { yearCues(t, &out) }
-        if titleLevel, title.count > 0 { titleCues(Words(title), &out) }
+        if titleLevel, title.count > 0 { titleCues(CueWords(title), &out) }
         if textLevel { textCues(t, &out) }
         if degree { degreeCues(t, &out) }
         return out
@@ -69,7 +73,7 @@ public struct CueExtractor: Sendable {
 
     // MARK: years of experience
 
-    private func yearCues(_ w: Words, _ out: inout [String]) {
+    private func yearCues(_ w: CueWords, _ out: inout [String]) {
         var best = -1
         var none = false
         for i in 0..<w.count {
@@ -109,7 +113,7 @@ public struct CueExtractor: Sendable {
 
     // MARK: title level words
 
-    private func titleCues(_ w: Words, _ out: inout [String]) {
+    private func titleCues(_ w: CueWords, _ out: inout [String]) {
         var found = Set<String>()
         for i in 0..<w.count {
             let k = w[i]
@@ -146,7 +150,7 @@ public struct CueExtractor: Sendable {
 
     // MARK: level phrases in the text
 
-    private func textCues(_ w: Words, _ out: inout [String]) {
+    private func textCues(_ w: CueWords, _ out: inout [String]) {
         var found = Set<String>()
         for i in 0..<w.count {
             let k = w[i]
@@ -196,7 +200,7 @@ public struct CueExtractor: Sendable {
 
     // MARK: degrees
 
-    private func degreeCues(_ w: Words, _ out: inout [String]) {
+    private func degreeCues(_ w: CueWords, _ out: inout [String]) {
         var found = Set<String>()
         for i in 0..<w.count {
             let k = w[i]
@@ -221,17 +225,34 @@ public struct CueExtractor: Sendable {
     }
 }
 
-/// The known words of one token list, classified once (allocation-free lookup of up to 16-byte tokens).
-private struct Words {
-    private var kinds: [CueWord]
-    private var numbers: [Int16]
+/// The known words of a text's tokens, classified once (allocation-free lookup of up to 16-byte tokens): 3
+/// bytes per token, so a long text's words can be gathered while its tokens stream past (`append`).
+struct CueWords {
+    private var kinds: [CueWord] = []
+    private var numbers: [Int16] = []
 
+    /// No words.
+    init() {}
+
+    /// The words of `tokens`.
     init(_ tokens: TokenList) {
-        kinds = [CueWord](repeating: .other, count: tokens.count)
-        numbers = [Int16](repeating: -1, count: tokens.count)
+        append(tokens)
+    }
+
+    /// Removes every word, keeping capacity.
+    mutating func removeAll() {
+        kinds.removeAll(keepingCapacity: true)
+        numbers.removeAll(keepingCapacity: true)
+    }
+
+    /// Appends the words of `tokens` after the ones already here.
+    mutating func append(_ tokens: TokenList) {
+        let base = kinds.count
+        kinds.append(contentsOf: repeatElement(.other, count: tokens.count))
+        numbers.append(contentsOf: repeatElement(-1, count: tokens.count))
         tokens.bytes.withUnsafeBufferPointer { b in
-            for i in 0..<tokens.count {
-                let r = tokens.range(i)
+            for j in 0..<tokens.count {
+                let r = tokens.range(j), i = base + j
                 if r.count > 16 { continue }
                 // Digits: a number up to 99.
                 var value = 0, allDigits = true
@@ -279,7 +300,7 @@ private struct WordKey: Hashable {
 }
 
 /// Words the cue rules look at; the raw value is the token (tokens are lowercased).
-private enum CueWord: String, CaseIterable {
+enum CueWord: String, CaseIterable {
     case other = "\u{0}"
     // numbers spelled out
     case zero, one, two, three, four, five, six, seven, eight, nine, ten, eleven, twelve, fifteen, twenty
@@ -314,7 +335,7 @@ private enum CueWord: String, CaseIterable {
         return bits
     }()
 
-    static let table: [WordKey: CueWord] = {
+    fileprivate static let table: [WordKey: CueWord] = {
         var t = [WordKey: CueWord]()
         for w in allCases where w != .other { t[WordKey(w.rawValue)] = w }
         t[WordKey("co-op")] = .coop
