@@ -6,22 +6,8 @@ import _Builtin_intrinsics.intel
 /// checksum of iSCSI, ext4 and SSE4.2's `crc32` instruction). Builds for the host's CPU (`JOBLABEL_SSE42`,
 /// set by Package.swift on x86-64 machines with AVX2) use the instruction; other builds a slicing-by-8 table.
 package enum CRC32C {
-    /// Slicing-by-8 lookup tables, table `t` at offset `t * 256`; table 0 is the classic byte table.
-    static let tables: [UInt32] = {
-        var t = [UInt32](repeating: 0, count: 8 * 256)
-        for i in 0..<256 {
-            var c = UInt32(i)
-            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-            t[i] = c
-        }
-        for slice in 1..<8 {
-            for i in 0..<256 {
-                let prev = t[(slice - 1) * 256 + i]
-                t[slice * 256 + i] = (prev >> 8) ^ t[Int(prev & 0xff)]
-            }
-        }
-        return t
-    }()
+    /// Slicing-by-8 lookup tables of the polynomial.
+    static let tables = SlicingBy8.tables(reflectedPolynomial: 0x82F6_3B78)
 
     /// The CRC-32C of `bytes`.
     package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
@@ -73,40 +59,15 @@ package enum CRC32C {
         }
         return c32
         #else
-        return tables.withUnsafeBufferPointer { sliced(crc, $0.baseAddress!, data, count) }
+        return tables.withUnsafeBufferPointer { SlicingBy8.update(crc, $0.baseAddress!, data, count) }
         #endif
-    }
-
-    /// Slicing-by-8 update (little-endian words, as the tables assume).
-    private static func sliced(_ start: UInt32, _ t: UnsafePointer<UInt32>, _ data: UnsafeRawPointer, _ count: Int) -> UInt32 {
-        var crc = start
-        var p = data
-        var n = count
-        let t1 = t + 256, t2 = t + 512, t3 = t + 768
-        let t4 = t + 1024, t5 = t + 1280, t6 = t + 1536, t7 = t + 1792
-        while n >= 8 {
-            let one = UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)) ^ crc
-            let two = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-            crc = t7[Int(one & 0xff)] ^ t6[Int((one &>> 8) & 0xff)]
-                ^ t5[Int((one &>> 16) & 0xff)] ^ t4[Int(one &>> 24)]
-                ^ t3[Int(two & 0xff)] ^ t2[Int((two &>> 8) & 0xff)]
-                ^ t1[Int((two &>> 16) & 0xff)] ^ t[Int(two &>> 24)]
-            p += 8
-            n &-= 8
-        }
-        while n > 0 {
-            crc = t[Int((crc ^ UInt32(p.load(as: UInt8.self))) & 0xff)] ^ (crc &>> 8)
-            p += 1
-            n &-= 1
-        }
-        return crc
     }
 
     /// The software path's result for `bytes` whatever the build (tests compare the two paths).
     static func checksumBySoftware(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { raw in
             guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
-            return tables.withUnsafeBufferPointer { sliced(0xFFFF_FFFF, $0.baseAddress!, base, raw.count) } ^ 0xFFFF_FFFF
+            return tables.withUnsafeBufferPointer { SlicingBy8.update(0xFFFF_FFFF, $0.baseAddress!, base, raw.count) } ^ 0xFFFF_FFFF
         }
     }
 }

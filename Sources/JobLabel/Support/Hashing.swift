@@ -199,24 +199,8 @@ public struct CRC32 {
     /// Running CRC register (before the final xor).
     private var crc: UInt32 = 0xFFFF_FFFF
 
-    /// Slicing-by-8 lookup tables, table `t` at offset `t * 256`; table 0 is the classic byte table.
-    static let tables: [UInt32] = {
-        var t = [UInt32](repeating: 0, count: 8 * 256)
-        for i in 0..<256 {
-            var c = UInt32(i)
-            for _ in 0..<8 {
-                c = (c & 1) != 0 ? (c >> 1) ^ 0xEDB8_8320 : c >> 1
-            }
-            t[i] = c
-        }
-        for slice in 1..<8 {
-            for i in 0..<256 {
-                let prev = t[(slice - 1) * 256 + i]
-                t[slice * 256 + i] = (prev >> 8) ^ t[Int(prev & 0xff)]
-            }
-        }
-        return t
-    }()
+    /// Slicing-by-8 lookup tables of the polynomial.
+    static let tables = SlicingBy8.tables(reflectedPolynomial: 0xEDB8_8320)
 
     /// Creates a checksum in the initial state (value 0).
     public init() {}
@@ -225,7 +209,7 @@ public struct CRC32 {
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         crc = CRC32.tables.withUnsafeBufferPointer { tables in
-            CRC32.process(crc, tables.baseAddress!, base, bytes.count)
+            SlicingBy8.update(crc, tables.baseAddress!, base, bytes.count)
         }
     }
 
@@ -246,10 +230,32 @@ public struct CRC32 {
         c.update(bytes)
         return c.value
     }
+}
 
-    /// Slicing-by-8 CRC update of the register `start` over `count` bytes at `data`.
-    private static func process(_ start: UInt32, _ t: UnsafePointer<UInt32>,
-                                _ data: UnsafeRawPointer, _ count: Int) -> UInt32 {
+/// Table-driven CRC-32 of any reflected polynomial, eight bytes per step (slicing-by-8): CRC-32 and
+/// CRC-32C's software path.
+enum SlicingBy8 {
+    /// The eight lookup tables of `polynomial` (reflected), table `t` at offset `t * 256`; table 0 is the
+    /// classic byte table.
+    static func tables(reflectedPolynomial polynomial: UInt32) -> [UInt32] {
+        var t = [UInt32](repeating: 0, count: 8 * 256)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ polynomial : c >> 1 }
+            t[i] = c
+        }
+        for slice in 1..<8 {
+            for i in 0..<256 {
+                let prev = t[(slice - 1) * 256 + i]
+                t[slice * 256 + i] = (prev >> 8) ^ t[Int(prev & 0xff)]
+            }
+        }
+        return t
+    }
+
+    /// The CRC register `start` (before the final xor) updated over `count` bytes at `data` with the
+    /// tables `t` (little-endian words, as the tables assume).
+    static func update(_ start: UInt32, _ t: UnsafePointer<UInt32>, _ data: UnsafeRawPointer, _ count: Int) -> UInt32 {
         var crc = start
         var p = data
         var n = count
@@ -266,8 +272,7 @@ public struct CRC32 {
             n &-= 8
         }
         while n > 0 {
-            let byte = p.load(as: UInt8.self)
-            crc = t[Int((crc ^ UInt32(byte)) & 0xff)] ^ (crc &>> 8)
+            crc = t[Int((crc ^ UInt32(p.load(as: UInt8.self))) & 0xff)] ^ (crc &>> 8)
             p += 1
             n &-= 1
         }
